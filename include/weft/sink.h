@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The standard output of weft: one file per direction (tcpflow's naming),
+ * DIR/flows.jsonl (one object per connection, written as it ends), a DFXML
+ * report.xml, and optionally every chunk printed to a stream (-c).
+ */
+#ifndef WEFT_SINK_H
+#define WEFT_SINK_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "weft/weft.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEFT_DEFAULT_TEMPLATE "%A.%a-%B.%b%V%v%C%c"
+
+struct weft_sink_opts {
+	const char *dir;           /* output directory (created if missing) */
+	const char *name_template; /* NULL: WEFT_DEFAULT_TEMPLATE */
+	bool files;                /* write per-direction files */
+	bool report;               /* flows.jsonl and report.xml */
+	bool force;                /* write into a directory with weft output */
+	FILE *chunks;              /* print every chunk here (NULL: no) */
+	int max_open;              /* open files at most (0: 128) */
+	const char *command_line;  /* recorded in report.xml */
+};
+
+struct weft_sink;
+
+struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size_t errlen);
+/* Point the engine's callbacks at the sink and reserve its per-connection
+ * state. Callers that want callbacks of their own call the sink's from them. */
+void weft_sink_bind(struct weft_sink *s, struct weft_config *cfg, struct weft_callbacks *cb);
+/* Finish report.xml and close everything. Returns the number of write
+ * errors seen (0: all written). */
+int weft_sink_close(struct weft_sink *s);
+
+/* The name a direction's file gets from a template (no directory). */
+void weft_format_name(const char *tmpl, const struct weft_conn_info *ci, enum weft_dir d,
+		      uint32_t count, char *out, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by the weft CLI's objects: bpftool's manners (prefix keywords,
+ * -j/-p JSON, "Error: ..." lines). */
+#ifndef WEFT_CLI_H
+#define WEFT_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+extern bool json_output;
+extern bool pretty_output;
+extern const char *prog_name;
+
+/* One line on stderr (or {"error": ...} on stdout with -j). Returns 1. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Does word abbreviate keyword (a non-empty prefix of it)? */
+bool is_prefix(const char *word, const char *keyword);
+
+/* "64M", "512k", "1G", "1000" -> bytes; -1 on error */
+int parse_size(const char *s, uint64_t *out);
+/* "5s", "250ms", "2m", "1h", "30" (seconds) -> ns; -1 on error */
+int parse_duration(const char *s, uint64_t *out);
+
+/* A small JSON writer: values and keys, commas and indentation handled. */
+struct jw {
+	FILE *f;
+	bool pretty;
+	int depth;
+	bool first;
+};
+void jw_init(struct jw *w, FILE *f, bool pretty);
+void jw_obj_start(struct jw *w, const char *key);
+void jw_obj_end(struct jw *w);
+void jw_arr_start(struct jw *w, const char *key);
+void jw_arr_end(struct jw *w);
+void jw_str(struct jw *w, const char *key, const char *v);
+void jw_u64(struct jw *w, const char *key, uint64_t v);
+void jw_bool(struct jw *w, const char *key, bool v);
+void jw_end(struct jw *w); /* final newline */
+
+int do_read(int argc, char **argv);
+
+#endif

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * weft [OPTIONS] OBJECT COMMAND [ARGS]: the command line, in bpftool's
+ * manners. Objects match by unique prefix; -j/-p print JSON.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+#define WEFT_VERSION "0.1.0"
+
+struct object {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static int do_help(int argc, char **argv);
+static int do_version(int argc, char **argv);
+
+static const struct object objects[] = {
+	{ "read", do_read, "read FILE... [-o DIR] [filter EXPR] [OPTIONS]   reassemble capture files" },
+	{ "help", do_help, "help                                           this text" },
+	{ "version", do_version, "version                                        print the version" },
+};
+#define NOBJ (sizeof(objects) / sizeof(objects[0]))
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	printf("Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n\n", prog_name);
+	for (size_t i = 0; i < NOBJ; i++)
+		printf("       %s %s\n", prog_name, objects[i].summary);
+	printf("\nOPTIONS: -j (JSON), -p (pretty JSON), -h (help), -V (version)\n"
+	       "Keywords may be abbreviated to any unique prefix.\n");
+	return 0;
+}
+
+static int do_version(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	if (json_output) {
+		struct jw w;
+		jw_init(&w, stdout, pretty_output);
+		jw_obj_start(&w, NULL);
+		jw_str(&w, "version", WEFT_VERSION);
+		jw_obj_end(&w);
+		jw_end(&w);
+	} else {
+		printf("%s v%s\n", prog_name, WEFT_VERSION);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+		const char *o = argv[i];
+		if (!strcmp(o, "-j") || !strcmp(o, "--json"))
+			json_output = true;
+		else if (!strcmp(o, "-p") || !strcmp(o, "--pretty"))
+			json_output = pretty_output = true;
+		else if (!strcmp(o, "-h") || !strcmp(o, "--help"))
+			return do_help(0, NULL);
+		else if (!strcmp(o, "-V") || !strcmp(o, "--version"))
+			return do_version(0, NULL);
+		else
+			return cli_error("unknown option '%s' (try '%s help')", o, prog_name);
+	}
+	if (i >= argc)
+		return do_help(0, NULL);
+	const struct object *match = NULL;
+	for (size_t k = 0; k < NOBJ; k++) {
+		if (!is_prefix(argv[i], objects[k].name))
+			continue;
+		if (!strcmp(argv[i], objects[k].name)) {
+			match = &objects[k];
+			break;
+		}
+		if (match)
+			return cli_error("'%s' is ambiguous (try '%s help')", argv[i], prog_name);
+		match = &objects[k];
+	}
+	if (!match)
+		return cli_error("unknown object '%s' (try '%s help')", argv[i], prog_name);
+	return match->fn(argc - i - 1, argv + i + 1);
+}

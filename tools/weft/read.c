@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/* weft read: reassemble capture files offline. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cli.h"
+#include "weft/weft.h"
+#include "weft/sink.h"
+#include "weft/source.h"
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void read_help(void)
+{
+	fprintf(stderr,
+		"Usage: %s read FILE... [-o DIR] [filter EXPR] [OPTIONS]\n"
+		"\n"
+		"Reassemble every TCP connection of pcap/pcapng files (read in order;\n"
+		"connections continue across files). Writes one file per direction named\n"
+		"like tcpflow's, DIR/flows.jsonl (one object per connection) and\n"
+		"DIR/report.xml (DFXML).\n"
+		"\n"
+		"  -o DIR               output directory (default .)\n"
+		"  filter EXPR          tcpdump filter expression (one argument)\n"
+		"  -c                   print chunks to stdout instead of writing files\n"
+		"  -T TEMPLATE          file names (default %s)\n"
+		"  --memcap SIZE        memory for all engine state (e.g. 64M)\n"
+		"  --max-flows N        open connections at most\n"
+		"  --buffer SIZE        out-of-order bytes held per direction (16M)\n"
+		"  --buffer-policy gap|end   what a full buffer does (gap)\n"
+		"  --depth SIZE         bytes kept per direction (0: all)\n"
+		"  --idle DURATION      idle timeout of established connections (300s)\n"
+		"  --idle-closing D     after a FIN (30s)    --idle-halfopen D  SYN only (30s)\n"
+		"  --overlap first|last which copy of differing overlapped bytes wins\n"
+		"  --no-vlan-key        leave VLAN tags out of the flow key\n"
+		"  --max-open N         files open at once (128)\n"
+		"  --force              write into a directory that has weft output\n"
+		"  -q                   no summary on stderr\n"
+		"  -j / -p              summary as JSON on stdout\n",
+		prog_name, WEFT_DEFAULT_TEMPLATE);
+}
+
+static uint64_t peak_rss_kb(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)ru.ru_maxrss;
+}
+
+static void summary(const struct weft_stats *s, uint64_t packets, bool quiet)
+{
+	if (json_output) {
+		struct jw w;
+		jw_init(&w, stdout, pretty_output);
+		jw_obj_start(&w, NULL);
+		jw_u64(&w, "packets", packets);
+		jw_u64(&w, "tcp_packets", s->tcp_packets);
+		jw_u64(&w, "non_tcp", s->non_tcp);
+		jw_u64(&w, "malformed", s->malformed);
+		jw_u64(&w, "truncated", s->truncated);
+		jw_u64(&w, "unknown_link", s->unknown_link);
+		jw_u64(&w, "fragments", s->frags);
+		jw_u64(&w, "fragment_datagrams", s->frag_datagrams);
+		jw_u64(&w, "fragments_dropped", s->frag_dropped);
+		jw_u64(&w, "connections", s->conns);
+		jw_u64(&w, "max_open_connections", s->conns_max_open);
+		jw_u64(&w, "late_packets", s->late_packets);
+		jw_u64(&w, "bytes_delivered", s->delivered_bytes);
+		jw_u64(&w, "gaps", s->gaps);
+		jw_u64(&w, "gap_bytes", s->gap_bytes);
+		jw_u64(&w, "conflicts", s->conflicts);
+		jw_obj_start(&w, "ends");
+		for (int r = 1; r < WEFT_END__COUNT; r++)
+			jw_u64(&w, weft_end_reason_name((enum weft_end_reason)r), s->ends[r]);
+		jw_obj_end(&w);
+		jw_u64(&w, "engine_mem_peak", s->mem_peak);
+		jw_u64(&w, "peak_rss", peak_rss_kb() * 1024);
+		jw_obj_end(&w);
+		jw_end(&w);
+		return;
+	}
+	if (quiet)
+		return;
+	fprintf(stderr,
+		"weft: %llu packets (%llu TCP, %llu malformed, %llu cut by snaplen), "
+		"%llu connections, %llu bytes, %llu gaps (%llu bytes), %llu conflicting "
+		"bytes; peak engine memory %llu KiB, peak RSS %llu KiB\n",
+		(unsigned long long)packets, (unsigned long long)s->tcp_packets,
+		(unsigned long long)s->malformed, (unsigned long long)s->truncated,
+		(unsigned long long)s->conns, (unsigned long long)s->delivered_bytes,
+		(unsigned long long)s->gaps, (unsigned long long)s->gap_bytes,
+		(unsigned long long)s->conflicts, (unsigned long long)(s->mem_peak >> 10),
+		(unsigned long long)peak_rss_kb());
+}
+
+static char *join_args(int argc, char **argv)
+{
+	size_t n = 16;
+	for (int i = 0; i < argc; i++)
+		n += strlen(argv[i]) + 1;
+	char *s = calloc(1, n);
+	if (!s)
+		return NULL;
+	strcpy(s, "weft read");
+	for (int i = 0; i < argc; i++) {
+		strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+int do_read(int argc, char **argv)
+{
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	struct weft_sink_opts so = { .dir = ".", .files = true, .report = true };
+	struct weft_read_opts ro = { .stop = &stop_flag };
+	const char **files = calloc((size_t)argc + 1, sizeof(char *));
+	int nfiles = 0;
+	bool quiet = false, dir_given = false;
+	if (!files)
+		return cli_error("out of memory");
+
+#define NEED_ARG() do { if (i + 1 >= argc) { free(files); \
+	return cli_error("%s needs a value", a); } } while (0)
+#define BAD(what) do { free(files); \
+	return cli_error("bad value '%s' for %s", argv[i], what); } while (0)
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "help") || !strcmp(a, "-h") || !strcmp(a, "--help")) {
+			read_help();
+			free(files);
+			return 0;
+		} else if (!strcmp(a, "-o")) {
+			NEED_ARG(); so.dir = argv[++i]; dir_given = true;
+		} else if (!strcmp(a, "filter") || !strcmp(a, "-f")) {
+			NEED_ARG(); ro.filter = argv[++i];
+		} else if (!strcmp(a, "-c")) {
+			so.chunks = stdout;
+		} else if (!strcmp(a, "-T")) {
+			NEED_ARG(); so.name_template = argv[++i];
+		} else if (!strcmp(a, "--memcap")) {
+			NEED_ARG(); if (parse_size(argv[++i], &cfg.memcap)) BAD(a);
+		} else if (!strcmp(a, "--max-flows")) {
+			NEED_ARG(); if (parse_size(argv[++i], &cfg.max_flows)) BAD(a);
+		} else if (!strcmp(a, "--buffer")) {
+			NEED_ARG(); if (parse_size(argv[++i], &cfg.buffer_cap)) BAD(a);
+		} else if (!strcmp(a, "--buffer-policy")) {
+			NEED_ARG(); i++;
+			if (is_prefix(argv[i], "gap")) cfg.buffer_policy = WEFT_BUFFER_GAP;
+			else if (is_prefix(argv[i], "end")) cfg.buffer_policy = WEFT_BUFFER_END;
+			else BAD(a);
+		} else if (!strcmp(a, "--depth")) {
+			NEED_ARG(); if (parse_size(argv[++i], &cfg.depth)) BAD(a);
+		} else if (!strcmp(a, "--idle")) {
+			NEED_ARG(); if (parse_duration(argv[++i], &cfg.idle_established_ns)) BAD(a);
+		} else if (!strcmp(a, "--idle-closing")) {
+			NEED_ARG(); if (parse_duration(argv[++i], &cfg.idle_closing_ns)) BAD(a);
+		} else if (!strcmp(a, "--idle-halfopen")) {
+			NEED_ARG(); if (parse_duration(argv[++i], &cfg.idle_halfopen_ns)) BAD(a);
+		} else if (!strcmp(a, "--overlap")) {
+			NEED_ARG(); i++;
+			if (is_prefix(argv[i], "first")) cfg.overlap = WEFT_OVERLAP_FIRST;
+			else if (is_prefix(argv[i], "last")) cfg.overlap = WEFT_OVERLAP_LAST;
+			else BAD(a);
+		} else if (!strcmp(a, "--no-vlan-key")) {
+			cfg.vlan_in_key = false;
+		} else if (!strcmp(a, "--max-open")) {
+			uint64_t n;
+			NEED_ARG(); if (parse_size(argv[++i], &n) || !n || n > 65536) BAD(a);
+			so.max_open = (int)n;
+		} else if (!strcmp(a, "--force")) {
+			so.force = true;
+		} else if (!strcmp(a, "-q")) {
+			quiet = true;
+		} else if (a[0] == '-' && a[1]) {
+			free(files);
+			return cli_error("unknown option '%s' (try '%s read help')", a, prog_name);
+		} else {
+			files[nfiles++] = a;
+		}
+	}
+	if (!nfiles) {
+		free(files);
+		return cli_error("no capture file given (try '%s read help')", prog_name);
+	}
+	/* -c alone prints streams and writes nothing (as tcpflow -c) */
+	if (so.chunks && !dir_given)
+		so.files = so.report = false;
+	/* Refuse before touching the output if an input cannot be read. */
+	for (int i = 0; i < nfiles; i++) {
+		if (access(files[i], R_OK) != 0) {
+			int err = errno;
+			free(files);
+			return cli_error("%s: %s", files[i], strerror(err));
+		}
+	}
+	char err[512];
+	char *cmd = join_args(argc, argv);
+	so.command_line = cmd;
+	struct weft_sink *sink = weft_sink_open(&so, err, sizeof(err));
+	if (!sink) {
+		free(cmd);
+		free(files);
+		return cli_error("%s", err);
+	}
+	struct weft_callbacks cb;
+	weft_sink_bind(sink, &cfg, &cb);
+	struct weft_engine *e = weft_engine_new(&cfg, &cb);
+	if (!e) {
+		weft_sink_close(sink);
+		free(cmd);
+		free(files);
+		return cli_error("cannot create the engine");
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	ro.progress = isatty(2) && !quiet && !json_output;
+	int rc = 0;
+	uint64_t packets = 0;
+	for (int i = 0; i < nfiles && !stop_flag; i++) {
+		err[0] = 0;
+		enum weft_read_status st = weft_read_file(e, files[i], &ro, &packets, err, sizeof(err));
+		if (st != WEFT_READ_OK) {
+			/* one line, and keep going: what was read stays reassembled */
+			fprintf(stderr, "%s: %s\n", st == WEFT_READ_ERROR ? "Error" : "Warning", err);
+			rc = 1;
+		}
+	}
+	weft_engine_flush(e, stop_flag ? WEFT_END_SHUTDOWN : WEFT_END_EOF);
+	struct weft_stats s;
+	weft_engine_stats(e, &s);
+	weft_engine_free(e);
+	int werr = weft_sink_close(sink);
+	if (werr) {
+		fprintf(stderr, "Error: %d write errors in %s\n", werr, so.dir);
+		rc = 1;
+	}
+	summary(&s, packets, quiet);
+	free(cmd);
+	free(files);
+	return rc;
+}

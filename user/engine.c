@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine: frames in, connections found or made, TCP state per side,
+ * ends with reasons, and eviction (idle sweep, max flows, memory cap).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <arpa/inet.h>
+#include "engine_int.h"
+#include "defrag.h"
+
+#define NS 1000000000ull
+#define SWEEP_EVERY_NS NS
+
+static const char *const reason_names[WEFT_END__COUNT] = {
+	[WEFT_END_NONE] = "none",     [WEFT_END_FIN] = "fin",
+	[WEFT_END_RST] = "rst",       [WEFT_END_IDLE] = "idle",
+	[WEFT_END_MEMCAP] = "memcap", [WEFT_END_MAX_FLOWS] = "max-flows",
+	[WEFT_END_DEPTH] = "depth",   [WEFT_END_BUFFER] = "buffer",
+	[WEFT_END_MANUAL] = "manual", [WEFT_END_SHUTDOWN] = "shutdown",
+	[WEFT_END_EOF] = "eof",       [WEFT_END_REUSE] = "reuse",
+};
+
+const char *weft_end_reason_name(enum weft_end_reason r)
+{
+	return (unsigned)r < WEFT_END__COUNT ? reason_names[r] : "?";
+}
+
+void weft_config_default(struct weft_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->idle_established_ns = 300 * NS;
+	c->idle_closing_ns = 30 * NS;
+	c->idle_halfopen_ns = 30 * NS;
+	c->buffer_cap = 16u << 20;
+	c->vlan_in_key = true;
+	c->frag_max_datagrams = 4096;
+	c->frag_timeout_ns = 30 * NS;
+}
+
+void mem_add(struct weft_engine *e, int64_t n)
+{
+	e->st.mem_used += (uint64_t)n;
+	if (e->st.mem_used > e->st.mem_peak)
+		e->st.mem_peak = e->st.mem_used;
+}
+
+struct weft_engine *weft_engine_new(const struct weft_config *cfg,
+				    const struct weft_callbacks *cb)
+{
+	struct weft_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	if (cfg)
+		e->cfg = *cfg;
+	else
+		weft_config_default(&e->cfg);
+	if (!e->cfg.buffer_cap)
+		e->cfg.buffer_cap = UINT64_MAX;
+	if (cb)
+		e->cb = *cb;
+	e->defrag = defrag_new(e->cfg.frag_max_datagrams, e->cfg.frag_timeout_ns, &e->st,
+			       &e->st.mem_used);
+	if (!e->defrag || flow_table_init(e)) {
+		defrag_free(e->defrag);
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void weft_engine_set_config(struct weft_engine *e, const struct weft_config *cfg)
+{
+	bool vlan = e->cfg.vlan_in_key;
+	size_t user = e->cfg.conn_user_size;
+	e->cfg = *cfg;
+	if (!e->cfg.buffer_cap)
+		e->cfg.buffer_cap = UINT64_MAX;
+	/* the key and the connection layout cannot change under live flows */
+	e->cfg.vlan_in_key = vlan;
+	e->cfg.conn_user_size = user;
+	defrag_set_limits(e->defrag, cfg->frag_max_datagrams, cfg->frag_timeout_ns);
+}
+
+static void conn_free(struct weft_engine *e, struct weft_conn *c)
+{
+	flow_remove(e, c);
+	lru_remove(e, c);
+	side_free(e, &c->side[0]);
+	side_free(e, &c->side[1]);
+	mem_add(e, -(int64_t)c->alloc);
+	free(c);
+}
+
+static bool frees_on_end(enum weft_end_reason r)
+{
+	/* Evictions free the state; a connection that closed stays a while as
+	 * a closed entry so stragglers are not taken for a new connection. */
+	return r == WEFT_END_IDLE || r == WEFT_END_MEMCAP || r == WEFT_END_MAX_FLOWS ||
+	       r == WEFT_END_SHUTDOWN || r == WEFT_END_EOF;
+}
+
+void conn_end(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r)
+{
+	if (c->ended)
+		return;
+	c->ended = true;
+	side_finish(e, c, WEFT_C2S);
+	side_finish(e, c, WEFT_S2C);
+	c->info.end = r;
+	e->st.ends[r]++;
+	e->st.conns_open--;
+	if (e->cb.on_end)
+		e->cb.on_end(e->cb.ctx, c, r);
+	if (frees_on_end(r))
+		conn_free(e, c);
+	else
+		lru_touch(e, c, LRU_CLOSED);
+}
+
+static uint64_t class_timeout(const struct weft_engine *e, int cls)
+{
+	switch (cls) {
+	case LRU_HALFOPEN: return e->cfg.idle_halfopen_ns;
+	case LRU_ESTABLISHED: return e->cfg.idle_established_ns;
+	default: return e->cfg.idle_closing_ns;
+	}
+}
+
+void weft_engine_sweep(struct weft_engine *e, uint64_t now)
+{
+	if (now > e->now)
+		e->now = now;
+	for (int cls = 0; cls < LRU__COUNT; cls++) {
+		uint64_t to = class_timeout(e, cls);
+		struct weft_conn *c;
+		while ((c = e->lru[cls].head) && c->info.last_ns + to <= e->now) {
+			if (c->ended)
+				conn_free(e, c);
+			else
+				conn_end(e, c, WEFT_END_IDLE);
+		}
+	}
+	e->next_sweep = e->now + SWEEP_EVERY_NS;
+}
+
+/* The open connection idle the longest, over every class. */
+static struct weft_conn *oldest_open(struct weft_engine *e)
+{
+	struct weft_conn *best = NULL;
+	for (int cls = 0; cls < LRU_CLOSED; cls++) {
+		struct weft_conn *c = e->lru[cls].head;
+		if (c && (!best || c->info.last_ns < best->info.last_ns))
+			best = c;
+	}
+	return best;
+}
+
+static void enforce_memcap(struct weft_engine *e)
+{
+	while (e->cfg.memcap && e->st.mem_used > e->cfg.memcap) {
+		struct weft_conn *c = e->lru[LRU_CLOSED].head;
+		if (c) {
+			conn_free(e, c);
+			continue;
+		}
+		c = oldest_open(e);
+		if (!c)
+			break;
+		conn_end(e, c, WEFT_END_MEMCAP);
+	}
+}
+
+static enum lru_class conn_class(const struct weft_conn *c)
+{
+	if (c->ended)
+		return LRU_CLOSED;
+	const struct side *a = &c->side[0], *b = &c->side[1];
+	if (a->fin || b->fin || a->st.rst || b->st.rst)
+		return LRU_CLOSING;
+	if (!c->info.midstream && !c->side[WEFT_S2C].started)
+		return LRU_HALFOPEN;
+	return LRU_ESTABLISHED;
+}
+
+static struct weft_conn *conn_new(struct weft_engine *e, const struct flow_key *k,
+				  uint32_t hash, uint8_t src_index, const struct ip_pkt *ip,
+				  const struct tcp_seg *t, uint64_t ts, uint32_t reuse)
+{
+	while (e->cfg.max_flows && e->st.conns_open >= e->cfg.max_flows) {
+		struct weft_conn *v = oldest_open(e);
+		if (!v)
+			break;
+		conn_end(e, v, WEFT_END_MAX_FLOWS);
+	}
+	size_t sz = sizeof(struct weft_conn) + e->cfg.conn_user_size;
+	struct weft_conn *c = calloc(1, sz);
+	if (!c)
+		return NULL;
+	c->alloc = sz + ALLOC_OVERHEAD;
+	mem_add(e, (int64_t)c->alloc);
+	c->lru = LRU__COUNT;
+	c->hash = hash;
+	c->key = *k;
+	/* Client: the SYN sender; SYN+ACK comes from the server; midstream, the
+	 * sender unless its port is well known and the other is not. */
+	bool sender_is_client;
+	if ((t->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+		sender_is_client = true;
+	} else if (t->flags & TCP_SYN) {
+		sender_is_client = false;
+	} else {
+		c->info.midstream = true;
+		sender_is_client = !(t->sport < 1024 && t->dport >= 1024);
+	}
+	c->client = sender_is_client ? src_index : !src_index;
+	c->info.id = ++e->next_id;
+	c->info.family = ip->family;
+	c->info.nvlan = ip->nvlan;
+	c->info.vlan[0] = ip->vlan[0];
+	c->info.vlan[1] = ip->vlan[1];
+	c->info.reuse = reuse;
+	memcpy(c->info.client.addr, k->addr[c->client], 16);
+	c->info.client.port = k->port[c->client];
+	memcpy(c->info.server.addr, k->addr[!c->client], 16);
+	c->info.server.port = k->port[!c->client];
+	c->info.first_ns = c->info.last_ns = ts;
+	flow_insert(e, c);
+	e->st.conns++;
+	e->st.conns_open++;
+	if (e->st.conns_open > e->st.conns_max_open)
+		e->st.conns_max_open = e->st.conns_open;
+	lru_touch(e, c, conn_class(c));
+	if (e->cb.on_start)
+		e->cb.on_start(e->cb.ctx, c);
+	return c;
+}
+
+/* Offset of sequence number seq on side s (which must have started). */
+static inline int64_t seq_off(const struct side *s, uint32_t seq)
+{
+	return (int64_t)s->next + (int32_t)(seq - s->next_seq);
+}
+
+static void start_side(struct side *s, uint32_t first_seq)
+{
+	s->started = true;
+	s->next = 0;
+	s->next_seq = first_seq;
+}
+
+static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
+		       const struct tcp_seg *t, uint64_t ts)
+{
+	struct side *s = &c->side[d], *p = &c->side[!d];
+	c->info.last_ns = ts;
+	s->st.packets++;
+	if (t->flags & TCP_RST) {
+		s->st.rst = true;
+		conn_end(e, c, WEFT_END_RST);
+		return;
+	}
+	uint32_t data_seq = t->seq;
+	if (t->flags & TCP_SYN) {
+		if (!s->syn) {
+			s->syn = true;
+			s->isn = t->seq;
+			if (!s->started)
+				start_side(s, t->seq + 1);
+		}
+		data_seq = t->seq + 1;
+	}
+	if (!s->started && (t->wirelen || (t->flags & TCP_FIN)))
+		start_side(s, data_seq);
+	if ((t->flags & TCP_ACK) && p->started) {
+		int64_t a = seq_off(p, t->ack);
+		if (a >= 0 && (!p->ack_valid || (uint64_t)a > p->acked)) {
+			p->acked = (uint64_t)a;
+			p->ack_valid = true;
+		}
+	}
+	if (s->started) {
+		int64_t off = seq_off(s, data_seq);
+		const uint8_t *data = t->data;
+		uint32_t cap = t->caplen, wire = t->wirelen;
+		if (off < 0) { /* starts before offset 0: keep what follows it */
+			uint64_t cut = (uint64_t)-off;
+			cap = cut < cap ? cap - (uint32_t)cut : 0;
+			wire = cut < wire ? wire - (uint32_t)cut : 0;
+			data += t->caplen - cap;
+			off = 0;
+		}
+		if (cap < wire) {
+			/* snaplen cut the payload: the rest was sent but is not
+			 * here, so it is a gap, never zeros passed off as data */
+			e->st.truncated++;
+			if ((uint64_t)off + wire > s->hi)
+				s->hi = (uint64_t)off + wire;
+			side_data(e, c, d, (uint64_t)off, data, cap);
+			if (!c->ended && s->next == (uint64_t)off + cap)
+				side_gap(e, c, d, wire - cap);
+		} else {
+			side_data(e, c, d, (uint64_t)off, data, cap);
+		}
+		if (c->ended)
+			return;
+		if (!(t->flags & TCP_FIN) && (uint64_t)off > s->hi && !wire)
+			s->hi = (uint64_t)off; /* a pure ACK's seq: sent up to here */
+		if ((t->flags & TCP_FIN) && !s->fin) {
+			s->fin = true;
+			s->st.fin = true;
+			s->fin_off = (uint64_t)off + wire;
+			if (s->fin_off > s->hi)
+				s->hi = s->fin_off;
+		}
+		side_check_acked(e, c, d);
+		side_flush(e, c, d);
+	}
+	const struct side *a = &c->side[0], *b = &c->side[1];
+	if (a->done && b->done) {
+		bool depth = a->st.depth_reached || b->st.depth_reached;
+		conn_end(e, c, depth ? WEFT_END_DEPTH : WEFT_END_FIN);
+		return;
+	}
+	/* one side at depth and the other closed: nothing more to deliver */
+	lru_touch(e, c, conn_class(c));
+}
+
+int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
+{
+	struct ip_pkt ip, whole;
+	struct tcp_seg t;
+	e->st.frames++;
+	e->st.bytes += f->wirelen;
+	if (f->ts_ns > e->now)
+		e->now = f->ts_ns;
+	if (e->now >= e->next_sweep)
+		weft_engine_sweep(e, e->now);
+
+	enum decode_status st = decode_frame(f->link, f->data, f->caplen, f->wirelen, &ip);
+	if (st == DEC_UNKNOWN_LINK) {
+		e->st.unknown_link++;
+		return -1;
+	}
+	if (st == DEC_MALFORMED) {
+		e->st.malformed++;
+		return -1;
+	}
+	if (st != DEC_OK) {
+		e->st.non_tcp++;
+		return -1;
+	}
+	if (ip.frag) {
+		if (!defrag_add(e->defrag, e->now, &ip, &whole)) {
+			enforce_memcap(e);
+			return 0;
+		}
+		ip = whole;
+	}
+	if (ip.proto != 6) {
+		e->st.non_tcp++;
+		return -1;
+	}
+	if (decode_tcp(ip.l4, ip.l4_caplen, ip.l4_wirelen, &t) != DEC_OK) {
+		e->st.malformed++;
+		return -1;
+	}
+	e->st.tcp_packets++;
+
+	struct flow_key k;
+	uint8_t src_index;
+	flow_key_make(&k, &ip, t.sport, t.dport, e->cfg.vlan_in_key, &src_index);
+	uint32_t hash = (f->hash && e->cfg.vlan_in_key) ? f->hash : flow_key_hash(&k);
+	struct weft_conn *c = flow_lookup(e, &k, hash);
+	bool syn_only = (t.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
+	uint32_t reuse = 0;
+	if (c) {
+		enum weft_dir d = src_index == c->client ? WEFT_C2S : WEFT_S2C;
+		const struct side *s = &c->side[d];
+		bool new_isn = syn_only && !(s->syn && s->isn == t.seq);
+		if (c->ended && !syn_only) {
+			e->st.late_packets++;
+			c->info.last_ns = f->ts_ns > c->info.last_ns ? f->ts_ns : c->info.last_ns;
+			lru_touch(e, c, LRU_CLOSED);
+			return 0;
+		}
+		if (new_isn && (c->ended || s->started || c->side[!d].started)) {
+			/* a new connection on this 4-tuple */
+			reuse = c->info.reuse + 1;
+			if (!c->ended)
+				conn_end(e, c, WEFT_END_REUSE);
+			conn_free(e, c);
+			c = NULL;
+		}
+	}
+	if (!c) {
+		if (t.flags & TCP_RST) {
+			e->st.late_packets++; /* nothing to follow */
+			return 0;
+		}
+		c = conn_new(e, &k, hash, src_index, &ip, &t, f->ts_ns, reuse);
+		if (!c)
+			return -1;
+	}
+	enum weft_dir d = src_index == c->client ? WEFT_C2S : WEFT_S2C;
+	tcp_packet(e, c, d, &t, f->ts_ns);
+	enforce_memcap(e);
+	return 0;
+}
+
+void weft_engine_flush(struct weft_engine *e, enum weft_end_reason r)
+{
+	for (int cls = 0; cls < LRU__COUNT; cls++) {
+		struct weft_conn *c;
+		while ((c = e->lru[cls].head)) {
+			if (c->ended)
+				conn_free(e, c);
+			else
+				conn_end(e, c, r);
+		}
+	}
+}
+
+void weft_engine_stats(const struct weft_engine *e, struct weft_stats *s)
+{
+	*s = e->st;
+}
+
+void weft_engine_free(struct weft_engine *e)
+{
+	if (!e)
+		return;
+	for (int cls = 0; cls < LRU__COUNT; cls++)
+		while (e->lru[cls].head)
+			conn_free(e, e->lru[cls].head);
+	flow_table_free(e);
+	defrag_free(e->defrag);
+	free(e);
+}
+
+const struct weft_conn_info *weft_conn_info(const struct weft_conn *c) { return &c->info; }
+
+const struct weft_dir_stats *weft_conn_dir(const struct weft_conn *c, enum weft_dir d)
+{
+	return &c->side[d].st;
+}
+
+void *weft_conn_user(struct weft_conn *c) { return c->user; }
+
+void weft_conn_ignore(struct weft_conn *c, enum weft_dir d)
+{
+	c->side[d].st.ignored = true;
+}
+
+void weft_conn_end(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r)
+{
+	conn_end(e, c, r);
+}
+
+struct weft_conn *weft_engine_find(struct weft_engine *e, uint64_t id)
+{
+	for (int cls = 0; cls < LRU_CLOSED; cls++)
+		for (struct weft_conn *c = e->lru[cls].head; c; c = c->lnext)
+			if (c->info.id == id)
+				return c;
+	return NULL;
+}
+
+void weft_addr_str(uint8_t family, const uint8_t addr[16], char *buf, size_t len)
+{
+	inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)len);
+}

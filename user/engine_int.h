@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/* Engine internals shared by flow.c, reasm.c and engine.c. */
+#ifndef WEFT_ENGINE_INT_H
+#define WEFT_ENGINE_INT_H
+
+#include "weft/weft.h"
+#include "decode.h"
+
+/* malloc's own cost per block, counted so the memory cap means real memory */
+#define ALLOC_OVERHEAD 16
+
+/* An out-of-order segment held until the hole before it fills. */
+struct seg {
+	struct seg *next;
+	uint64_t off;
+	uint32_t len;
+	uint8_t data[];
+};
+
+/* One direction's reassembly state. Offsets are 64-bit stream offsets;
+ * sequence numbers map to them relative to next_seq, modulo 2^32. */
+struct side {
+	bool started;        /* offset 0 is known */
+	bool syn;
+	bool fin;
+	bool done;           /* FIN reached, RST, or ended */
+	bool resync;         /* waiting for the message-boundary hook */
+	uint32_t isn;
+	uint32_t next_seq;   /* sequence number of offset next */
+	uint64_t next;       /* everything before is delivered or a gap */
+	uint64_t fin_off;
+	uint64_t hi;         /* highest offset this side is known to have sent */
+	uint64_t acked;      /* highest offset the peer acknowledged */
+	bool ack_valid;
+	uint64_t buffered;   /* bytes in segs */
+	struct seg *segs, *tail;
+	/* keep_unconsumed: delivered, not yet consumed bytes at app_off */
+	uint8_t *app;
+	size_t app_len, app_cap;
+	uint64_t app_off;
+	struct weft_dir_stats st;
+};
+
+enum lru_class { LRU_HALFOPEN, LRU_ESTABLISHED, LRU_CLOSING, LRU_CLOSED, LRU__COUNT };
+
+struct flow_key {
+	uint8_t family;
+	uint8_t nvlan;
+	uint16_t vlan[2];
+	uint16_t port[2];    /* canonical order: endpoint 0 sorts first */
+	uint8_t addr[2][16];
+};
+
+struct weft_conn {
+	struct weft_conn *hnext;
+	struct weft_conn *lprev, *lnext;
+	uint8_t lru;
+	bool ended;
+	uint8_t client;      /* canonical endpoint index of the client */
+	uint32_t hash;
+	struct flow_key key;
+	struct weft_conn_info info;
+	struct side side[2]; /* by enum weft_dir */
+	size_t alloc;        /* bytes counted for this struct */
+	uint8_t user[];      /* conn_user_size bytes */
+};
+
+struct lru_list { struct weft_conn *head, *tail; };
+
+struct weft_engine {
+	struct weft_config cfg;
+	struct weft_callbacks cb;
+	struct weft_stats st;
+	struct weft_conn **bucket;
+	uint32_t nbuckets;   /* power of two */
+	uint64_t nconns;     /* in the table, open and closed */
+	struct lru_list lru[LRU__COUNT];
+	uint64_t next_id;
+	uint64_t now;
+	uint64_t next_sweep;
+	struct defrag *defrag;
+	bool in_feed;
+};
+
+/* flow.c */
+int flow_table_init(struct weft_engine *e);
+void flow_table_free(struct weft_engine *e);
+void flow_key_make(struct flow_key *k, const struct ip_pkt *ip, uint16_t sport,
+		   uint16_t dport, bool vlan_in_key, uint8_t *src_index);
+uint32_t flow_key_hash(const struct flow_key *k);
+struct weft_conn *flow_lookup(struct weft_engine *e, const struct flow_key *k, uint32_t hash);
+void flow_insert(struct weft_engine *e, struct weft_conn *c);
+void flow_remove(struct weft_engine *e, struct weft_conn *c);
+void lru_touch(struct weft_engine *e, struct weft_conn *c, enum lru_class cls);
+void lru_remove(struct weft_engine *e, struct weft_conn *c);
+
+/* reasm.c */
+void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
+	       uint64_t off, const uint8_t *data, uint32_t len);
+void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
+void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
+void side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
+void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len);
+void side_free(struct weft_engine *e, struct side *s);
+
+/* engine.c */
+void mem_add(struct weft_engine *e, int64_t n);
+void conn_end(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r);
+
+#endif

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-direction reassembly. In-order data goes straight to the callback
+ * without a copy; out-of-order data is copied into a sorted segment list
+ * until the hole before it fills or is declared a gap. Overlaps are resolved
+ * once, when a segment is stored, by the overlap policy: first copy wins, or
+ * last copy wins while the bytes are still held. Differing bytes are counted.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "engine_int.h"
+
+static inline void advance(struct side *s, uint64_t n)
+{
+	s->next += n;
+	s->next_seq += (uint32_t)n;
+	s->st.bytes = s->next;
+}
+
+static void free_segs(struct weft_engine *e, struct side *s)
+{
+	struct seg *g = s->segs;
+	while (g) {
+		struct seg *n = g->next;
+		mem_add(e, -(int64_t)(sizeof(*g) + g->len + ALLOC_OVERHEAD));
+		free(g);
+		g = n;
+	}
+	s->segs = s->tail = NULL;
+	s->buffered = 0;
+}
+
+static void app_drop(struct weft_engine *e, struct side *s)
+{
+	if (s->app) {
+		mem_add(e, -(int64_t)(s->app_cap + ALLOC_OVERHEAD));
+		free(s->app);
+	}
+	s->app = NULL;
+	s->app_len = s->app_cap = 0;
+}
+
+void side_free(struct weft_engine *e, struct side *s)
+{
+	free_segs(e, s);
+	app_drop(e, s);
+}
+
+static void reach_depth(struct weft_engine *e, struct side *s)
+{
+	s->st.depth_reached = true;
+	s->done = true;
+	free_segs(e, s);
+}
+
+/* Hand bytes at stream offset off to the caller. */
+static void emit(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
+		 const uint8_t *data, uint32_t len)
+{
+	struct side *s = &c->side[d];
+	if (s->st.ignored || !len)
+		return;
+	if (s->resync && e->cb.on_resync) {
+		ssize_t i = e->cb.on_resync(e->cb.ctx, c, d, data, len);
+		if (i < 0 || (size_t)i > len) {
+			s->st.skipped += len;
+			return;
+		}
+		s->st.skipped += (uint64_t)i;
+		data += i;
+		off += (uint64_t)i;
+		len -= (uint32_t)i;
+		s->resync = false;
+		if (!len)
+			return;
+	}
+	e->st.delivered_bytes += len;
+	if (!e->cb.on_data)
+		return;
+	if (!e->cfg.keep_unconsumed) {
+		e->cb.on_data(e->cb.ctx, c, d, off, data, len);
+		return;
+	}
+	if (!s->app_len)
+		s->app_off = off;
+	if (s->app_len + len > s->app_cap) {
+		size_t nc = s->app_cap ? s->app_cap : 4096;
+		while (nc < s->app_len + len)
+			nc *= 2;
+		uint8_t *nb = realloc(s->app, nc);
+		if (!nb)
+			return;
+		mem_add(e, (int64_t)(nc - s->app_cap) + (s->app ? 0 : ALLOC_OVERHEAD));
+		s->app = nb;
+		s->app_cap = nc;
+	}
+	memcpy(s->app + s->app_len, data, len);
+	s->app_len += len;
+	size_t used = e->cb.on_data(e->cb.ctx, c, d, s->app_off, s->app, s->app_len);
+	if (used > s->app_len)
+		used = s->app_len;
+	memmove(s->app, s->app + used, s->app_len - used);
+	s->app_len -= used;
+	s->app_off += used;
+}
+
+void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len)
+{
+	struct side *s = &c->side[d];
+	uint64_t depth = e->cfg.depth;
+	if (depth && s->next + len > depth)
+		len = depth > s->next ? depth - s->next : 0;
+	if (!len)
+		return;
+	if (!s->st.ignored && e->cb.on_gap)
+		e->cb.on_gap(e->cb.ctx, c, d, s->next, len);
+	s->st.gaps++;
+	s->st.gap_bytes += len;
+	e->st.gaps++;
+	e->st.gap_bytes += len;
+	advance(s, len);
+	/* Unconsumed bytes before a gap can no longer join what follows. */
+	s->app_len = 0;
+	s->resync = e->cb.on_resync != NULL;
+	if (depth && s->next >= depth)
+		reach_depth(e, s);
+}
+
+/* Deliver held segments that now start at or before next. */
+void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
+{
+	struct side *s = &c->side[d];
+	while (s->segs && s->segs->off <= s->next) {
+		struct seg *g = s->segs;
+		s->segs = g->next;
+		if (!s->segs)
+			s->tail = NULL;
+		s->buffered -= g->len;
+		uint64_t end = g->off + g->len;
+		if (end > s->next) {
+			uint32_t skip = (uint32_t)(s->next - g->off);
+			uint64_t at = s->next;
+			advance(s, end - s->next);
+			emit(e, c, d, at, g->data + skip, g->len - skip);
+		}
+		mem_add(e, -(int64_t)(sizeof(*g) + g->len + ALLOC_OVERHEAD));
+		free(g);
+		if (s->done)
+			return;
+	}
+	if (e->cfg.depth && s->next >= e->cfg.depth)
+		reach_depth(e, s);
+	if (s->fin && s->next >= s->fin_off)
+		s->done = true;
+}
+
+static struct seg *seg_new(struct weft_engine *e, uint64_t off, const uint8_t *data,
+			   uint32_t len)
+{
+	struct seg *g = malloc(sizeof(*g) + len);
+	if (!g)
+		return NULL;
+	g->next = NULL;
+	g->off = off;
+	g->len = len;
+	memcpy(g->data, data, len);
+	mem_add(e, (int64_t)(sizeof(*g) + len + ALLOC_OVERHEAD));
+	return g;
+}
+
+static uint64_t count_diff(const uint8_t *a, const uint8_t *b, uint64_t n)
+{
+	uint64_t d = 0;
+	for (uint64_t i = 0; i < n; i++)
+		d += a[i] != b[i];
+	return d;
+}
+
+/* Store [off, off+len) in the sorted list; overlapped bytes follow the
+ * overlap policy, the rest become new segments. */
+static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
+		   const uint8_t *data, uint32_t len)
+{
+	struct side *s = &c->side[d];
+	uint64_t end = off + len;
+	/* common case: beyond everything held */
+	if (!s->tail || off >= s->tail->off + s->tail->len) {
+		struct seg *g = seg_new(e, off, data, len);
+		if (!g)
+			return;
+		if (s->tail) s->tail->next = g; else s->segs = g;
+		s->tail = g;
+		s->buffered += len;
+		return;
+	}
+	struct seg *prev = NULL, *cur = s->segs;
+	uint64_t pos = off;
+	while (pos < end) {
+		while (cur && cur->off + cur->len <= pos) {
+			prev = cur;
+			cur = cur->next;
+		}
+		if (cur && cur->off <= pos) {
+			uint64_t oe = cur->off + cur->len < end ? cur->off + cur->len : end;
+			const uint8_t *mine = data + (pos - off);
+			uint8_t *held = cur->data + (pos - cur->off);
+			uint64_t diff = count_diff(mine, held, oe - pos);
+			if (diff) {
+				s->st.conflicts += diff;
+				e->st.conflicts += diff;
+				if (e->cfg.overlap == WEFT_OVERLAP_LAST)
+					memcpy(held, mine, oe - pos);
+			}
+			s->st.retrans += oe - pos;
+			pos = oe;
+			continue;
+		}
+		uint64_t pe = cur && cur->off < end ? cur->off : end;
+		struct seg *g = seg_new(e, pos, data + (pos - off), (uint32_t)(pe - pos));
+		if (!g)
+			return;
+		g->next = cur;
+		if (prev) prev->next = g; else s->segs = g;
+		if (!cur)
+			s->tail = g;
+		s->buffered += g->len;
+		prev = g;
+		pos = pe;
+	}
+}
+
+void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
+	       const uint8_t *data, uint32_t len)
+{
+	struct side *s = &c->side[d];
+	uint64_t end = off + len;
+	if (end > s->hi)
+		s->hi = end;
+	if (s->done || !len)
+		return;
+	if (end <= s->next) {
+		s->st.retrans += len;
+		return;
+	}
+	if (off < s->next) {
+		uint32_t cut = (uint32_t)(s->next - off);
+		s->st.retrans += cut;
+		data += cut;
+		len -= cut;
+		off = s->next;
+	}
+	uint64_t depth = e->cfg.depth;
+	if (depth) {
+		if (off >= depth)
+			return; /* held data before it will reach depth first */
+		if (end > depth) {
+			len = (uint32_t)(depth - off);
+			end = depth;
+		}
+	}
+	if (s->st.ignored) {
+		/* no buffering: the side is followed only for its counters */
+		if (off == s->next)
+			advance(s, len);
+		return;
+	}
+	if (off == s->next && (!s->segs || end <= s->segs->off)) {
+		advance(s, len);
+		emit(e, c, d, off, data, len);
+		side_flush(e, c, d);
+		return;
+	}
+	insert(e, c, d, off, data, len);
+	side_flush(e, c, d);
+	while (s->buffered > e->cfg.buffer_cap && s->segs && !s->done) {
+		if (e->cfg.buffer_policy == WEFT_BUFFER_END) {
+			conn_end(e, c, WEFT_END_BUFFER);
+			return;
+		}
+		side_gap(e, c, d, s->segs->off - s->next);
+		side_flush(e, c, d);
+	}
+}
+
+/* Holes the peer has acknowledged can never be filled: declare them, up to
+ * what this side is known to have sent (so an ACK of a FIN we did not see
+ * is not taken for a byte of data). */
+void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
+{
+	struct side *s = &c->side[d];
+	if (!s->ack_valid || s->done || s->acked <= s->next)
+		return;
+	uint64_t limit = s->acked < s->hi ? s->acked : s->hi;
+	if (s->fin && limit > s->fin_off)
+		limit = s->fin_off;
+	while (!s->done && s->next < limit) {
+		uint64_t to = limit;
+		if (s->segs && s->segs->off < to)
+			to = s->segs->off;
+		if (to > s->next)
+			side_gap(e, c, d, to - s->next);
+		side_flush(e, c, d);
+	}
+}
+
+/* The connection ends: nothing more can come, every hole is a gap. */
+void side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
+{
+	struct side *s = &c->side[d];
+	side_check_acked(e, c, d);
+	while (!s->done && s->segs) {
+		if (s->segs->off > s->next)
+			side_gap(e, c, d, s->segs->off - s->next);
+		side_flush(e, c, d);
+	}
+	if (!s->done && s->fin && s->next < s->fin_off)
+		side_gap(e, c, d, s->fin_off - s->next);
+	s->done = true;
+	side_free(e, s);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* flows.jsonl and the DFXML report.xml. */
+#ifndef WEFT_REPORT_H
+#define WEFT_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "weft/weft.h"
+
+struct report_gaps {
+	uint64_t (*v)[2];
+	size_t n, cap;
+};
+
+struct report_dir {
+	const struct weft_dir_stats *st;
+	const char *file;          /* NULL: no file */
+	const struct report_gaps *gaps;
+	char sha256[65];
+};
+
+struct report;
+
+struct report *report_open(int dirfd, const char *dir, const char *cmdline, char *err,
+			   size_t errlen);
+void report_conn(struct report *r, const struct weft_conn_info *ci, enum weft_end_reason why,
+		 const struct report_dir d[2]);
+int report_close(struct report *r);
+
+void report_gap_add(struct report_gaps *g, uint64_t off, uint64_t len);
+/* ISO 8601 UTC with microseconds: 2023-11-14T22:13:20.002334Z */
+void report_time(uint64_t ns, char *buf, size_t len);
+
+#endif

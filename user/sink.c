@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The file sink: per-direction files at stream offsets (gap bytes are holes,
+ * which read as zeros), a running SHA-256 of each, and the report lines when
+ * a connection ends. Open files are bounded (an LRU of FILE streams), so a
+ * capture with a million connections needs no more descriptors than a small
+ * one. Files are created 0640, exclusively, never through a symlink.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "weft/sink.h"
+#include "sha256.h"
+#include "report.h"
+
+struct sink_dir {
+	struct sha256 sha;
+	char *name;           /* relative to the output directory */
+	FILE *f;
+	struct sink_dir *oprev, *onext; /* open-file LRU */
+	uint64_t pos;         /* where the stream's next byte goes */
+	uint64_t len;         /* stream length so far */
+	struct report_gaps gaps;
+	bool failed;
+};
+
+struct sink_conn {
+	struct sink_dir *d[2];
+	uint32_t count;       /* the %c of both files */
+};
+
+struct weft_sink {
+	struct weft_sink_opts o;
+	int dirfd;
+	struct report *rep;
+	struct sink_dir *ohead, *otail;
+	int nopen;
+	int errors;
+};
+
+static const char *dir_name(enum weft_dir d) { return d == WEFT_C2S ? "c2s" : "s2c"; }
+
+static void fmt_addr(const struct weft_conn_info *ci, const uint8_t *a, char *b, size_t n)
+{
+	if (ci->family == 4)
+		snprintf(b, n, "%03u.%03u.%03u.%03u", a[0], a[1], a[2], a[3]);
+	else
+		weft_addr_str(6, a, b, n);
+}
+
+void weft_format_name(const char *t, const struct weft_conn_info *ci, enum weft_dir d,
+		      uint32_t count, char *out, size_t len)
+{
+	const struct weft_endpoint *A = d == WEFT_C2S ? &ci->client : &ci->server;
+	const struct weft_endpoint *B = d == WEFT_C2S ? &ci->server : &ci->client;
+	size_t o = 0;
+	char tmp[64];
+	for (; *t && o + 1 < len; t++) {
+		if (*t != '%' || !t[1]) {
+			out[o++] = *t;
+			continue;
+		}
+		tmp[0] = 0;
+		switch (*++t) {
+		case 'A': fmt_addr(ci, A->addr, tmp, sizeof(tmp)); break;
+		case 'a': snprintf(tmp, sizeof(tmp), "%05u", A->port); break;
+		case 'B': fmt_addr(ci, B->addr, tmp, sizeof(tmp)); break;
+		case 'b': snprintf(tmp, sizeof(tmp), "%05u", B->port); break;
+		case 'V': if (ci->nvlan) strcpy(tmp, "--"); break;
+		case 'v': if (ci->nvlan) snprintf(tmp, sizeof(tmp), "%u", ci->vlan[0]); break;
+		case 'C': if (count) strcpy(tmp, "c"); break;
+		case 'c': if (count) snprintf(tmp, sizeof(tmp), "%u", count); break;
+		case 'N': snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)ci->id); break;
+		case 'T': report_time(ci->first_ns, tmp, sizeof(tmp)); break;
+		case 't': snprintf(tmp, sizeof(tmp), "%llu",
+				   (unsigned long long)(ci->first_ns / 1000000000ull)); break;
+		case '%': strcpy(tmp, "%"); break;
+		default: snprintf(tmp, sizeof(tmp), "%%%c", *t); break;
+		}
+		for (char *p = tmp; *p && o + 1 < len; p++)
+			out[o++] = *p == '/' ? '_' : *p;
+	}
+	out[o] = 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size_t errlen)
+{
+	struct weft_sink *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->o = *o;
+	s->dirfd = -1;
+	if (!s->o.name_template)
+		s->o.name_template = WEFT_DEFAULT_TEMPLATE;
+	if (s->o.max_open <= 0)
+		s->o.max_open = 128;
+	if (o->dir && (o->files || o->report)) {
+		if (mkdir_p(o->dir) != 0) {
+			snprintf(err, errlen, "%s: %s", o->dir, strerror(errno));
+			free(s);
+			return NULL;
+		}
+		s->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (s->dirfd < 0) {
+			snprintf(err, errlen, "%s: %s", o->dir, strerror(errno));
+			free(s);
+			return NULL;
+		}
+		if (!o->force && faccessat(s->dirfd, "flows.jsonl", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			snprintf(err, errlen, "%s already holds weft output (flows.jsonl); "
+				 "choose another directory or pass --force", o->dir);
+			close(s->dirfd);
+			free(s);
+			return NULL;
+		}
+		if (o->report) {
+			s->rep = report_open(s->dirfd, o->dir, o->command_line, err, errlen);
+			if (!s->rep) {
+				close(s->dirfd);
+				free(s);
+				return NULL;
+			}
+		}
+	}
+	return s;
+}
+
+static void lru_unlink(struct weft_sink *s, struct sink_dir *sd)
+{
+	if (sd->oprev) sd->oprev->onext = sd->onext; else s->ohead = sd->onext;
+	if (sd->onext) sd->onext->oprev = sd->oprev; else s->otail = sd->oprev;
+	sd->oprev = sd->onext = NULL;
+}
+
+static void file_close(struct weft_sink *s, struct sink_dir *sd)
+{
+	if (!sd->f)
+		return;
+	lru_unlink(s, sd);
+	if (fclose(sd->f) != 0 && !sd->failed) {
+		sd->failed = true;
+		s->errors++;
+	}
+	sd->f = NULL;
+	s->nopen--;
+}
+
+/* Open (or reopen) a direction's file; the first open creates it. */
+static FILE *file_get(struct weft_sink *s, struct weft_conn *c, struct sink_conn *sc,
+		      enum weft_dir d, struct sink_dir *sd)
+{
+	if (sd->f) {
+		if (s->otail != sd) {
+			lru_unlink(s, sd);
+			sd->oprev = s->otail;
+			if (s->otail) s->otail->onext = sd; else s->ohead = sd;
+			s->otail = sd;
+		}
+		return sd->f;
+	}
+	if (sd->failed || s->dirfd < 0 || !s->o.files)
+		return NULL;
+	while (s->nopen >= s->o.max_open && s->ohead)
+		file_close(s, s->ohead);
+	int fd;
+	if (!sd->name) {
+		char name[NAME_MAX + 1];
+		for (;;) {
+			weft_format_name(s->o.name_template, weft_conn_info(c), d, sc->count,
+					 name, sizeof(name));
+			fd = openat(s->dirfd, name,
+				    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+			if (fd >= 0 || errno != EEXIST || sc->count > 100000)
+				break;
+			/* the name is taken (an earlier connection on this tuple):
+			 * both files of this one move on to the next count */
+			sc->count++;
+		}
+		if (fd >= 0)
+			sd->name = strdup(name);
+	} else {
+		fd = openat(s->dirfd, sd->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "weft: cannot write %s/…: %s\n", s->o.dir, strerror(errno));
+		sd->failed = true;
+		s->errors++;
+		return NULL;
+	}
+	sd->f = fdopen(fd, "w");
+	if (!sd->f) {
+		close(fd);
+		sd->failed = true;
+		s->errors++;
+		return NULL;
+	}
+	setvbuf(sd->f, NULL, _IOFBF, 32768);
+	if (sd->pos && fseeko(sd->f, (off_t)sd->pos, SEEK_SET) != 0) {
+		sd->failed = true;
+		s->errors++;
+	}
+	sd->oprev = s->otail;
+	if (s->otail) s->otail->onext = sd; else s->ohead = sd;
+	s->otail = sd;
+	s->nopen++;
+	return sd->f;
+}
+
+static struct sink_dir *dir_state(struct sink_conn *sc, enum weft_dir d)
+{
+	if (!sc->d[d]) {
+		sc->d[d] = calloc(1, sizeof(struct sink_dir));
+		if (sc->d[d])
+			sha256_init(&sc->d[d]->sha);
+	}
+	return sc->d[d];
+}
+
+static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
+		      const uint8_t *data, size_t len)
+{
+	struct weft_sink *s = ctx;
+	struct sink_conn *sc = weft_conn_user(c);
+	struct sink_dir *sd = dir_state(sc, d);
+	if (!sd)
+		return len;
+	sha256_update(&sd->sha, data, len);
+	sd->len = off + len;
+	FILE *f = file_get(s, c, sc, d, sd);
+	if (f) {
+		if (sd->pos != off && fseeko(f, (off_t)off, SEEK_SET) != 0)
+			sd->failed = true;
+		if (fwrite(data, 1, len, f) != len && !sd->failed) {
+			sd->failed = true;
+			s->errors++;
+		}
+		sd->pos = off + len;
+	}
+	if (s->o.chunks) {
+		const struct weft_conn_info *ci = weft_conn_info(c);
+		fprintf(s->o.chunks, "-- conn %llu %s offset %llu, %zu bytes --\n",
+			(unsigned long long)ci->id, dir_name(d), (unsigned long long)off, len);
+		fwrite(data, 1, len, s->o.chunks);
+		fputc('\n', s->o.chunks);
+	}
+	return len;
+}
+
+static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off, uint64_t len)
+{
+	struct weft_sink *s = ctx;
+	struct sink_conn *sc = weft_conn_user(c);
+	struct sink_dir *sd = dir_state(sc, d);
+	if (!sd)
+		return;
+	sha256_zeros(&sd->sha, len);
+	sd->len = off + len;
+	report_gap_add(&sd->gaps, off, len);
+	if (s->o.chunks)
+		fprintf(s->o.chunks, "-- conn %llu %s gap at offset %llu, %llu bytes --\n",
+			(unsigned long long)weft_conn_info(c)->id, dir_name(d),
+			(unsigned long long)off, (unsigned long long)len);
+}
+
+static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
+{
+	struct weft_sink *s = ctx;
+	struct sink_conn *sc = weft_conn_user(c);
+	struct report_dir rd[2];
+	uint8_t dg[32];
+	memset(rd, 0, sizeof(rd));
+	for (int d = 0; d < 2; d++) {
+		struct sink_dir *sd = sc->d[d];
+		rd[d].st = weft_conn_dir(c, (enum weft_dir)d);
+		if (!sd)
+			continue;
+		/* a trailing gap: the file still has the stream's length */
+		if (sd->len > sd->pos) {
+			FILE *f = file_get(s, c, sc, (enum weft_dir)d, sd);
+			if (f && (fflush(f) != 0 || ftruncate(fileno(f), (off_t)sd->len) != 0)) {
+				sd->failed = true;
+				s->errors++;
+			}
+			sd->pos = sd->len;
+		}
+		file_close(s, sd);
+		sha256_final(&sd->sha, dg);
+		sha256_hex(dg, rd[d].sha256);
+		rd[d].file = sd->name;
+		rd[d].gaps = &sd->gaps;
+	}
+	if (s->rep)
+		report_conn(s->rep, weft_conn_info(c), r, rd);
+	for (int d = 0; d < 2; d++) {
+		if (!sc->d[d])
+			continue;
+		free(sc->d[d]->name);
+		free(sc->d[d]->gaps.v);
+		free(sc->d[d]);
+		sc->d[d] = NULL;
+	}
+}
+
+static void on_start(void *ctx, struct weft_conn *c)
+{
+	(void)ctx;
+	struct sink_conn *sc = weft_conn_user(c);
+	sc->count = weft_conn_info(c)->reuse;
+}
+
+void weft_sink_bind(struct weft_sink *s, struct weft_config *cfg, struct weft_callbacks *cb)
+{
+	cfg->conn_user_size = sizeof(struct sink_conn);
+	memset(cb, 0, sizeof(*cb));
+	cb->ctx = s;
+	cb->on_start = on_start;
+	cb->on_data = on_data;
+	cb->on_gap = on_gap;
+	cb->on_end = on_end;
+}
+
+int weft_sink_close(struct weft_sink *s)
+{
+	if (!s)
+		return 0;
+	while (s->ohead)
+		file_close(s, s->ohead);
+	int errors = s->errors;
+	if (s->rep)
+		errors += report_close(s->rep);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	if (s->o.chunks)
+		fflush(s->o.chunks);
+	free(s);
+	return errors;
+}
