@@ -30,9 +30,9 @@ $(O)/libweft.a: $(LIB_OBJ)
 $(O)/weft: $(CLI_OBJ) $(O)/libweft.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(O)/libweft.a $(LDLIBS)
 
-$(O)/weft-gen: tools/gen/weft-gen.c
+$(O)/weft-gen: tools/gen/weft-gen.c user/sha256.c
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -o $@ $<
+	$(CC) $(ALL_CFLAGS) -o $@ $^
 
 $(O)/test_engine: tests/unit/test_engine.c $(O)/libweft.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libweft.a $(LDLIBS) -lcmocka

@@ -257,6 +257,12 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 	c->info.last_ns = ts;
 	s->st.packets++;
 	if (t->flags & TCP_RST) {
+		/* a RST's sequence number tells how far this side had sent */
+		if (s->started) {
+			int64_t off = seq_off(s, t->seq);
+			if (off > 0 && (uint64_t)off > s->hi)
+				s->hi = (uint64_t)off;
+		}
 		s->st.rst = true;
 		conn_end(e, c, WEFT_END_RST);
 		return;
@@ -314,7 +320,7 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 			if (s->fin_off > s->hi)
 				s->hi = s->fin_off;
 		}
-		side_check_acked(e, c, d);
+		side_check_acked(e, c, d, false);
 		side_flush(e, c, d);
 	}
 	const struct side *a = &c->side[0], *b = &c->side[1];
@@ -385,7 +391,7 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 			lru_touch(e, c, LRU_CLOSED);
 			return 0;
 		}
-		if (new_isn && (c->ended || s->started || c->side[!d].started)) {
+		if (c->ended || (new_isn && (s->started || c->side[!d].started))) {
 			/* a new connection on this 4-tuple */
 			reuse = c->info.reuse + 1;
 			if (!c->ended)

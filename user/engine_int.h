@@ -98,7 +98,7 @@ void lru_remove(struct weft_engine *e, struct weft_conn *c);
 void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 	       uint64_t off, const uint8_t *data, uint32_t len);
 void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
-void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
+void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final);
 void side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
 void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len);
 void side_free(struct weft_engine *e, struct side *s);

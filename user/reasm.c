@@ -282,15 +282,19 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 	}
 }
 
-/* Holes the peer has acknowledged can never be filled: declare them, up to
- * what this side is known to have sent (so an ACK of a FIN we did not see
- * is not taken for a byte of data). */
-void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
+/* Holes the peer has acknowledged can never be filled: declare them. While
+ * the connection lives, only up to what this side is known to have sent, so
+ * an ACK of a FIN we did not see is not taken for a byte of data. At the end
+ * (final), up to the ACK itself, less one when that one byte past the known
+ * data is most likely an unseen FIN. */
+void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final)
 {
 	struct side *s = &c->side[d];
 	if (!s->ack_valid || s->done || s->acked <= s->next)
 		return;
 	uint64_t limit = s->acked < s->hi ? s->acked : s->hi;
+	if (final && !s->fin && s->acked > s->hi + 1)
+		limit = s->acked;
 	if (s->fin && limit > s->fin_off)
 		limit = s->fin_off;
 	while (!s->done && s->next < limit) {
@@ -307,7 +311,7 @@ void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir 
 void side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
 	struct side *s = &c->side[d];
-	side_check_acked(e, c, d);
+	side_check_acked(e, c, d, true);
 	while (!s->done && s->segs) {
 		if (s->segs->off > s->next)
 			side_gap(e, c, d, s->segs->off - s->next);
