@@ -277,15 +277,33 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 		}
 		data_seq = t->seq + 1;
 	}
-	if (!s->started && (t->wirelen || (t->flags & TCP_FIN)))
-		start_side(s, data_seq);
-	if ((t->flags & TCP_ACK) && p->started) {
-		int64_t a = seq_off(p, t->ack);
-		if (a >= 0 && (!p->ack_valid || (uint64_t)a > p->acked)) {
-			p->acked = (uint64_t)a;
-			p->ack_valid = true;
+	if (!s->started && (t->wirelen || (t->flags & TCP_FIN))) {
+		uint32_t first = data_seq;
+		if (s->pre_ack_valid && (uint32_t)(data_seq - s->pre_ack) <= MAX_AHEAD)
+			first = s->pre_ack;
+		start_side(s, first);
+	}
+	if (t->flags & TCP_ACK) {
+		if (p->started) {
+			int64_t a = seq_off(p, t->ack);
+			if (a >= 0 && (uint64_t)a <= p->next + MAX_AHEAD &&
+			    (!p->ack_valid || (uint64_t)a > p->acked)) {
+				p->acked = (uint64_t)a;
+				p->ack_valid = true;
+			}
+		} else if (!p->syn) {
+			p->pre_ack = t->ack;
+			p->pre_ack_valid = true;
 		}
 	}
+	/* Data from this side while it acknowledges past a hole of the other:
+	 * the peer has moved on (a new request after a response), so that hole
+	 * will not fill. Declare it now, before this side's bytes, so a reader
+	 * of both directions sees the events in the order they happened. A
+	 * pure ACK waits for the other side's next packet instead, since a
+	 * capture can show an ACK before the data it covers. */
+	if (t->wirelen && (t->flags & TCP_ACK) && p->started && !p->done)
+		side_check_acked(e, c, !d, false);
 	if (s->started) {
 		int64_t off = seq_off(s, data_seq);
 		const uint8_t *data = t->data;

@@ -8,6 +8,10 @@
 
 /* malloc's own cost per block, counted so the memory cap means real memory */
 #define ALLOC_OVERHEAD 16
+/* Data or ACKs further ahead of the stream than this are implausible (a
+ * corrupt or forged sequence number), not a hole to report: TCP's window
+ * tops out at 1 GiB and real in-flight data is far less. */
+#define MAX_AHEAD (64ull << 20)
 
 /* An out-of-order segment held until the hole before it fills. */
 struct seg {
@@ -32,6 +36,12 @@ struct side {
 	uint64_t hi;         /* highest offset this side is known to have sent */
 	uint64_t acked;      /* highest offset the peer acknowledged */
 	bool ack_valid;
+	/* Before this side starts: the latest ACK the peer sent for it, the
+	 * byte it expected next. A midstream side starts there rather than at
+	 * its first data seen, so a capture that begins out of order loses
+	 * nothing (the bytes in between are a hole like any other). */
+	bool pre_ack_valid;
+	uint32_t pre_ack;
 	uint64_t buffered;   /* bytes in segs */
 	struct seg *segs, *tail;
 	/* keep_unconsumed: delivered, not yet consumed bytes at app_off */

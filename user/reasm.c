@@ -238,6 +238,10 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 		s->hi = end;
 	if (s->done || !len)
 		return;
+	if (off > s->next + MAX_AHEAD) {
+		e->st.implausible++;
+		return;
+	}
 	if (end <= s->next) {
 		s->st.retrans += len;
 		return;
@@ -286,14 +290,15 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
  * the connection lives, only up to what this side is known to have sent, so
  * an ACK of a FIN we did not see is not taken for a byte of data. At the end
  * (final), up to the ACK itself, less one when that one byte past the known
- * data is most likely an unseen FIN. */
+ * data is most likely an unseen FIN; never for a side seen sending nothing
+ * (an ACK of data nobody sent is a bogus ACK, not a loss). */
 void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final)
 {
 	struct side *s = &c->side[d];
 	if (!s->ack_valid || s->done || s->acked <= s->next)
 		return;
 	uint64_t limit = s->acked < s->hi ? s->acked : s->hi;
-	if (final && !s->fin && s->acked > s->hi + 1)
+	if (final && !s->fin && s->hi && s->acked > s->hi + 1 && s->acked - s->hi <= MAX_AHEAD)
 		limit = s->acked;
 	if (s->fin && limit > s->fin_off)
 		limit = s->fin_off;
