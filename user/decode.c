@@ -139,8 +139,8 @@ static enum decode_status decode_ipv6(const uint8_t *p, uint32_t cap, uint32_t w
 	return DEC_OK;
 }
 
-static enum decode_status decode_ip(const uint8_t *p, uint32_t cap, uint32_t wire,
-				    struct ip_pkt *o)
+static enum decode_status decode_ip1(const uint8_t *p, uint32_t cap, uint32_t wire,
+				     struct ip_pkt *o)
 {
 	if (cap < 1)
 		return DEC_MALFORMED;
@@ -149,6 +149,18 @@ static enum decode_status decode_ip(const uint8_t *p, uint32_t cap, uint32_t wir
 	case 6: return decode_ipv6(p, cap, wire, o);
 	default: return DEC_NOT_IP;
 	}
+}
+
+/* IP, and IP carried in IP (6in4, 4in4, 6in6, 4in6: proto 4 and 41), the
+ * tunnel headers peeled off up to a small depth; the flow is the inner one. */
+static enum decode_status decode_ip(const uint8_t *p, uint32_t cap, uint32_t wire,
+				    struct ip_pkt *o)
+{
+	enum decode_status st = decode_ip1(p, cap, wire, o);
+	for (int depth = 0; depth < 3 && st == DEC_OK && !o->frag &&
+			    (o->proto == 4 || o->proto == 41); depth++)
+		st = decode_ip1(o->l4, o->l4_caplen, o->l4_wirelen, o);
+	return st;
 }
 
 /* From an ethertype at p[-2..-1] onwards: tags, PPPoE, then IP. */
@@ -199,9 +211,8 @@ enum decode_status decode_frame(uint32_t link, const uint8_t *p, uint32_t cap,
 	case WEFT_LINK_RAW_DLT12:
 		return decode_ip(p, cap, wire, o);
 	case WEFT_LINK_IPV4:
-		return decode_ipv4(p, cap, wire, o);
 	case WEFT_LINK_IPV6:
-		return decode_ipv6(p, cap, wire, o);
+		return decode_ip(p, cap, wire, o);
 	case WEFT_LINK_NULL:
 	case WEFT_LINK_LOOP: {
 		/* A 4-byte address family in the writer's byte order (NULL) or

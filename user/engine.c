@@ -351,14 +351,38 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 	lru_touch(e, c, conn_class(c));
 }
 
+/* The engine's clock follows packet time, but one packet stamped years
+ * ahead (it happens: corrupt records, clock steps) must not idle out every
+ * connection. A jump of more than an hour is believed when the next packet
+ * confirms it; until then the packet counts at the current time. Time that
+ * goes back is kept as it is (the clock never goes back). */
+#define JUMP_NS (3600ull * NS)
+static uint64_t packet_time(struct weft_engine *e, uint64_t ts)
+{
+	if (ts <= e->now + JUMP_NS || !e->now) {
+		e->jump_pending = 0;
+		if (ts > e->now)
+			e->now = ts;
+		return ts < e->now ? ts : e->now;
+	}
+	if (e->jump_pending && ts + JUMP_NS >= e->jump_pending &&
+	    ts <= e->jump_pending + JUMP_NS) {
+		e->jump_pending = 0;
+		e->now = ts;
+		return ts;
+	}
+	e->jump_pending = ts;
+	e->st.time_jumps++;
+	return e->now;
+}
+
 int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 {
 	struct ip_pkt ip, whole;
 	struct tcp_seg t;
 	e->st.frames++;
 	e->st.bytes += f->wirelen;
-	if (f->ts_ns > e->now)
-		e->now = f->ts_ns;
+	uint64_t ts = packet_time(e, f->ts_ns);
 	if (e->now >= e->next_sweep)
 		weft_engine_sweep(e, e->now);
 
@@ -405,7 +429,7 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 		bool new_isn = syn_only && !(s->syn && s->isn == t.seq);
 		if (c->ended && !syn_only) {
 			e->st.late_packets++;
-			c->info.last_ns = f->ts_ns > c->info.last_ns ? f->ts_ns : c->info.last_ns;
+			c->info.last_ns = ts > c->info.last_ns ? ts : c->info.last_ns;
 			lru_touch(e, c, LRU_CLOSED);
 			return 0;
 		}
@@ -423,12 +447,12 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 			e->st.late_packets++; /* nothing to follow */
 			return 0;
 		}
-		c = conn_new(e, &k, hash, src_index, &ip, &t, f->ts_ns, reuse);
+		c = conn_new(e, &k, hash, src_index, &ip, &t, ts, reuse);
 		if (!c)
 			return -1;
 	}
 	enum weft_dir d = src_index == c->client ? WEFT_C2S : WEFT_S2C;
-	tcp_packet(e, c, d, &t, f->ts_ns);
+	tcp_packet(e, c, d, &t, ts);
 	enforce_memcap(e);
 	return 0;
 }

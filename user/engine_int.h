@@ -87,6 +87,7 @@ struct weft_engine {
 	struct lru_list lru[LRU__COUNT];
 	uint64_t next_id;
 	uint64_t now;
+	uint64_t jump_pending;  /* a far-future time seen once, not yet believed */
 	uint64_t next_sweep;
 	struct defrag *defrag;
 	bool in_feed;

@@ -30,6 +30,9 @@ enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 				     const struct weft_read_opts *o, uint64_t *packets,
 				     char *err, size_t errlen);
 
+/* Does a filter expression compile? (0, or -1 with err set) */
+int weft_filter_check(const char *expr, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

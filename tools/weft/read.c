@@ -206,6 +206,10 @@ int do_read(int argc, char **argv)
 		}
 	}
 	char err[512];
+	if (ro.filter && weft_filter_check(ro.filter, err, sizeof(err)) != 0) {
+		free(files);
+		return cli_error("%s", err);
+	}
 	char *cmd = join_args(argc, argv);
 	so.command_line = cmd;
 	struct weft_sink *sink = weft_sink_open(&so, err, sizeof(err));
