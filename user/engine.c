@@ -274,16 +274,28 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 			s->isn = t->seq;
 			if (!s->started)
 				start_side(s, t->seq + 1);
+			else if (s->floating) /* a late SYN says where the stream starts */
+				side_anchor(e, c, d, (uint64_t)seq_off(s, t->seq + 1));
 		}
 		data_seq = t->seq + 1;
 	}
 	if (!s->started && (t->wirelen || (t->flags & TCP_FIN))) {
-		uint32_t first = data_seq;
-		if (s->pre_ack_valid && (uint32_t)(data_seq - s->pre_ack) <= MAX_AHEAD)
-			first = s->pre_ack;
-		start_side(s, first);
+		if (s->pre_ack_valid && (uint32_t)(data_seq - s->pre_ack) <= MAX_AHEAD) {
+			start_side(s, s->pre_ack);
+		} else {
+			start_side(s, data_seq - (uint32_t)FLOAT_ORIGIN);
+			s->floating = true;
+		}
 	}
 	if (t->flags & TCP_ACK) {
+		if (p->floating) {
+			/* the peer says where it is: offset 0 is there, or at the
+			 * lowest byte held if that is lower */
+			int64_t a = seq_off(p, t->ack);
+			uint64_t low = p->segs ? p->segs->off : (uint64_t)a;
+			side_anchor(e, c, !d, a >= 0 && (uint64_t)a < low &&
+					  low - (uint64_t)a <= MAX_AHEAD ? (uint64_t)a : low);
+		}
 		if (p->started) {
 			int64_t a = seq_off(p, t->ack);
 			if (a >= 0 && (uint64_t)a <= p->next + MAX_AHEAD &&
@@ -302,8 +314,11 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 	 * of both directions sees the events in the order they happened. A
 	 * pure ACK waits for the other side's next packet instead, since a
 	 * capture can show an ACK before the data it covers. */
-	if (t->wirelen && (t->flags & TCP_ACK) && p->started && !p->done)
-		side_check_acked(e, c, !d, false);
+	if (t->wirelen && (t->flags & TCP_ACK) && p->started && !p->done && !p->floating) {
+		int64_t a = seq_off(p, t->ack);
+		if (a > 0)
+			side_check_acked(e, c, !d, false, (uint64_t)a);
+	}
 	if (s->started) {
 		int64_t off = seq_off(s, data_seq);
 		const uint8_t *data = t->data;
@@ -338,7 +353,12 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 			if (s->fin_off > s->hi)
 				s->hi = s->fin_off;
 		}
-		side_check_acked(e, c, d, false);
+		/* The sender's own packet: once it sends from at or beyond all
+		 * the peer acknowledged, an acknowledged hole behind it is lost.
+		 * Before that, the ACK may be one the capture shows ahead of the
+		 * data it covers, and the data may still come. */
+		if ((uint64_t)off >= s->acked)
+			side_check_acked(e, c, d, false, (uint64_t)off);
 		side_flush(e, c, d);
 	}
 	const struct side *a = &c->side[0], *b = &c->side[1];

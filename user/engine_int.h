@@ -12,6 +12,13 @@
  * corrupt or forged sequence number), not a hole to report: TCP's window
  * tops out at 1 GiB and real in-flight data is far less. */
 #define MAX_AHEAD (64ull << 20)
+/* A side picked up midstream with nothing to tell where it starts floats:
+ * its data is held at provisional offsets FLOAT_ORIGIN past a virtual start,
+ * so bytes that arrive late but belong before the first one seen still fit,
+ * until an ACK or enough data fixes offset 0 (side_anchor). */
+#define FLOAT_ORIGIN (1ull << 30)
+#define FLOAT_MAX_SEGS 8
+#define FLOAT_MAX_BYTES (256u << 10)
 
 /* An out-of-order segment held until the hole before it fills. */
 struct seg {
@@ -29,6 +36,7 @@ struct side {
 	bool fin;
 	bool done;           /* FIN reached, RST, or ended */
 	bool resync;         /* waiting for the message-boundary hook */
+	bool floating;       /* midstream, offset 0 not yet fixed (see anchor) */
 	uint32_t isn;
 	uint32_t next_seq;   /* sequence number of offset next */
 	uint64_t next;       /* everything before is delivered or a gap */
@@ -109,10 +117,12 @@ void lru_remove(struct weft_engine *e, struct weft_conn *c);
 void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 	       uint64_t off, const uint8_t *data, uint32_t len);
 void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
-void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final);
+void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final,
+		      uint64_t cap);
 void side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
 void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len);
 void side_free(struct weft_engine *e, struct side *s);
+void side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t at);
 
 /* engine.c */
 void mem_add(struct weft_engine *e, int64_t n);

@@ -238,6 +238,15 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 		s->hi = end;
 	if (s->done || !len)
 		return;
+	if (s->floating) {
+		insert(e, c, d, off, data, len);
+		uint32_t n = 0;
+		for (struct seg *g = s->segs; g; g = g->next)
+			n++;
+		if (n >= FLOAT_MAX_SEGS || s->buffered >= FLOAT_MAX_BYTES)
+			side_anchor(e, c, d, s->segs->off);
+		return;
+	}
 	if (off > s->next + MAX_AHEAD) {
 		e->st.implausible++;
 		return;
@@ -287,17 +296,21 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 }
 
 /* Holes the peer has acknowledged can never be filled: declare them. While
- * the connection lives, only up to what this side is known to have sent, so
+ * the connection lives, only up to cap (the caller's evidence that the
+ * sender is past the hole) and what this side is known to have sent, so
  * an ACK of a FIN we did not see is not taken for a byte of data. At the end
  * (final), up to the ACK itself, less one when that one byte past the known
  * data is most likely an unseen FIN; never for a side seen sending nothing
  * (an ACK of data nobody sent is a bogus ACK, not a loss). */
-void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final)
+void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final,
+		      uint64_t cap)
 {
 	struct side *s = &c->side[d];
-	if (!s->ack_valid || s->done || s->acked <= s->next)
+	if (!s->ack_valid || s->done || s->floating || s->acked <= s->next)
 		return;
 	uint64_t limit = s->acked < s->hi ? s->acked : s->hi;
+	if (limit > cap)
+		limit = cap;
 	if (final && !s->fin && s->hi && s->acked > s->hi + 1 && s->acked - s->hi <= MAX_AHEAD)
 		limit = s->acked;
 	if (s->fin && limit > s->fin_off)
@@ -312,11 +325,34 @@ void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir 
 	}
 }
 
+/* Fix a floating side's offset 0 at provisional offset at (at most its
+ * lowest held byte): every held offset moves down by it, then whatever is
+ * now in order is delivered. */
+void side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t at)
+{
+	struct side *s = &c->side[d];
+	if (!s->floating)
+		return;
+	if (s->segs && s->segs->off < at)
+		at = s->segs->off;
+	s->floating = false;
+	for (struct seg *g = s->segs; g; g = g->next)
+		g->off -= at;
+	s->next_seq += (uint32_t)at;
+	s->next = 0;
+	s->hi = s->hi > at ? s->hi - at : 0;
+	s->acked = s->acked > at ? s->acked - at : 0;
+	s->fin_off = s->fin_off > at ? s->fin_off - at : 0;
+	side_flush(e, c, d);
+}
+
 /* The connection ends: nothing more can come, every hole is a gap. */
 void side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
 	struct side *s = &c->side[d];
-	side_check_acked(e, c, d, true);
+	if (s->floating)
+		side_anchor(e, c, d, s->segs ? s->segs->off : s->next);
+	side_check_acked(e, c, d, true, UINT64_MAX);
 	while (!s->done && s->segs) {
 		if (s->segs->off > s->next)
 			side_gap(e, c, d, s->segs->off - s->next);
