@@ -1,5 +1,708 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Engine unit tests over constructed segments: every case builds raw IPv4
+ * (or IPv6) TCP packets, feeds them with packet times, and checks what the
+ * callbacks delivered: bytes at their offsets, gaps, end reasons, counters.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
-int main(void){return 0;}
+#include "weft/weft.h"
+
+#define NS 1000000000ull
+
+/* ---- what the callbacks saw ---- */
+
+struct side_out {
+	uint8_t buf[1 << 16];
+	uint64_t len;          /* highest offset written + 1 */
+	uint64_t gaps[32][2];
+	int ngaps;
+	uint64_t delivered;
+};
+
+struct conn_out {
+	uint64_t id;
+	struct side_out s[2];
+	enum weft_end_reason end;
+	struct weft_conn_info info;
+	struct weft_dir_stats st[2];
+};
+
+struct world {
+	struct weft_engine *e;
+	struct conn_out c[100];
+	int nconn;
+	uint64_t ts;
+	bool keep;          /* test keep_unconsumed: consume only full lines */
+	int resync_calls;
+};
+
+static struct conn_out *out_of(struct world *w, struct weft_conn *c)
+{
+	uint64_t id = weft_conn_info(c)->id;
+	for (int i = 0; i < w->nconn; i++)
+		if (w->c[i].id == id)
+			return &w->c[i];
+	return NULL;
+}
+
+static void cb_start(void *ctx, struct weft_conn *c)
+{
+	struct world *w = ctx;
+	assert_true(w->nconn < 100);
+	memset(&w->c[w->nconn], 0, sizeof(w->c[0]));
+	w->c[w->nconn++].id = weft_conn_info(c)->id;
+}
+
+static size_t cb_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
+		      const uint8_t *data, size_t len)
+{
+	struct world *w = ctx;
+	struct side_out *s = &out_of(w, c)->s[d];
+	if (w->keep) {
+		/* consume whole lines only; the rest must come back next time */
+		size_t used = 0;
+		for (size_t i = 0; i < len; i++)
+			if (data[i] == '\n')
+				used = i + 1;
+		if (!used)
+			return 0;
+		assert_true(off + used <= sizeof(s->buf));
+		memcpy(s->buf + off, data, used);
+		if (off + used > s->len)
+			s->len = off + used;
+		s->delivered += used;
+		return used;
+	}
+	assert_true(off + len <= sizeof(s->buf));
+	/* every delivery continues exactly where the last one or a gap ended
+	 * (or later, by what the resync hook skipped) */
+	if (w->resync_calls)
+		assert_true(off >= s->len);
+	else
+		assert_int_equal(off, s->len);
+	memcpy(s->buf + off, data, len);
+	s->len = off + len;
+	s->delivered += len;
+	return len;
+}
+
+static void cb_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off, uint64_t len)
+{
+	struct world *w = ctx;
+	struct side_out *s = &out_of(w, c)->s[d];
+	assert_true(s->ngaps < 32);
+	s->gaps[s->ngaps][0] = off;
+	s->gaps[s->ngaps][1] = len;
+	s->ngaps++;
+	if (!w->keep)
+		assert_int_equal(off, s->len);
+	s->len = off + len;
+}
+
+static ssize_t cb_resync(void *ctx, struct weft_conn *c, enum weft_dir d, const uint8_t *data,
+			 size_t len)
+{
+	(void)c; (void)d;
+	struct world *w = ctx;
+	w->resync_calls++;
+	/* messages start with "MSG" */
+	for (size_t i = 0; i + 3 <= len; i++)
+		if (!memcmp(data + i, "MSG", 3))
+			return (ssize_t)i;
+	return -1;
+}
+
+static void cb_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
+{
+	struct world *w = ctx;
+	struct conn_out *o = out_of(w, c);
+	o->end = r;
+	o->info = *weft_conn_info(c);
+	o->st[0] = *weft_conn_dir(c, WEFT_C2S);
+	o->st[1] = *weft_conn_dir(c, WEFT_S2C);
+}
+
+static struct world *world_new(struct weft_config *cfg, bool resync)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct weft_callbacks cb = { .ctx = w, .on_start = cb_start, .on_data = cb_data,
+				     .on_gap = cb_gap, .on_end = cb_end,
+				     .on_resync = resync ? cb_resync : NULL };
+	struct weft_config def;
+	if (!cfg) {
+		weft_config_default(&def);
+		cfg = &def;
+	}
+	w->keep = cfg->keep_unconsumed;
+	w->e = weft_engine_new(cfg, &cb);
+	w->ts = 1000 * NS;
+	assert_non_null(w->e);
+	return w;
+}
+
+static void world_free(struct world *w)
+{
+	weft_engine_free(w->e);
+	free(w);
+}
+
+/* ---- packets ---- */
+
+#define C 0 /* client -> server */
+#define S 1 /* server -> client */
+#define SYN 0x02
+#define FIN 0x01
+#define RST 0x04
+#define ACK 0x10
+#define PSH 0x08
+
+struct pk {
+	int from;
+	uint32_t seq, ack;
+	uint8_t flags;
+	const char *data;
+	uint32_t len;       /* 0: strlen(data) */
+	uint16_t cport;     /* 0: 40000 */
+	uint16_t vlan;      /* 0: none (Ethernet frame when set) */
+	uint32_t cut;       /* bytes of payload missing (snaplen) */
+};
+
+static void feed(struct world *w, struct pk p)
+{
+	uint8_t f[2000];
+	uint32_t dl = p.data ? (p.len ? p.len : (uint32_t)strlen(p.data)) : 0;
+	uint16_t cport = p.cport ? p.cport : 40000;
+	size_t o = 0;
+	uint32_t link = WEFT_LINK_RAW;
+	if (p.vlan) {
+		link = WEFT_LINK_ETHERNET;
+		memset(f, 0, 12);
+		f[12] = 0x81; f[13] = 0x00;
+		f[14] = (uint8_t)(p.vlan >> 8); f[15] = (uint8_t)p.vlan;
+		f[16] = 0x08; f[17] = 0x00;
+		o = 18;
+	}
+	uint8_t *ip = f + o;
+	uint16_t tot = (uint16_t)(40 + dl);
+	memset(ip, 0, 40);
+	ip[0] = 0x45; ip[2] = (uint8_t)(tot >> 8); ip[3] = (uint8_t)tot; ip[8] = 64; ip[9] = 6;
+	uint8_t a[4] = { 10, 0, 0, 1 }, b[4] = { 10, 0, 0, 2 };
+	memcpy(ip + 12, p.from == C ? a : b, 4);
+	memcpy(ip + 16, p.from == C ? b : a, 4);
+	uint8_t *t = ip + 20;
+	uint16_t sp = p.from == C ? cport : 80, dp = p.from == C ? 80 : cport;
+	t[0] = (uint8_t)(sp >> 8); t[1] = (uint8_t)sp; t[2] = (uint8_t)(dp >> 8); t[3] = (uint8_t)dp;
+	for (int i = 0; i < 4; i++) {
+		t[4 + i] = (uint8_t)(p.seq >> (24 - 8 * i));
+		t[8 + i] = (uint8_t)(p.ack >> (24 - 8 * i));
+	}
+	t[12] = 0x50;
+	t[13] = p.flags ? p.flags : ACK;
+	if (dl)
+		memcpy(t + 20, p.data, dl);
+	w->ts += NS / 1000;
+	uint32_t wire = (uint32_t)(o + tot);
+	struct weft_frame fr = { .ts_ns = w->ts, .data = f, .caplen = wire - p.cut,
+				 .wirelen = wire, .link = link };
+	weft_engine_feed(w->e, &fr);
+}
+
+/* a handshake with ISNs ci and si */
+static void hs(struct world *w, uint32_t ci, uint32_t si)
+{
+	feed(w, (struct pk){ C, ci, 0, SYN });
+	feed(w, (struct pk){ S, si, ci + 1, SYN | ACK });
+	feed(w, (struct pk){ C, ci + 1, si + 1, ACK });
+}
+
+static void finish(struct world *w)
+{
+	weft_engine_flush(w->e, WEFT_END_EOF);
+}
+
+static void expect_stream(struct side_out *s, const char *want)
+{
+	assert_int_equal(s->len, strlen(want));
+	assert_memory_equal(s->buf, want, strlen(want));
+}
+
+/* ---- cases ---- */
+
+static void t_in_order_fin(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 100, 500);
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "GET / HTTP/1.0\r\n\r\n" });
+	feed(w, (struct pk){ S, 501, 119, ACK | PSH, "HTTP/1.0 200 OK\r\n" });
+	feed(w, (struct pk){ S, 518, 119, ACK | FIN, "body" }); /* FIN with data */
+	feed(w, (struct pk){ C, 119, 523, ACK | FIN });
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	expect_stream(&w->c[0].s[C], "GET / HTTP/1.0\r\n\r\n");
+	expect_stream(&w->c[0].s[S], "HTTP/1.0 200 OK\r\nbody");
+	assert_int_equal(w->c[0].s[S].ngaps, 0);
+	world_free(w);
+}
+
+static void t_reorder_and_dups(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 1000, 9000);
+	feed(w, (struct pk){ C, 1001 + 8, 9001, ACK, "cccc" });
+	feed(w, (struct pk){ C, 1001 + 4, 9001, ACK, "bbbb" });
+	feed(w, (struct pk){ C, 1001 + 4, 9001, ACK, "bbbb" }); /* duplicate, held */
+	feed(w, (struct pk){ C, 1001, 9001, ACK, "aaaa" });
+	feed(w, (struct pk){ C, 1001, 9001, ACK, "aaaa" });     /* duplicate, delivered */
+	feed(w, (struct pk){ C, 1001 + 12, 9001, ACK, "dd" });
+	finish(w);
+	expect_stream(&w->c[0].s[C], "aaaabbbbccccdd");
+	assert_int_equal(w->c[0].st[C].retrans, 8);
+	assert_int_equal(w->c[0].st[C].conflicts, 0);
+	world_free(w);
+}
+
+static void t_partial_overlaps(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 0, 0);
+	/* overlap into held data from the left and from the right */
+	feed(w, (struct pk){ C, 1 + 10, 1, ACK, "KLMNO" });      /* [10,15) held */
+	feed(w, (struct pk){ C, 1 + 8, 1, ACK, "IJKL" });        /* [8,12) overlaps left */
+	feed(w, (struct pk){ C, 1 + 13, 1, ACK, "NOPQR" });      /* [13,18) overlaps right */
+	feed(w, (struct pk){ C, 1 + 0, 1, ACK, "ABCDEFGHI" });   /* [0,9) fills, overlaps */
+	feed(w, (struct pk){ C, 1 + 16, 1, ACK, "QRST" });       /* in order, overlaps tail */
+	finish(w);
+	expect_stream(&w->c[0].s[C], "ABCDEFGHIJKLMNOPQRST");
+	assert_int_equal(w->c[0].st[C].conflicts, 0);
+	world_free(w);
+}
+
+static void conflict_case(enum weft_overlap pol, const char *want)
+{
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.overlap = pol;
+	struct world *w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1 + 4, 1, ACK, "XXXX" });  /* held */
+	feed(w, (struct pk){ C, 1 + 4, 1, ACK, "YYYY" });  /* same range, other bytes */
+	feed(w, (struct pk){ C, 1 + 6, 1, ACK, "ZZZZ" });  /* half over it */
+	feed(w, (struct pk){ C, 1, 1, ACK, "aaaa" });
+	finish(w);
+	expect_stream(&w->c[0].s[C], want);
+	assert_int_equal(w->c[0].st[C].conflicts, 4 + 2);
+	world_free(w);
+}
+
+static void t_conflict_first(void **st) { (void)st; conflict_case(WEFT_OVERLAP_FIRST, "aaaaXXXXZZ"); }
+static void t_conflict_last(void **st) { (void)st; conflict_case(WEFT_OVERLAP_LAST, "aaaaYYZZZZ"); }
+
+static void wrap_case(uint32_t back)
+{
+	struct world *w = world_new(NULL, false);
+	uint32_t isn = (uint32_t)(0u - back);
+	hs(w, isn, 7);
+	char msg[64];
+	for (int i = 0; i < 64; i++)
+		msg[i] = (char)('A' + i % 26);
+	/* 4 segments of 16 bytes across the wrap, the 2nd and 3rd swapped */
+	feed(w, (struct pk){ C, isn + 1, 8, ACK, msg, 16 });
+	feed(w, (struct pk){ C, isn + 1 + 32, 8, ACK, msg + 32, 16 });
+	feed(w, (struct pk){ C, isn + 1 + 16, 8, ACK, msg + 16, 16 });
+	feed(w, (struct pk){ C, isn + 1 + 48, 8, ACK | FIN, msg + 48, 16 });
+	feed(w, (struct pk){ S, 8, isn + 66, ACK | FIN });
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	assert_int_equal(w->c[0].s[C].len, 64);
+	assert_memory_equal(w->c[0].s[C].buf, msg, 64);
+	world_free(w);
+}
+
+static void t_wrap(void **st)
+{
+	(void)st;
+	static const uint32_t backs[] = { 1, 2, 5, 10, 34 };
+	for (size_t i = 0; i < 5; i++)
+		wrap_case(backs[i]);
+}
+
+static void t_midstream(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	/* no handshake: the server answers first, its port says it is one */
+	feed(w, (struct pk){ S, 5000, 777, ACK, "response" });
+	feed(w, (struct pk){ C, 777, 5008, ACK, "next request" });
+	finish(w);
+	assert_true(w->c[0].info.midstream);
+	assert_int_equal(w->c[0].info.client.port, 40000);
+	expect_stream(&w->c[0].s[S], "response");
+	expect_stream(&w->c[0].s[C], "next request");
+	world_free(w);
+}
+
+static void t_midstream_reordered_start(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	/* the capture opens with the second segment: the first still counts */
+	feed(w, (struct pk){ S, 5004, 0, ACK, "EFGH" });
+	feed(w, (struct pk){ S, 5000, 0, ACK, "ABCD" });
+	feed(w, (struct pk){ C, 1, 5008, ACK });
+	finish(w);
+	expect_stream(&w->c[0].s[S], "ABCDEFGH");
+	assert_int_equal(w->c[0].s[S].ngaps, 0);
+	world_free(w);
+}
+
+static void t_keepalive(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 10, 20);
+	feed(w, (struct pk){ C, 11, 21, ACK, "hello" });
+	feed(w, (struct pk){ C, 15, 21, ACK, "o" });   /* keep-alive: next-1, one byte */
+	feed(w, (struct pk){ C, 15, 21, ACK });        /* zero-length keep-alive */
+	feed(w, (struct pk){ C, 16, 21, ACK, " world" });
+	finish(w);
+	expect_stream(&w->c[0].s[C], "hello world");
+	assert_int_equal(w->c[0].s[C].ngaps, 0);
+	world_free(w);
+}
+
+static void t_data_after_fin(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 10, 20);
+	feed(w, (struct pk){ C, 11, 21, ACK | FIN, "bye" });
+	feed(w, (struct pk){ C, 15, 21, ACK, "late" });  /* after the FIN: not stream */
+	feed(w, (struct pk){ S, 21, 15, ACK | FIN });
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	expect_stream(&w->c[0].s[C], "bye");
+	world_free(w);
+}
+
+static void t_rst(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 10, 20);
+	feed(w, (struct pk){ C, 11, 21, ACK, "abc" });
+	feed(w, (struct pk){ S, 21, 14, RST | ACK });
+	assert_int_equal(w->c[0].end, WEFT_END_RST);
+	assert_true(w->c[0].st[S].rst);
+	expect_stream(&w->c[0].s[C], "abc");
+	world_free(w);
+}
+
+static void t_port_reuse(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 10, 20);
+	feed(w, (struct pk){ C, 11, 21, ACK | FIN, "one" });
+	feed(w, (struct pk){ S, 21, 15, ACK | FIN });
+	feed(w, (struct pk){ C, 15, 22, ACK });
+	hs(w, 90000, 70000);                        /* same 4-tuple, new ISNs */
+	feed(w, (struct pk){ C, 90001, 70001, ACK | FIN, "two" });
+	feed(w, (struct pk){ S, 70001, 90005, ACK | FIN });
+	assert_int_equal(w->nconn, 2);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	assert_int_equal(w->c[1].end, WEFT_END_FIN);
+	assert_int_equal(w->c[1].info.reuse, 1);
+	expect_stream(&w->c[0].s[C], "one");
+	expect_stream(&w->c[1].s[C], "two");
+	world_free(w);
+}
+
+static void t_gap_acked(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, ACK, "AAAA" });
+	/* "BBBB" at 4 is lost by the capture; the server acknowledges it */
+	feed(w, (struct pk){ C, 9, 1, ACK, "CCCC" });
+	feed(w, (struct pk){ S, 1, 13, ACK });
+	feed(w, (struct pk){ C, 13, 1, ACK, "DDDD" });  /* the sender moves on */
+	assert_int_equal(w->c[0].s[C].ngaps, 1);       /* declared now, not at the end */
+	assert_int_equal(w->c[0].s[C].gaps[0][0], 4);
+	assert_int_equal(w->c[0].s[C].gaps[0][1], 4);
+	finish(w);
+	assert_int_equal(w->c[0].s[C].len, 16);
+	assert_memory_equal(w->c[0].s[C].buf + 8, "CCCCDDDD", 8);
+	world_free(w);
+}
+
+static void t_gap_tail_at_end(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ S, 1, 1, ACK, "0123456789" });
+	/* the last 10 bytes are lost; the client ACKs them, then resets */
+	feed(w, (struct pk){ C, 1, 21, ACK });
+	feed(w, (struct pk){ C, 1, 21, RST | ACK });
+	assert_int_equal(w->c[0].end, WEFT_END_RST);
+	assert_int_equal(w->c[0].s[S].ngaps, 1);
+	assert_int_equal(w->c[0].s[S].gaps[0][0], 10);
+	assert_int_equal(w->c[0].s[S].gaps[0][1], 10);
+	world_free(w);
+}
+
+static void t_snaplen_cut(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, ACK, "ABCDEFGHIJ", .cut = 4 });
+	feed(w, (struct pk){ C, 11, 1, ACK, "KLMN" });
+	finish(w);
+	/* the cut tail is a gap, not zeros passed off as data */
+	assert_int_equal(w->c[0].s[C].ngaps, 1);
+	assert_int_equal(w->c[0].s[C].gaps[0][0], 6);
+	assert_int_equal(w->c[0].s[C].gaps[0][1], 4);
+	assert_memory_equal(w->c[0].s[C].buf, "ABCDEF", 6);
+	assert_memory_equal(w->c[0].s[C].buf + 10, "KLMN", 4);
+	world_free(w);
+}
+
+static void t_idle(void **st)
+{
+	(void)st;
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.idle_established_ns = 5 * NS;
+	struct world *w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, ACK, "x" });
+	w->ts += 10 * NS;
+	feed(w, (struct pk){ C, 1, 1, ACK, "y", .cport = 40001 }); /* time moves on */
+	assert_int_equal(w->c[0].end, WEFT_END_IDLE);
+	world_free(w);
+}
+
+static void t_max_flows(void **st)
+{
+	(void)st;
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.max_flows = 2;
+	struct world *w = world_new(&cfg, false);
+	for (uint16_t i = 0; i < 3; i++)
+		feed(w, (struct pk){ C, 1, 1, ACK, "x", .cport = (uint16_t)(41000 + i) });
+	assert_int_equal(w->c[0].end, WEFT_END_MAX_FLOWS);
+	assert_int_equal(w->c[1].end, WEFT_END_NONE);
+	world_free(w);
+}
+
+static void t_memcap(void **st)
+{
+	(void)st;
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.memcap = 64 << 10;
+	struct world *w = world_new(&cfg, false);
+	char big[1000];
+	memset(big, 'z', sizeof(big));
+	/* each connection holds 1000 bytes behind a hole */
+	for (uint16_t i = 0; i < 90; i++) {
+		feed(w, (struct pk){ C, 100, 1, SYN, .cport = (uint16_t)(42000 + i) });
+		feed(w, (struct pk){ C, 2000, 1, ACK, big, 1000, .cport = (uint16_t)(42000 + i) });
+	}
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	assert_true(s.mem_peak <= (64 << 10) + 2048);
+	assert_true(s.ends[WEFT_END_MEMCAP] > 0);
+	assert_int_equal(w->c[0].end, WEFT_END_MEMCAP); /* the oldest went first */
+	world_free(w);
+}
+
+static void t_buffer_cap(void **st)
+{
+	(void)st;
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.buffer_cap = 8;
+	struct world *w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 5, 1, ACK, "EEEE" });
+	feed(w, (struct pk){ C, 9, 1, ACK, "FFFFFFFF" });  /* 12 held > 8: give up the hole */
+	assert_int_equal(w->c[0].s[C].ngaps, 1);
+	assert_int_equal(w->c[0].s[C].gaps[0][0], 0);
+	assert_int_equal(w->c[0].s[C].gaps[0][1], 4);
+	world_free(w);
+
+	cfg.buffer_policy = WEFT_BUFFER_END;
+	w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 5, 1, ACK, "EEEE" });
+	feed(w, (struct pk){ C, 9, 1, ACK, "FFFFFFFF" });
+	assert_int_equal(w->c[0].end, WEFT_END_BUFFER);
+	world_free(w);
+}
+
+static void t_depth(void **st)
+{
+	(void)st;
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.depth = 6;
+	struct world *w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, ACK, "abcd" });
+	feed(w, (struct pk){ C, 5, 1, ACK, "efgh" });
+	feed(w, (struct pk){ S, 1, 9, ACK, "0123456789" });
+	assert_int_equal(w->c[0].end, WEFT_END_DEPTH);
+	expect_stream(&w->c[0].s[C], "abcdef");
+	expect_stream(&w->c[0].s[S], "012345");
+	assert_true(w->c[0].st[C].depth_reached);
+	world_free(w);
+}
+
+static void t_manual_and_shutdown(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, ACK, "x", .cport = 40001 });
+	struct weft_conn *c = weft_engine_find(w->e, 1);
+	assert_non_null(c);
+	weft_conn_end(w->e, c, WEFT_END_MANUAL);
+	weft_engine_flush(w->e, WEFT_END_SHUTDOWN);
+	assert_int_equal(w->c[0].end, WEFT_END_MANUAL);
+	assert_int_equal(w->c[1].end, WEFT_END_SHUTDOWN);
+	world_free(w);
+}
+
+static void t_ignore(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 0, 0);
+	weft_conn_ignore(weft_engine_find(w->e, 1), WEFT_S2C);
+	feed(w, (struct pk){ S, 1, 1, ACK, "secret" });
+	feed(w, (struct pk){ C, 1, 7, ACK, "ok" });
+	finish(w);
+	assert_int_equal(w->c[0].s[S].delivered, 0);
+	assert_true(w->c[0].st[S].ignored);
+	expect_stream(&w->c[0].s[C], "ok");
+	world_free(w);
+}
+
+static void t_keep_unconsumed(void **st)
+{
+	(void)st;
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.keep_unconsumed = true;
+	struct world *w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, ACK, "line one\nline t" });
+	assert_int_equal(w->c[0].s[C].delivered, 9);
+	feed(w, (struct pk){ C, 16, 1, ACK, "wo\n" });
+	assert_int_equal(w->c[0].s[C].delivered, 18);
+	assert_memory_equal(w->c[0].s[C].buf, "line one\nline two\n", 18);
+	world_free(w);
+}
+
+static void t_resync_after_gap(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, true);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, ACK, "MSG1 ab" });
+	/* 5 bytes lost: "cdMSG" -- the next message start is lost with them */
+	feed(w, (struct pk){ C, 13, 1, ACK, "2 efMSG3 x" });
+	feed(w, (struct pk){ S, 1, 23, ACK, "r" });      /* the peer moves on */
+	finish(w);
+	assert_int_equal(w->c[0].s[C].ngaps, 1);
+	assert_true(w->resync_calls >= 1);
+	/* after the gap, delivery resumes at "MSG3" */
+	assert_memory_equal(w->c[0].s[C].buf + 16, "MSG3 x", 6);
+	assert_int_equal(w->c[0].st[C].skipped, 4);
+	world_free(w);
+}
+
+static void t_vlan_key(void **st)
+{
+	(void)st;
+	/* the same packets seen at two probes with other tags */
+	for (int in_key = 0; in_key < 2; in_key++) {
+		struct weft_config cfg;
+		weft_config_default(&cfg);
+		cfg.vlan_in_key = in_key;
+		struct world *w = world_new(&cfg, false);
+		feed(w, (struct pk){ C, 1, 1, ACK, "abcd", .vlan = 10 });
+		feed(w, (struct pk){ C, 1, 1, ACK, "abcd", .vlan = 20 });
+		feed(w, (struct pk){ C, 5, 1, ACK, "efgh", .vlan = 20 });
+		feed(w, (struct pk){ C, 5, 1, ACK, "efgh", .vlan = 10 });
+		finish(w);
+		assert_int_equal(w->nconn, in_key ? 2 : 1);
+		expect_stream(&w->c[0].s[C], "abcdefgh");
+		if (!in_key)
+			assert_int_equal(w->c[0].st[C].retrans, 8);
+		world_free(w);
+	}
+}
+
+static void t_malformed(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	uint8_t junk[64];
+	for (int i = 0; i < 64; i++)
+		junk[i] = (uint8_t)(i * 37);
+	for (uint32_t n = 0; n <= 64; n++) {
+		struct weft_frame f = { .ts_ns = 1, .data = junk, .caplen = n, .wirelen = n,
+					.link = WEFT_LINK_ETHERNET };
+		weft_engine_feed(w->e, &f);
+		f.link = WEFT_LINK_RAW;
+		weft_engine_feed(w->e, &f);
+	}
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	assert_true(s.malformed + s.non_tcp == 130);
+	world_free(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_in_order_fin),
+		cmocka_unit_test(t_reorder_and_dups),
+		cmocka_unit_test(t_partial_overlaps),
+		cmocka_unit_test(t_conflict_first),
+		cmocka_unit_test(t_conflict_last),
+		cmocka_unit_test(t_wrap),
+		cmocka_unit_test(t_midstream),
+		cmocka_unit_test(t_midstream_reordered_start),
+		cmocka_unit_test(t_keepalive),
+		cmocka_unit_test(t_data_after_fin),
+		cmocka_unit_test(t_rst),
+		cmocka_unit_test(t_port_reuse),
+		cmocka_unit_test(t_gap_acked),
+		cmocka_unit_test(t_gap_tail_at_end),
+		cmocka_unit_test(t_snaplen_cut),
+		cmocka_unit_test(t_idle),
+		cmocka_unit_test(t_max_flows),
+		cmocka_unit_test(t_memcap),
+		cmocka_unit_test(t_buffer_cap),
+		cmocka_unit_test(t_depth),
+		cmocka_unit_test(t_manual_and_shutdown),
+		cmocka_unit_test(t_ignore),
+		cmocka_unit_test(t_keep_unconsumed),
+		cmocka_unit_test(t_resync_after_gap),
+		cmocka_unit_test(t_vlan_key),
+		cmocka_unit_test(t_malformed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
