@@ -40,7 +40,7 @@ struct filter {
 
 struct reader {
 	const uint8_t *p;
-	size_t len, pos;
+	size_t len, pos, dropped;
 	bool swap;
 	const char *path;
 	struct weft_engine *e;
@@ -101,9 +101,25 @@ static int filter_get(struct reader *r, uint32_t link, struct bpf_program **out)
 	return 0;
 }
 
+/* Pages of the map already read are dropped as the reader moves on, so a
+ * large file does not sit in the resident set (the memory cap is about the
+ * engine, not the input). */
+#define DROP_EVERY (4u << 20)
+
+static void drop_behind(struct reader *r)
+{
+	size_t upto = r->pos & ~(size_t)(DROP_EVERY - 1);
+	if (upto > r->dropped) {
+		madvise((void *)(r->p + r->dropped), upto - r->dropped, MADV_DONTNEED);
+		r->dropped = upto;
+	}
+}
+
 static int deliver(struct reader *r, uint32_t link, uint64_t ts, const uint8_t *data,
 		   uint32_t caplen, uint32_t wirelen)
 {
+	if (r->pos - r->dropped >= 2 * DROP_EVERY)
+		drop_behind(r);
 	if (r->flt) {
 		struct bpf_program *prog;
 		if (filter_get(r, link, &prog) != 0)

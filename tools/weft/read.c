@@ -199,10 +199,15 @@ int do_read(int argc, char **argv)
 		so.files = so.report = false;
 	/* Refuse before touching the output if an input cannot be read. */
 	for (int i = 0; i < nfiles; i++) {
-		if (access(files[i], R_OK) != 0) {
-			int err = errno;
+		struct stat sb;
+		int bad = stat(files[i], &sb) != 0 ? errno : !S_ISREG(sb.st_mode) ? -1 : 0;
+		if (!bad && access(files[i], R_OK) != 0)
+			bad = errno;
+		if (bad) {
+			int rc = cli_error("%s: %s", files[i],
+					   bad < 0 ? "not a regular file" : strerror(bad));
 			free(files);
-			return cli_error("%s: %s", files[i], strerror(err));
+			return rc;
 		}
 	}
 	char err[512];

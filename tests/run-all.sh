@@ -1,0 +1,101 @@
+#!/bin/bash
+# Every test of weft, in order: unit, generator truth, corpus against ground
+# truth and peers, the command line, all of it again under ASan/UBSan, and a
+# bounded fuzz run. Prints one line per test and a closing "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+CORPUS=${CORPUS:-../shared/corpus}
+PY=/usr/bin/python3            # Debian's python, where scapy and friends live
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+LOG=$(mktemp -d)
+trap 'rm -rf "$LOG"' EXIT
+pass=0; fail=0; skip=0
+
+# add the counts a suite printed on its closing line
+count() {
+	local out=$1 p f s
+	if grep -q "^\[==========\]" "$out"; then      # cmocka
+		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+		s=0
+	else
+		read -r p f s < <(sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$out" | tail -1)
+	fi
+	pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0})); skip=$((skip + ${s:-0}))
+}
+
+suite() {
+	local name=$1; shift
+	local out="$LOG/$(echo "$name" | tr ' /' '__').log"
+	echo "== $name"
+	"$@" >"$out" 2>&1
+	local rc=$?
+	grep -E "^(FAIL|skip)|^\[  (FAILED|ERROR) |^\[   LINE|ERROR:|runtime error" "$out" | head -40
+	count "$out"
+	if [ $rc -ne 0 ] && ! grep -qE "^(FAIL|\[  FAILED)" "$out"; then
+		# it died without saying which test: that is a failure too
+		echo "FAIL $name: exit $rc"; tail -20 "$out"; fail=$((fail + 1))
+	fi
+	tail -1 "$out"
+}
+
+if [ ! -d "$CORPUS" ]; then
+	echo "Error: the corpus is not at $CORPUS (set CORPUS=...)"; exit 1
+fi
+
+echo "== build"
+make -s -j2 all build/fuzz_engine || { echo "0 passed, 1 failed"; exit 1; }
+SAN="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+make -s -j2 O=build-asan CC=clang CFLAGS="$SAN" all || { echo "0 passed, 1 failed"; exit 1; }
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+
+suite "unit" build/test_engine
+suite "generator truth" $PY tests/gen/test_gen.py build/weft build/weft-gen
+suite "PcapPlusPlus expected" $PY tests/corpus/test_pcapplusplus.py build/weft "$CORPUS"
+suite "tshark follow (every capture)" $PY tests/corpus/test_tshark.py build/weft "$CORPUS" \
+	$(cut -f1 "$CORPUS/MANIFEST.tsv" | tail -n +2)
+suite "tcpflow differential" $PY tests/corpus/test_tcpflow.py build/weft "$CORPUS"
+suite "command line" $PY tests/cli/test_cli.py build/weft build/weft-gen "$CORPUS"
+
+suite "unit (ASan/UBSan)" build-asan/test_engine
+# (the generator is a test tool: the plain build makes the captures)
+suite "generator truth (ASan/UBSan)" $PY tests/gen/test_gen.py build-asan/weft build/weft-gen quick
+suite "PcapPlusPlus expected (ASan/UBSan)" $PY tests/corpus/test_pcapplusplus.py build-asan/weft "$CORPUS"
+suite "tshark follow (ASan/UBSan)" $PY tests/corpus/test_tshark.py build-asan/weft "$CORPUS" \
+	$(cut -f1 "$CORPUS/MANIFEST.tsv" | tail -n +2)
+suite "command line (ASan/UBSan)" $PY tests/cli/test_cli.py build-asan/weft build/weft-gen "$CORPUS"
+
+fuzz() {
+	local dir=$LOG/fuzz
+	mkdir -p "$dir/pcaps"
+	for a in "--reorder 0.3 --loss 0.2" "--frag 0.5 --ipv6 0.5" "--qinq --midstream 0.5 --rst 0.5" \
+		 "--reuse 0.5 --wrap --dup 0.3" "--snaplen 120 --overlap 0.5"; do
+		build/weft-gen -o "$dir/pcaps/$RANDOM.pcap" -t /dev/null --conns 3 --size 200:3000 --mss 300 $a
+	done
+	$PY tests/fuzz/seeds.py "$dir/seeds" "$dir"/pcaps/*.pcap "$CORPUS/wireshark/tcp-badsegments.pcap" \
+		"$CORPUS/pcapplusplus/ip4_fragments.pcap" "$CORPUS/pcapplusplus/ip6_fragments.pcap"
+	local bin=$PWD/build/fuzz_engine
+	if (cd "$dir" && "$bin" -max_total_time="$FUZZ_SECONDS" seeds >fuzz.log 2>&1); then
+		grep -h "^Done" "$dir/fuzz.log"
+		echo "fuzz: 1 passed, 0 failed, 0 skipped"
+	else
+		grep -hE "ERROR|SUMMARY|gap at|data at" "$dir/fuzz.log" | head
+		echo "FAIL fuzz: see the crash above"
+		echo "fuzz: 0 passed, 1 failed, 0 skipped"
+		return 1
+	fi
+}
+suite "fuzz (libFuzzer, ${FUZZ_SECONDS}s)" fuzz
+
+if [ "$(id -u)" != 0 ]; then
+	echo "== privileged tests (BPF, network namespaces): skipped, not root"
+fi
+for t in tests/live/*.sh tests/bpf/*.sh; do
+	[ -e "$t" ] || continue
+	if [ "$(id -u)" != 0 ]; then skip=$((skip + 1)); continue; fi
+	suite "$(basename "$t" .sh)" "$t"
+done
+
+echo
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
