@@ -17,8 +17,8 @@ HDRS     := $(wildcard include/weft/*.h user/*.h tools/weft/*.h)
 DEPS_PKGS := build-essential clang llvm libpcap-dev libcmocka-dev tcpflow tshark \
 	libnids-dev python3 python3-scapy pkg-config tcpreplay
 
-.PHONY: all clean test deps unit corpus gen-tests fuzz asan bench
-all: $(O)/weft $(O)/weft-gen $(O)/test_engine
+.PHONY: all clean test deps bench demo
+all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/http-requests
 
 $(O)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -37,6 +37,10 @@ $(O)/weft-gen: tools/gen/weft-gen.c user/sha256.c
 $(O)/test_engine: tests/unit/test_engine.c $(O)/libweft.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libweft.a $(LDLIBS) -lcmocka
 
+# The README's library example, built so it cannot rot
+$(O)/http-requests: tools/examples/http-requests.c $(O)/libweft.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libweft.a $(LDLIBS)
+
 # The fuzz target: decode + defrag + engine + file sink behind libFuzzer.
 $(O)/fuzz_engine: tests/fuzz/fuzz_engine.c $(LIB_SRC) $(HDRS)
 	@mkdir -p $(O)
@@ -51,6 +55,17 @@ deps:
 # the same under ASan/UBSan, and a bounded fuzz run.
 test: deps
 	@tests/run-all.sh
+
+# Until the live path exists: weft on a real capture with real capture loss
+DEMO_PCAP ?= ../shared/corpus/pcapplusplus/examples/http-packets.pcap
+demo: deps all
+	@rm -rf out/demo
+	$(O)/weft read $(DEMO_PCAP) -o out/demo
+	@echo; echo "== out/demo/flows.jsonl (one connection per line):"
+	@head -3 out/demo/flows.jsonl | cut -c1-400
+	@echo; echo "== files:"; ls out/demo | head -12
+	@echo; echo "== HTTP requests (tools/examples/http-requests.c):"
+	@$(O)/http-requests $(DEMO_PCAP) | head -5
 
 bench: deps all
 	@tests/bench/bench-read.sh

@@ -166,6 +166,19 @@ def t_template():
     weft("read", "-q", "-o", d, "-T", "%N-%A.%a", SAMPLE, check=True)
     assert any(f.startswith("1-") for f in os.listdir(d)), os.listdir(d)
 
+def t_library_example():
+    """The README's example (tools/examples/http-requests.c) finds every
+    HTTP request tshark finds in a capture with real loss."""
+    p = os.path.join(CORPUS, "pcapplusplus", "examples", "http-packets.pcap")
+    ex = os.path.join(os.path.dirname(WEFT), "http-requests")
+    mine = subprocess.run([ex, p], stdout=subprocess.PIPE, text=True, check=True).stdout.splitlines()
+    theirs = subprocess.run(["tshark", "-r", p, "-Y", "http.request", "-T", "fields", "-e",
+                             "http.request.method", "-e", "http.request.uri"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.splitlines()
+    got = sorted(" ".join(l.split(" ")[1:3]) for l in mine)
+    want = sorted(l.replace("\t", " ") for l in theirs)
+    assert got == want and len(got) > 100, (len(got), len(want))
+
 t = harness.Tests("cli")
 for name, fn in sorted((k, v) for k, v in globals().items() if k.startswith("t_")):
     t.run(name[2:], fn)
