@@ -5,7 +5,7 @@ O        ?= build
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -Iinclude -Iuser -D_GNU_SOURCE
-LDLIBS   := -lpcap
+LDLIBS   := -lpcap -lcrypto -lpthread
 
 LIB_SRC  := $(wildcard user/*.c)
 CLI_SRC  := $(wildcard tools/weft/*.c)
@@ -14,8 +14,8 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(O)/%.o)
 HDRS     := $(wildcard include/weft/*.h user/*.h tools/weft/*.h)
 
 # Debian packages the build and the tests need (installed by `make deps`)
-DEPS_PKGS := build-essential clang llvm libpcap-dev libcmocka-dev tcpflow tshark \
-	libnids-dev python3 python3-scapy pkg-config tcpreplay
+DEPS_PKGS := build-essential clang llvm libpcap-dev libssl-dev libcmocka-dev tcpflow tshark \
+	libnids-dev python3 python3-scapy pkg-config tcpreplay time
 
 .PHONY: all clean test deps bench demo
 all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/http-requests
@@ -32,7 +32,7 @@ $(O)/weft: $(CLI_OBJ) $(O)/libweft.a
 
 $(O)/weft-gen: tools/gen/weft-gen.c user/sha256.c
 	@mkdir -p $(O)
-	$(CC) $(ALL_CFLAGS) -o $@ $^
+	$(CC) $(ALL_CFLAGS) -o $@ $^ -lcrypto
 
 $(O)/test_engine: tests/unit/test_engine.c $(O)/libweft.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libweft.a $(LDLIBS) -lcmocka

@@ -59,7 +59,7 @@ suite "command line" $PY tests/cli/test_cli.py build/weft build/weft-gen "$CORPU
 
 suite "unit (ASan/UBSan)" build-asan/test_engine
 # (the generator is a test tool: the plain build makes the captures)
-suite "generator truth (ASan/UBSan)" $PY tests/gen/test_gen.py build-asan/weft build/weft-gen quick
+suite "generator truth (ASan/UBSan)" $PY tests/gen/test_gen.py build-asan/weft build/weft-gen quick sanitized
 suite "PcapPlusPlus expected (ASan/UBSan)" $PY tests/corpus/test_pcapplusplus.py build-asan/weft "$CORPUS"
 suite "tshark follow (ASan/UBSan)" $PY tests/corpus/test_tshark.py build-asan/weft "$CORPUS" \
 	$(cut -f1 "$CORPUS/MANIFEST.tsv" | tail -n +2)

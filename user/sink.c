@@ -16,6 +16,7 @@
 #include "weft/sink.h"
 #include "sha256.h"
 #include "report.h"
+#include "hasher.h"
 
 struct sink_dir {
 	struct sha256 sha;
@@ -36,7 +37,8 @@ struct sink_conn {
 struct weft_sink {
 	struct weft_sink_opts o;
 	int dirfd;
-	struct report *rep;
+	struct report *rep;   /* written by the hashing thread only */
+	struct hasher *hs;    /* NULL when there is no report to hash for */
 	struct sink_dir *ohead, *otail;
 	int nopen;
 	int errors;
@@ -136,7 +138,12 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
 		}
 		if (o->report) {
 			s->rep = report_open(s->dirfd, o->dir, o->command_line, err, errlen);
-			if (!s->rep) {
+			s->hs = s->rep ? hasher_new() : NULL;
+			if (!s->hs) {
+				if (s->rep)
+					report_close(s->rep);
+				else
+					snprintf(err, errlen, "%s: cannot create the report", o->dir);
 				close(s->dirfd);
 				free(s);
 				return NULL;
@@ -227,11 +234,11 @@ static FILE *file_get(struct weft_sink *s, struct weft_conn *c, struct sink_conn
 	return sd->f;
 }
 
-static struct sink_dir *dir_state(struct sink_conn *sc, enum weft_dir d)
+static struct sink_dir *dir_state(struct weft_sink *s, struct sink_conn *sc, enum weft_dir d)
 {
 	if (!sc->d[d]) {
 		sc->d[d] = calloc(1, sizeof(struct sink_dir));
-		if (sc->d[d])
+		if (sc->d[d] && s->hs)
 			sha256_init(&sc->d[d]->sha);
 	}
 	return sc->d[d];
@@ -242,10 +249,11 @@ static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 {
 	struct weft_sink *s = ctx;
 	struct sink_conn *sc = weft_conn_user(c);
-	struct sink_dir *sd = dir_state(sc, d);
+	struct sink_dir *sd = dir_state(s, sc, d);
 	if (!sd)
 		return len;
-	sha256_update(&sd->sha, data, len);
+	if (s->hs)
+		hasher_data(s->hs, &sd->sha, data, len);
 	sd->len = off + len;
 	FILE *f = file_get(s, c, sc, d, sd);
 	if (f) {
@@ -271,10 +279,11 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 {
 	struct weft_sink *s = ctx;
 	struct sink_conn *sc = weft_conn_user(c);
-	struct sink_dir *sd = dir_state(sc, d);
+	struct sink_dir *sd = dir_state(s, sc, d);
 	if (!sd)
 		return;
-	sha256_zeros(&sd->sha, len);
+	if (s->hs)
+		hasher_zeros(s->hs, &sd->sha, len);
 	sd->len = off + len;
 	report_gap_add(&sd->gaps, off, len);
 	if (s->o.chunks)
@@ -283,16 +292,52 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 			(unsigned long long)off, (unsigned long long)len);
 }
 
-static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
+/* What a connection's report line needs, handed to the hashing thread,
+ * which finishes the digests (after every byte queued before) and writes. */
+struct end_job {
+	struct report *rep;
+	struct weft_conn_info info;
+	enum weft_end_reason why;
+	struct weft_dir_stats st[2];
+	struct sink_dir *d[2];
+};
+
+static void sink_dir_free(struct sink_dir *sd)
 {
-	struct weft_sink *s = ctx;
-	struct sink_conn *sc = weft_conn_user(c);
+	free(sd->name);
+	free(sd->gaps.v);
+	free(sd);
+}
+
+static void finish_job(void *arg)
+{
+	struct end_job *j = arg;
 	struct report_dir rd[2];
 	uint8_t dg[32];
 	memset(rd, 0, sizeof(rd));
 	for (int d = 0; d < 2; d++) {
+		rd[d].st = &j->st[d];
+		struct sink_dir *sd = j->d[d];
+		if (!sd)
+			continue;
+		sha256_final(&sd->sha, dg);
+		sha256_hex(dg, rd[d].sha256);
+		rd[d].file = sd->name;
+		rd[d].gaps = &sd->gaps;
+	}
+	report_conn(j->rep, &j->info, j->why, rd);
+	for (int d = 0; d < 2; d++)
+		if (j->d[d])
+			sink_dir_free(j->d[d]);
+	free(j);
+}
+
+static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
+{
+	struct weft_sink *s = ctx;
+	struct sink_conn *sc = weft_conn_user(c);
+	for (int d = 0; d < 2; d++) {
 		struct sink_dir *sd = sc->d[d];
-		rd[d].st = weft_conn_dir(c, (enum weft_dir)d);
 		if (!sd)
 			continue;
 		/* a trailing gap: the file still has the stream's length */
@@ -305,21 +350,26 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 			sd->pos = sd->len;
 		}
 		file_close(s, sd);
-		sha256_final(&sd->sha, dg);
-		sha256_hex(dg, rd[d].sha256);
-		rd[d].file = sd->name;
-		rd[d].gaps = &sd->gaps;
 	}
-	if (s->rep)
-		report_conn(s->rep, weft_conn_info(c), r, rd);
-	for (int d = 0; d < 2; d++) {
-		if (!sc->d[d])
-			continue;
-		free(sc->d[d]->name);
-		free(sc->d[d]->gaps.v);
-		free(sc->d[d]);
-		sc->d[d] = NULL;
+	struct end_job *j = s->hs ? calloc(1, sizeof(*j)) : NULL;
+	if (j) {
+		j->rep = s->rep;
+		j->info = *weft_conn_info(c);
+		j->why = r;
+		for (int d = 0; d < 2; d++) {
+			j->st[d] = *weft_conn_dir(c, (enum weft_dir)d);
+			j->d[d] = sc->d[d];
+		}
+		hasher_call(s->hs, finish_job, j);
+	} else {
+		for (int d = 0; d < 2; d++)
+			if (sc->d[d]) {
+				if (s->hs)
+					sha256_final(&sc->d[d]->sha, (uint8_t[32]){ 0 });
+				sink_dir_free(sc->d[d]);
+			}
 	}
+	sc->d[0] = sc->d[1] = NULL;
 }
 
 static void on_start(void *ctx, struct weft_conn *c)
@@ -346,6 +396,7 @@ int weft_sink_close(struct weft_sink *s)
 		return 0;
 	while (s->ohead)
 		file_close(s, s->ohead);
+	hasher_free(s->hs); /* every queued report line is written */
 	int errors = s->errors;
 	if (s->rep)
 		errors += report_close(s->rep);

@@ -1,5 +1,5 @@
 /* Print the request line of every HTTP request in a capture, with libweft.
- * Build: cc http-requests.c -Iinclude build/libweft.a -lpcap */
+ * Build: cc http-requests.c -Iinclude build/libweft.a -lpcap -lcrypto */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
