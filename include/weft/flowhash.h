@@ -15,9 +15,9 @@
 #include <stdint.h>
 #endif
 
-static inline uint32_t weft_rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+static inline __attribute__((always_inline)) uint32_t weft_rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
 
-static inline uint32_t weft_mix(uint32_t h, uint32_t k)
+static inline __attribute__((always_inline)) uint32_t weft_mix(uint32_t h, uint32_t k)
 {
 	k *= 0xcc9e2d51u;
 	k = weft_rotl32(k, 15);
@@ -27,7 +27,7 @@ static inline uint32_t weft_mix(uint32_t h, uint32_t k)
 	return h * 5 + 0xe6546b64u;
 }
 
-static inline uint32_t weft_fmix(uint32_t h)
+static inline __attribute__((always_inline)) uint32_t weft_fmix(uint32_t h)
 {
 	h ^= h >> 16;
 	h *= 0x85ebca6bu;
@@ -40,7 +40,7 @@ static inline uint32_t weft_fmix(uint32_t h)
 /* 1 when endpoint (a, pa) sorts after (b, pb): addresses compared as four
  * big-endian-agnostic words (any fixed order works, it only has to be the
  * same on both sides), then ports. */
-static inline int weft_endpoint_after(const uint32_t a[4], uint16_t pa,
+static inline __attribute__((always_inline)) int weft_endpoint_after(const uint32_t a[4], uint16_t pa,
 				      const uint32_t b[4], uint16_t pb)
 {
 	for (int i = 0; i < 4; i++) {
@@ -52,7 +52,7 @@ static inline int weft_endpoint_after(const uint32_t a[4], uint16_t pa,
 
 /* Addresses as four 32-bit words (IPv4 in word 0, the rest zero); ports in
  * host order; vlans 0 when absent. */
-static inline uint32_t weft_flow_hash(const uint32_t src[4], uint16_t sport,
+static inline __attribute__((always_inline)) uint32_t weft_flow_hash(const uint32_t src[4], uint16_t sport,
 				      const uint32_t dst[4], uint16_t dport,
 				      uint16_t vlan0, uint16_t vlan1, uint8_t family)
 {
