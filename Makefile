@@ -6,6 +6,8 @@ CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -Iinclude -Iuser -D_GNU_SOURCE
 LDLIBS   := -lpcap -lcrypto -lpthread
+BPF_LIBS := -lbpf -lelf -lz
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(O) -Iinclude -Ibpf -Wall -Werror
 
 LIB_SRC  := $(wildcard user/*.c)
 CLI_SRC  := $(wildcard tools/weft/*.c)
@@ -14,11 +16,12 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(O)/%.o)
 HDRS     := $(wildcard include/weft/*.h user/*.h tools/weft/*.h)
 
 # Debian packages the build and the tests need (installed by `make deps`)
-DEPS_PKGS := build-essential clang llvm libpcap-dev libssl-dev libcmocka-dev tcpflow tshark \
+DEPS_PKGS := build-essential clang llvm libpcap-dev libssl-dev libbpf-dev libxdp-dev \
+	libelf-dev zlib1g-dev bpftool iproute2 curl iperf3 libcmocka-dev tcpflow tshark \
 	libnids-dev python3 python3-scapy pkg-config tcpreplay time
 
 .PHONY: all clean test deps bench demo
-all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/http-requests
+all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/http-requests $(O)/test_xdp
 
 $(O)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -36,6 +39,21 @@ $(O)/weft-gen: tools/gen/weft-gen.c user/sha256.c
 
 $(O)/test_engine: tests/unit/test_engine.c $(O)/libweft.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libweft.a $(LDLIBS) -lcmocka
+
+# BPF: vmlinux.h from the running kernel's BTF, the object, its skeleton
+$(O)/vmlinux.h:
+	@mkdir -p $(O)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(O)/weft.bpf.o: bpf/weft.bpf.c bpf/parse.h include/weft/abi.h include/weft/flowhash.h $(O)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(O)/weft.skel.h: $(O)/weft.bpf.o
+	bpftool gen skeleton $< name weft_bpf > $@
+
+# BPF unit tests: BPF_PROG_TEST_RUN on crafted frames (needs root to run)
+$(O)/test_xdp: tests/bpf/test_xdp.c $(O)/weft.skel.h include/weft/abi.h
+	$(CC) $(ALL_CFLAGS) -I$(O) -o $@ $< $(BPF_LIBS) -lcmocka
 
 # The README's library example, built so it cannot rot
 $(O)/http-requests: tools/examples/http-requests.c $(O)/libweft.a

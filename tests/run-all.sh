@@ -89,6 +89,8 @@ suite "fuzz (libFuzzer, ${FUZZ_SECONDS}s)" fuzz
 
 if [ "$(id -u)" != 0 ]; then
 	echo "== privileged tests (BPF, network namespaces): skipped, not root"
+else
+	suite "BPF program (BPF_PROG_TEST_RUN)" build/test_xdp
 fi
 for t in tests/live/*.sh tests/bpf/*.sh; do
 	[ -e "$t" ] || continue

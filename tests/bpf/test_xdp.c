@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The XDP program under BPF_PROG_TEST_RUN on crafted frames: verdicts, the
+ * metadata bytes, hash symmetry (and agreement with user space's hash),
+ * VLAN/QinQ, IPv6 extension headers, fragments, truncated and malformed
+ * headers, each policy map. Needs root (CAP_BPF); skipped without it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <cmocka.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "weft/abi.h"
+#include "weft/flowhash.h"
+#include "weft.skel.h"
+
+#define XDP_DROP 1
+#define XDP_PASS 2
+
+static struct weft_bpf *skel;
+static int ncpu;
+
+/* ---- frames ---- */
+
+struct fr {
+	uint8_t b[256];
+	size_t n;
+};
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+
+/* Ethernet (+ tags) + IPv4 + TCP with ports sp->dp */
+static struct fr v4(const char *src, const char *dst, uint16_t sp, uint16_t dp, int ntags,
+		    uint8_t tcpflags)
+{
+	struct fr f = { 0 };
+	size_t o = 12;
+	static const uint16_t tpid[2] = { 0x88a8, 0x8100 };
+	for (int i = 0; i < ntags; i++) {
+		put16(f.b + o, ntags == 2 ? tpid[i] : 0x8100);
+		put16(f.b + o + 2, (uint16_t)(100 * (i + 1)));
+		o += 4;
+	}
+	put16(f.b + o, 0x0800);
+	o += 2;
+	uint8_t *ip = f.b + o;
+	ip[0] = 0x45; put16(ip + 2, 40 + 4); ip[8] = 64; ip[9] = 6;
+	inet_pton(AF_INET, src, ip + 12);
+	inet_pton(AF_INET, dst, ip + 16);
+	uint8_t *t = ip + 20;
+	put16(t, sp); put16(t + 2, dp);
+	t[12] = 0x50; t[13] = tcpflags;
+	memcpy(t + 20, "data", 4);
+	f.n = o + 44;
+	return f;
+}
+
+/* Ethernet + IPv6 + hop-by-hop + destination options + TCP */
+static struct fr v6ext(uint16_t sp, uint16_t dp)
+{
+	struct fr f = { 0 };
+	put16(f.b + 12, 0x86dd);
+	uint8_t *ip = f.b + 14;
+	ip[0] = 0x60; put16(ip + 4, 8 + 16 + 20); ip[6] = 0; ip[7] = 64;
+	inet_pton(AF_INET6, "fd00::1", ip + 8);
+	inet_pton(AF_INET6, "fd00::2", ip + 24);
+	uint8_t *h = ip + 40;
+	h[0] = 60; h[1] = 0;           /* hop-by-hop, 8 bytes, next: dest opts */
+	h[8] = 6; h[9] = 1;            /* dest opts, 16 bytes, next: TCP */
+	uint8_t *t = h + 24;
+	put16(t, sp); put16(t + 2, dp);
+	t[12] = 0x50; t[13] = 0x18;
+	f.n = 14 + 40 + 24 + 20;
+	return f;
+}
+
+static uint64_t counter(int c)
+{
+	uint64_t v[256] = { 0 };
+	uint32_t k = (uint32_t)c;
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.counters), &k, v), 0);
+	uint64_t s = 0;
+	for (int i = 0; i < ncpu; i++)
+		s += v[i];
+	return s;
+}
+
+struct result {
+	int verdict;
+	struct weft_meta meta;
+	bool has_meta;
+};
+
+static struct result run(const struct fr *f)
+{
+	uint8_t out[512];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->b, .data_size_in = (uint32_t)f->n,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+	int fd = bpf_program__fd(skel->progs.weft_xdp);
+	assert_int_equal(bpf_prog_test_run_opts(fd, &o), 0);
+	struct result r = { .verdict = (int)o.retval };
+	/* data_out starts at data_meta: a block of ours is in front */
+	if (o.data_size_out == f->n + sizeof(struct weft_meta)) {
+		memcpy(&r.meta, out, sizeof(r.meta));
+		r.has_meta = r.meta.magic == WEFT_META_MAGIC;
+		assert_memory_equal(out + sizeof(struct weft_meta), f->b, f->n);
+	}
+	return r;
+}
+
+static void set_enabled(uint32_t on, uint32_t bypass_action)
+{
+	struct weft_config_map c = { .enabled = on, .bypass_action = bypass_action };
+	uint32_t k = 0;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.cfg_map), &k, &c, 0), 0);
+}
+
+static uint32_t user_hash(const char *a, uint16_t pa, const char *b, uint16_t pb, uint16_t v0,
+			  uint16_t v1)
+{
+	uint32_t x[4] = { 0 }, y[4] = { 0 };
+	inet_pton(AF_INET, a, x);
+	inet_pton(AF_INET, b, y);
+	return weft_flow_hash(x, pa, y, pb, v0, v1, 4);
+}
+
+/* ---- cases ---- */
+
+static void t_disabled(void **st)
+{
+	(void)st;
+	set_enabled(0, XDP_PASS);
+	uint64_t before = counter(WEFT_CNT_PASS_DISABLED);
+	struct fr f = v4("10.0.0.1", "10.0.0.2", 40000, 80, 0, 0x18);
+	struct result r = run(&f);
+	assert_int_equal(r.verdict, XDP_PASS);
+	assert_false(r.has_meta);
+	assert_int_equal(counter(WEFT_CNT_PASS_DISABLED), before + 1);
+	set_enabled(1, XDP_DROP);
+}
+
+static void t_tcp_meta_and_symmetry(void **st)
+{
+	(void)st;
+	uint64_t fail = counter(WEFT_CNT_REDIRECT_FAIL);
+	struct fr a = v4("10.0.0.1", "10.0.0.2", 40000, 80, 0, 0x02);
+	struct fr b = v4("10.0.0.2", "10.0.0.1", 80, 40000, 0, 0x12);
+	struct result ra = run(&a), rb = run(&b);
+	/* no socket on the queue in a test run: the redirect falls back to pass */
+	assert_int_equal(ra.verdict, XDP_PASS);
+	assert_int_equal(counter(WEFT_CNT_REDIRECT_FAIL), fail + 2);
+	assert_true(ra.has_meta && rb.has_meta);
+	assert_int_equal(ra.meta.hash, rb.meta.hash);
+	assert_int_not_equal(ra.meta.side, rb.meta.side);
+	assert_int_equal(ra.meta.hash, user_hash("10.0.0.1", 40000, "10.0.0.2", 80, 0, 0));
+	assert_int_equal(ra.meta.l3_off, 14);
+	assert_int_equal(ra.meta.l4_off, 34);
+	assert_int_equal(ra.meta.nvlan, 0);
+	assert_int_equal(ra.meta.version, WEFT_META_VERSION);
+	assert_true(ra.meta.flags & WEFT_META_SYN);
+	assert_false(ra.meta.flags & (WEFT_META_IPV6 | WEFT_META_FRAG));
+	assert_true(ra.meta.ts_ns > 0);
+	/* another flow hashes elsewhere */
+	struct fr c = v4("10.0.0.1", "10.0.0.2", 40001, 80, 0, 0x18);
+	assert_int_not_equal(run(&c).meta.hash, ra.meta.hash);
+}
+
+static void t_vlan_qinq(void **st)
+{
+	(void)st;
+	struct fr one = v4("10.0.0.1", "10.0.0.2", 40000, 80, 1, 0x18);
+	struct fr two = v4("10.0.0.1", "10.0.0.2", 40000, 80, 2, 0x18);
+	struct fr none = v4("10.0.0.1", "10.0.0.2", 40000, 80, 0, 0x18);
+	struct result r1 = run(&one), r2 = run(&two), r0 = run(&none);
+	assert_int_equal(r1.meta.nvlan, 1);
+	assert_int_equal(r1.meta.l3_off, 18);
+	assert_int_equal(r2.meta.nvlan, 2);
+	assert_int_equal(r2.meta.l3_off, 22);
+	assert_int_equal(r2.meta.l4_off, 42);
+	/* tags are part of the flow */
+	assert_int_not_equal(r1.meta.hash, r0.meta.hash);
+	assert_int_equal(r1.meta.hash, user_hash("10.0.0.1", 40000, "10.0.0.2", 80, 100, 0));
+	assert_int_equal(r2.meta.hash, user_hash("10.0.0.1", 40000, "10.0.0.2", 80, 100, 200));
+}
+
+static void t_ipv6_ext(void **st)
+{
+	(void)st;
+	struct fr a = v6ext(40000, 443), b = v6ext(40000, 443);
+	/* the reverse direction: swap addresses and ports */
+	uint8_t tmp[16];
+	memcpy(tmp, b.b + 22, 16);
+	memcpy(b.b + 22, b.b + 38, 16);
+	memcpy(b.b + 38, tmp, 16);
+	put16(b.b + 78, 443);
+	put16(b.b + 80, 40000);
+	struct result ra = run(&a), rb = run(&b);
+	assert_true(ra.has_meta);
+	assert_true(ra.meta.flags & WEFT_META_IPV6);
+	assert_int_equal(ra.meta.l4_off, 14 + 40 + 24);
+	assert_int_equal(ra.meta.hash, rb.meta.hash);
+}
+
+static void t_fragments(void **st)
+{
+	(void)st;
+	uint64_t frags = counter(WEFT_CNT_FRAG);
+	struct fr first = v4("10.0.0.1", "10.0.0.2", 40000, 80, 0, 0x18);
+	put16(first.b + 14 + 6, 0x2000);  /* MF, offset 0 */
+	struct fr later = v4("10.0.0.1", "10.0.0.2", 40000, 80, 0, 0x18);
+	put16(later.b + 14 + 6, 0x0003);  /* offset 24, last */
+	struct result rf = run(&first), rl = run(&later);
+	assert_true(rf.meta.flags & WEFT_META_FRAG);
+	assert_true(rl.meta.flags & WEFT_META_FRAG);
+	assert_int_equal(rl.meta.l4_off, 0);      /* no TCP header in it */
+	assert_int_equal(rf.meta.hash, rl.meta.hash); /* one datagram, one hash */
+	assert_int_equal(counter(WEFT_CNT_FRAG), frags + 2);
+	/* IPv6 fragment header */
+	struct fr f6 = v6ext(1, 2);
+	f6.b[14 + 40 + 8] = 44;                   /* dest opts -> fragment header */
+	f6.b[14 + 40 + 8 + 1] = 1;
+	uint8_t *fh = f6.b + 14 + 40 + 24 - 8;    /* reuse the last 8 option bytes */
+	memset(fh, 0, 8);
+	fh[0] = 6;
+	put16(fh + 2, 0x0011);                    /* offset 16, more */
+	f6.b[14 + 40 + 8 + 1] = 0;                /* dest opts back to 8 bytes */
+	f6.b[14 + 40 + 8] = 44;
+	struct result r6 = run(&f6);
+	assert_true(r6.has_meta);
+	assert_true(r6.meta.flags & WEFT_META_FRAG);
+	assert_int_equal(r6.meta.l4_off, 0);
+}
+
+static void t_not_ours(void **st)
+{
+	(void)st;
+	uint64_t nip = counter(WEFT_CNT_PASS_NOT_IP), ntcp = counter(WEFT_CNT_PASS_NOT_TCP);
+	struct fr arp = v4("10.0.0.1", "10.0.0.2", 1, 2, 0, 0);
+	put16(arp.b + 12, 0x0806);
+	struct fr udp = v4("10.0.0.1", "10.0.0.2", 53, 53, 0, 0);
+	udp.b[14 + 9] = 17;
+	assert_int_equal(run(&arp).verdict, XDP_PASS);
+	assert_int_equal(run(&udp).verdict, XDP_PASS);
+	assert_int_equal(counter(WEFT_CNT_PASS_NOT_IP), nip + 1);
+	assert_int_equal(counter(WEFT_CNT_PASS_NOT_TCP), ntcp + 1);
+}
+
+static void t_malformed(void **st)
+{
+	(void)st;
+	/* (a frame shorter than Ethernet cannot be test-run: the kernel refuses
+	 * it before the program sees it) */
+	uint64_t ip4 = counter(WEFT_CNT_ERR_IPV4), ip6 = counter(WEFT_CNT_ERR_IPV6);
+	uint64_t tcp = counter(WEFT_CNT_ERR_TCP), vlan = counter(WEFT_CNT_ERR_VLAN);
+	struct fr f = v4("10.0.0.1", "10.0.0.2", 1, 2, 0, 0x18);
+	f.b[14] = 0x43;                            /* IHL 3 */
+	assert_int_equal(run(&f).verdict, XDP_PASS);
+	f = v4("10.0.0.1", "10.0.0.2", 1, 2, 0, 0x18);
+	f.b[14 + 20 + 12] = 0x30;                  /* data offset 3 */
+	assert_int_equal(run(&f).verdict, XDP_PASS);
+	f = v4("10.0.0.1", "10.0.0.2", 1, 2, 0, 0x18);
+	f.n = 14 + 20 + 10;                        /* TCP header cut */
+	assert_int_equal(run(&f).verdict, XDP_PASS);
+	f = v4("10.0.0.1", "10.0.0.2", 1, 2, 1, 0x18);
+	f.n = 15;                                  /* VLAN tag cut */
+	assert_int_equal(run(&f).verdict, XDP_PASS);
+	struct fr g = v6ext(1, 2);
+	g.n = 14 + 40 + 4;                         /* extension header cut */
+	assert_int_equal(run(&g).verdict, XDP_PASS);
+	assert_int_equal(counter(WEFT_CNT_ERR_IPV4), ip4 + 1);
+	assert_int_equal(counter(WEFT_CNT_ERR_IPV6), ip6 + 1);
+	assert_int_equal(counter(WEFT_CNT_ERR_TCP), tcp + 2);
+	assert_int_equal(counter(WEFT_CNT_ERR_VLAN), vlan + 1);
+}
+
+static void t_port_policy(void **st)
+{
+	(void)st;
+	uint16_t port = 8443;
+	uint32_t v = WEFT_POLICY_IGNORE;
+	int fd = bpf_map__fd(skel->maps.ports);
+	assert_int_equal(bpf_map_update_elem(fd, &port, &v, 0), 0);
+	uint64_t before = counter(WEFT_CNT_FILTER_PORT);
+	struct fr f = v4("10.0.0.1", "10.0.0.2", 40000, 8443, 0, 0x18);
+	struct result r = run(&f);
+	assert_int_equal(r.verdict, XDP_PASS);
+	assert_false(r.has_meta);
+	assert_int_equal(counter(WEFT_CNT_FILTER_PORT), before + 1);
+	bpf_map_delete_elem(fd, &port);
+	assert_true(run(&f).has_meta);
+}
+
+static void t_cidr_policy(void **st)
+{
+	(void)st;
+	int fd = bpf_map__fd(skel->maps.cidrs);
+	struct weft_cidr_key k = { .prefixlen = 96 + 16 };
+	k.addr[10] = k.addr[11] = 0xff;
+	k.addr[12] = 192; k.addr[13] = 168;        /* 192.168.0.0/16 */
+	uint32_t v = WEFT_POLICY_IGNORE;
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, 0), 0);
+	struct weft_cidr_key k6 = { .prefixlen = 16 };
+	k6.addr[0] = 0xfd;                         /* fd00::/16 */
+	assert_int_equal(bpf_map_update_elem(fd, &k6, &v, 0), 0);
+	uint64_t before = counter(WEFT_CNT_FILTER_CIDR);
+	struct fr f = v4("10.0.0.1", "192.168.7.7", 40000, 80, 0, 0x18);
+	assert_false(run(&f).has_meta);
+	struct fr g = v6ext(1, 2);
+	assert_false(run(&g).has_meta);
+	struct fr h = v4("10.0.0.1", "10.0.0.2", 40000, 80, 0, 0x18);
+	assert_true(run(&h).has_meta);
+	assert_int_equal(counter(WEFT_CNT_FILTER_CIDR), before + 2);
+	bpf_map_delete_elem(fd, &k);
+	bpf_map_delete_elem(fd, &k6);
+}
+
+static void t_bypass(void **st)
+{
+	(void)st;
+	struct weft_flow_key k = { .family = 4 };
+	uint32_t a = 0, b = 0;
+	inet_pton(AF_INET, "10.0.0.1", &a);
+	inet_pton(AF_INET, "10.0.0.2", &b);
+	/* canonical order, as the program builds it */
+	int swap = weft_endpoint_after((uint32_t[4]){ a }, 40000, (uint32_t[4]){ b }, 80);
+	k.addr[swap][0] = a;
+	k.addr[!swap][0] = b;
+	k.port[swap] = 40000;
+	k.port[!swap] = 80;
+	struct weft_bypass v = { 0 };
+	int fd = bpf_map__fd(skel->maps.bypass);
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, 0), 0);
+	uint64_t before = counter(WEFT_CNT_BYPASS);
+	struct fr f = v4("10.0.0.1", "10.0.0.2", 40000, 80, 0, 0x18);
+	struct fr g = v4("10.0.0.2", "10.0.0.1", 80, 40000, 0, 0x18);
+	assert_int_equal(run(&f).verdict, XDP_DROP);
+	assert_int_equal(run(&g).verdict, XDP_DROP);  /* both directions */
+	assert_int_equal(counter(WEFT_CNT_BYPASS), before + 2);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	assert_int_equal(v.packets, 2);
+	assert_int_equal(v.bytes, 2 * f.n);
+	set_enabled(1, XDP_PASS);
+	assert_int_equal(run(&f).verdict, XDP_PASS);
+	set_enabled(1, XDP_DROP);
+	bpf_map_delete_elem(fd, &k);
+	assert_true(run(&f).has_meta);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("bpf: skipped: not root (BPF_PROG_TEST_RUN needs CAP_BPF)\n");
+		printf("bpf: 0 passed, 0 failed, 9 skipped\n");
+		return 0;
+	}
+	libbpf_set_print(NULL);
+	skel = weft_bpf__open_and_load();
+	if (!skel) {
+		printf("FAIL bpf: the program does not load (verifier?)\n");
+		return 1;
+	}
+	ncpu = libbpf_num_possible_cpus();
+	set_enabled(1, XDP_DROP);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_disabled),
+		cmocka_unit_test(t_tcp_meta_and_symmetry),
+		cmocka_unit_test(t_vlan_qinq),
+		cmocka_unit_test(t_ipv6_ext),
+		cmocka_unit_test(t_fragments),
+		cmocka_unit_test(t_not_ours),
+		cmocka_unit_test(t_malformed),
+		cmocka_unit_test(t_port_policy),
+		cmocka_unit_test(t_cidr_policy),
+		cmocka_unit_test(t_bypass),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	weft_bpf__destroy(skel);
+	return rc;
+}
