@@ -4,8 +4,8 @@ CLANG    ?= clang
 O        ?= build
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
-ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -Iinclude -Iuser -D_GNU_SOURCE
-LDLIBS   := -lpcap -lcrypto -lpthread
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -Iinclude -Iuser -I$(O) -D_GNU_SOURCE
+LDLIBS   := -lpcap -lcrypto -lpthread -lxdp -lbpf -lelf -lz
 BPF_LIBS := -lbpf -lelf -lz
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(O) -Iinclude -Ibpf -Wall -Werror
 
@@ -22,6 +22,9 @@ DEPS_PKGS := build-essential clang llvm libpcap-dev libssl-dev libbpf-dev libxdp
 
 .PHONY: all clean test deps bench demo
 all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/http-requests $(O)/test_xdp
+
+# the live source includes the generated skeleton
+$(O)/user/live.o: $(O)/weft.skel.h
 
 $(O)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -64,7 +67,7 @@ $(O)/fuzz_engine: tests/fuzz/fuzz_engine.c $(LIB_SRC) $(HDRS)
 	@mkdir -p $(O)
 	$(CLANG) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Iinclude -Iuser -D_GNU_SOURCE \
-		-o $@ tests/fuzz/fuzz_engine.c $(LIB_SRC) $(LDLIBS)
+		-o $@ tests/fuzz/fuzz_engine.c $(filter-out user/live.c,$(LIB_SRC)) $(LDLIBS)
 
 deps:
 	@tools/install-deps.sh $(DEPS_PKGS)

@@ -57,6 +57,8 @@ enum weft_counter {
 struct weft_config_map {
 	uint32_t enabled;       /* 0: pass everything */
 	uint32_t bypass_action; /* what a bypassed flow's packets get: XDP_DROP or XDP_PASS */
+	uint32_t owner_pid;     /* the weft that attached it (tells stale pins apart) */
+	uint32_t pad;
 };
 
 /* Policy verdicts in the port and CIDR maps. */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "weft/weft.h"
+#include <sys/resource.h>
 
 bool json_output;
 bool pretty_output;
@@ -178,3 +180,97 @@ void jw_end(struct jw *w)
 {
 	fputc('\n', w->f);
 }
+
+/* The engine's settings, as options of read and run alike. */
+int engine_option(int argc, char **argv, int *ip, struct weft_config *cfg)
+{
+	int i = *ip;
+	const char *a = argv[i];
+	const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+	uint64_t *size = !strcmp(a, "--memcap") ? &cfg->memcap :
+			 !strcmp(a, "--max-flows") ? &cfg->max_flows :
+			 !strcmp(a, "--buffer") ? &cfg->buffer_cap :
+			 !strcmp(a, "--depth") ? &cfg->depth : NULL;
+	uint64_t *dur = !strcmp(a, "--idle") ? &cfg->idle_established_ns :
+			!strcmp(a, "--idle-closing") ? &cfg->idle_closing_ns :
+			!strcmp(a, "--idle-halfopen") ? &cfg->idle_halfopen_ns : NULL;
+	bool pol = !strcmp(a, "--buffer-policy"), ovl = !strcmp(a, "--overlap");
+	if (!strcmp(a, "--no-vlan-key")) {
+		cfg->vlan_in_key = false;
+		return 1;
+	}
+	if (!size && !dur && !pol && !ovl)
+		return 0;
+	if (!v)
+		return -cli_error("%s needs a value", a);
+	bool ok;
+	if (size)
+		ok = !parse_size(v, size);
+	else if (dur)
+		ok = !parse_duration(v, dur);
+	else if (pol)
+		ok = (is_prefix(v, "gap") && (cfg->buffer_policy = WEFT_BUFFER_GAP, 1)) ||
+		     (is_prefix(v, "end") && (cfg->buffer_policy = WEFT_BUFFER_END, 1));
+	else
+		ok = (is_prefix(v, "first") && (cfg->overlap = WEFT_OVERLAP_FIRST, 1)) ||
+		     (is_prefix(v, "last") && (cfg->overlap = WEFT_OVERLAP_LAST, 1));
+	if (!ok)
+		return -cli_error("bad value '%s' for %s", v, a);
+	*ip = i + 1;
+	return 1;
+}
+
+/* The closing summary of read and run: one line on stderr, or JSON. */
+static uint64_t peak_rss_kb(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)ru.ru_maxrss;
+}
+
+void print_summary(const struct weft_stats *s, uint64_t packets, bool quiet)
+{
+	if (json_output) {
+		struct jw w;
+		jw_init(&w, stdout, pretty_output);
+		jw_obj_start(&w, NULL);
+		jw_u64(&w, "packets", packets);
+		jw_u64(&w, "tcp_packets", s->tcp_packets);
+		jw_u64(&w, "non_tcp", s->non_tcp);
+		jw_u64(&w, "malformed", s->malformed);
+		jw_u64(&w, "truncated", s->truncated);
+		jw_u64(&w, "unknown_link", s->unknown_link);
+		jw_u64(&w, "fragments", s->frags);
+		jw_u64(&w, "fragment_datagrams", s->frag_datagrams);
+		jw_u64(&w, "fragments_dropped", s->frag_dropped);
+		jw_u64(&w, "connections", s->conns);
+		jw_u64(&w, "max_open_connections", s->conns_max_open);
+		jw_u64(&w, "late_packets", s->late_packets);
+		jw_u64(&w, "bytes_delivered", s->delivered_bytes);
+		jw_u64(&w, "gaps", s->gaps);
+		jw_u64(&w, "gap_bytes", s->gap_bytes);
+		jw_u64(&w, "conflicts", s->conflicts);
+		jw_obj_start(&w, "ends");
+		for (int r = 1; r < WEFT_END__COUNT; r++)
+			jw_u64(&w, weft_end_reason_name((enum weft_end_reason)r), s->ends[r]);
+		jw_obj_end(&w);
+		jw_u64(&w, "engine_mem_peak", s->mem_peak);
+		jw_u64(&w, "peak_rss", peak_rss_kb() * 1024);
+		jw_obj_end(&w);
+		jw_end(&w);
+		return;
+	}
+	if (quiet)
+		return;
+	fprintf(stderr,
+		"weft: %llu packets (%llu TCP, %llu malformed, %llu cut by snaplen), "
+		"%llu connections, %llu bytes, %llu gaps (%llu bytes), %llu conflicting "
+		"bytes; peak engine memory %llu KiB, peak RSS %llu KiB\n",
+		(unsigned long long)packets, (unsigned long long)s->tcp_packets,
+		(unsigned long long)s->malformed, (unsigned long long)s->truncated,
+		(unsigned long long)s->conns, (unsigned long long)s->delivered_bytes,
+		(unsigned long long)s->gaps, (unsigned long long)s->gap_bytes,
+		(unsigned long long)s->conflicts, (unsigned long long)(s->mem_peak >> 10),
+		(unsigned long long)peak_rss_kb());
+}
+

@@ -39,6 +39,15 @@ void jw_u64(struct jw *w, const char *key, uint64_t v);
 void jw_bool(struct jw *w, const char *key, bool v);
 void jw_end(struct jw *w); /* final newline */
 
+struct weft_config;
+/* An engine option at argv[*i] (and its value): 1 consumed (i moved past
+ * the value), 0 not an engine option, -1 error already printed. */
+int engine_option(int argc, char **argv, int *i, struct weft_config *cfg);
+
+struct weft_stats;
+void print_summary(const struct weft_stats *s, uint64_t packets, bool quiet);
+
 int do_read(int argc, char **argv);
+int do_run(int argc, char **argv);
 
 #endif

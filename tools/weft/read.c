@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
@@ -50,59 +49,6 @@ static void read_help(void)
 		prog_name, WEFT_DEFAULT_TEMPLATE);
 }
 
-static uint64_t peak_rss_kb(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (uint64_t)ru.ru_maxrss;
-}
-
-static void summary(const struct weft_stats *s, uint64_t packets, bool quiet)
-{
-	if (json_output) {
-		struct jw w;
-		jw_init(&w, stdout, pretty_output);
-		jw_obj_start(&w, NULL);
-		jw_u64(&w, "packets", packets);
-		jw_u64(&w, "tcp_packets", s->tcp_packets);
-		jw_u64(&w, "non_tcp", s->non_tcp);
-		jw_u64(&w, "malformed", s->malformed);
-		jw_u64(&w, "truncated", s->truncated);
-		jw_u64(&w, "unknown_link", s->unknown_link);
-		jw_u64(&w, "fragments", s->frags);
-		jw_u64(&w, "fragment_datagrams", s->frag_datagrams);
-		jw_u64(&w, "fragments_dropped", s->frag_dropped);
-		jw_u64(&w, "connections", s->conns);
-		jw_u64(&w, "max_open_connections", s->conns_max_open);
-		jw_u64(&w, "late_packets", s->late_packets);
-		jw_u64(&w, "bytes_delivered", s->delivered_bytes);
-		jw_u64(&w, "gaps", s->gaps);
-		jw_u64(&w, "gap_bytes", s->gap_bytes);
-		jw_u64(&w, "conflicts", s->conflicts);
-		jw_obj_start(&w, "ends");
-		for (int r = 1; r < WEFT_END__COUNT; r++)
-			jw_u64(&w, weft_end_reason_name((enum weft_end_reason)r), s->ends[r]);
-		jw_obj_end(&w);
-		jw_u64(&w, "engine_mem_peak", s->mem_peak);
-		jw_u64(&w, "peak_rss", peak_rss_kb() * 1024);
-		jw_obj_end(&w);
-		jw_end(&w);
-		return;
-	}
-	if (quiet)
-		return;
-	fprintf(stderr,
-		"weft: %llu packets (%llu TCP, %llu malformed, %llu cut by snaplen), "
-		"%llu connections, %llu bytes, %llu gaps (%llu bytes), %llu conflicting "
-		"bytes; peak engine memory %llu KiB, peak RSS %llu KiB\n",
-		(unsigned long long)packets, (unsigned long long)s->tcp_packets,
-		(unsigned long long)s->malformed, (unsigned long long)s->truncated,
-		(unsigned long long)s->conns, (unsigned long long)s->delivered_bytes,
-		(unsigned long long)s->gaps, (unsigned long long)s->gap_bytes,
-		(unsigned long long)s->conflicts, (unsigned long long)(s->mem_peak >> 10),
-		(unsigned long long)peak_rss_kb());
-}
-
 static char *join_args(int argc, char **argv)
 {
 	size_t n = 16;
@@ -128,6 +74,7 @@ int do_read(int argc, char **argv)
 	const char **files = calloc((size_t)argc + 1, sizeof(char *));
 	int nfiles = 0;
 	bool quiet = false, dir_given = false;
+	int rc;
 	if (!files)
 		return cli_error("out of memory");
 
@@ -149,32 +96,11 @@ int do_read(int argc, char **argv)
 			so.chunks = stdout;
 		} else if (!strcmp(a, "-T")) {
 			NEED_ARG(); so.name_template = argv[++i];
-		} else if (!strcmp(a, "--memcap")) {
-			NEED_ARG(); if (parse_size(argv[++i], &cfg.memcap)) BAD(a);
-		} else if (!strcmp(a, "--max-flows")) {
-			NEED_ARG(); if (parse_size(argv[++i], &cfg.max_flows)) BAD(a);
-		} else if (!strcmp(a, "--buffer")) {
-			NEED_ARG(); if (parse_size(argv[++i], &cfg.buffer_cap)) BAD(a);
-		} else if (!strcmp(a, "--buffer-policy")) {
-			NEED_ARG(); i++;
-			if (is_prefix(argv[i], "gap")) cfg.buffer_policy = WEFT_BUFFER_GAP;
-			else if (is_prefix(argv[i], "end")) cfg.buffer_policy = WEFT_BUFFER_END;
-			else BAD(a);
-		} else if (!strcmp(a, "--depth")) {
-			NEED_ARG(); if (parse_size(argv[++i], &cfg.depth)) BAD(a);
-		} else if (!strcmp(a, "--idle")) {
-			NEED_ARG(); if (parse_duration(argv[++i], &cfg.idle_established_ns)) BAD(a);
-		} else if (!strcmp(a, "--idle-closing")) {
-			NEED_ARG(); if (parse_duration(argv[++i], &cfg.idle_closing_ns)) BAD(a);
-		} else if (!strcmp(a, "--idle-halfopen")) {
-			NEED_ARG(); if (parse_duration(argv[++i], &cfg.idle_halfopen_ns)) BAD(a);
-		} else if (!strcmp(a, "--overlap")) {
-			NEED_ARG(); i++;
-			if (is_prefix(argv[i], "first")) cfg.overlap = WEFT_OVERLAP_FIRST;
-			else if (is_prefix(argv[i], "last")) cfg.overlap = WEFT_OVERLAP_LAST;
-			else BAD(a);
-		} else if (!strcmp(a, "--no-vlan-key")) {
-			cfg.vlan_in_key = false;
+		} else if ((rc = engine_option(argc, argv, &i, &cfg)) != 0) {
+			if (rc < 0) {
+				free(files);
+				return 1;
+			}
 		} else if (!strcmp(a, "--max-open")) {
 			uint64_t n;
 			NEED_ARG(); if (parse_size(argv[++i], &n) || !n || n > 65536) BAD(a);
@@ -204,10 +130,10 @@ int do_read(int argc, char **argv)
 		if (!bad && access(files[i], R_OK) != 0)
 			bad = errno;
 		if (bad) {
-			int rc = cli_error("%s: %s", files[i],
+			int erc = cli_error("%s: %s", files[i],
 					   bad < 0 ? "not a regular file" : strerror(bad));
 			free(files);
-			return rc;
+			return erc;
 		}
 	}
 	char err[512];
@@ -235,7 +161,7 @@ int do_read(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	ro.progress = isatty(2) && !quiet && !json_output;
-	int rc = 0;
+	rc = 0;
 	uint64_t packets = 0;
 	for (int i = 0; i < nfiles && !stop_flag; i++) {
 		err[0] = 0;
@@ -255,7 +181,7 @@ int do_read(int argc, char **argv)
 		fprintf(stderr, "Error: %d write errors in %s\n", werr, so.dir);
 		rc = 1;
 	}
-	summary(&s, packets, quiet);
+	print_summary(&s, packets, quiet);
 	free(cmd);
 	free(files);
 	return rc;

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live source: weft's XDP program attached to an interface through a
+ * bpf_link (so a killed weft leaves nothing attached), its maps pinned under
+ * /sys/fs/bpf/weft/IFACE/ for the control plane, and one AF_XDP socket per
+ * RX queue feeding an engine with the program's metadata (flow hash, packet
+ * time) used as it is.
+ */
+#ifndef WEFT_LIVE_H
+#define WEFT_LIVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "weft/weft.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEFT_PIN_ROOT "/sys/fs/bpf/weft"
+
+struct weft_live_opts {
+	const char *ifname;
+	uint32_t queues;       /* 0: every RX queue of the interface */
+	bool force;            /* tap mode on an interface with the default route */
+	bool skb_mode;         /* generic XDP even where native works */
+	uint32_t frames;       /* UMEM frames per queue (0: 4096) */
+};
+
+struct weft_live_stats {
+	uint64_t frames;           /* handed to the engine */
+	uint64_t xsk_rx_dropped;   /* XDP_STATISTICS, summed over sockets */
+	uint64_t xsk_rx_invalid;
+	uint64_t xsk_rx_ring_full;
+	uint64_t xsk_fill_empty;
+	uint64_t no_meta;          /* frames without our metadata block */
+	uint32_t queues;
+	bool native;               /* native XDP (else generic/skb mode) */
+};
+
+struct weft_live;
+
+/* Attach and open everything; NULL with one line in err on failure, with
+ * nothing left behind (no program attached, no pins). */
+struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size_t errlen);
+/* Drain the sockets into e until *stop is set: frames, sweeps every second
+ * on packet time. Returns 0, or -1 with err set. */
+int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop, char *err,
+		  size_t errlen);
+void weft_live_stats(struct weft_live *l, struct weft_live_stats *s);
+/* Detach, close the sockets, remove the pins. */
+void weft_live_close(struct weft_live *l);
+
+/* Does the interface carry the host's default route (IPv4 or IPv6)? */
+bool weft_iface_has_default_route(const char *ifname);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/* weft run: the live daemon on an interface. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+#include "weft/weft.h"
+#include "weft/sink.h"
+#include "weft/live.h"
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void run_help(void)
+{
+	fprintf(stderr,
+		"Usage: %s run dev IFACE [-o DIR] [mode tap] [queues N] [force] [skb]\n"
+		"               [ENGINE OPTIONS of 'weft read']\n"
+		"\n"
+		"Attach weft's XDP program to IFACE and reassemble its TCP traffic live,\n"
+		"one AF_XDP socket per RX queue. Writes what 'weft read' writes: one file\n"
+		"per direction, DIR/flows.jsonl as connections end, DIR/report.xml.\n"
+		"SIGINT or SIGTERM detaches, ends every connection (reason shutdown) and\n"
+		"writes everything. Maps are pinned under %s/IFACE/.\n"
+		"\n"
+		"mode tap   the TCP packets of IFACE go to weft and not to the host's\n"
+		"           stack: right for a SPAN or mirror port, wrong for an interface\n"
+		"           the host talks through. weft refuses tap mode on an interface\n"
+		"           with the host's default route unless 'force' is given.\n"
+		"queues N   AF_XDP sockets for RX queues 0..N-1 (default: all of them)\n"
+		"skb        generic XDP even where the driver does native\n",
+		prog_name, WEFT_PIN_ROOT);
+}
+
+int do_run(int argc, char **argv)
+{
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	struct weft_live_opts lo = { 0 };
+	struct weft_sink_opts so = { .dir = ".", .files = true, .report = true };
+	bool quiet = false;
+	int rc;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "help") || !strcmp(a, "-h")) {
+			run_help();
+			return 0;
+		} else if (is_prefix(a, "dev") && !strcmp(a, "dev")) {
+			if (!v)
+				return cli_error("dev needs an interface name");
+			lo.ifname = argv[++i];
+		} else if (!strcmp(a, "-o")) {
+			if (!v)
+				return cli_error("-o needs a directory");
+			so.dir = argv[++i];
+		} else if (is_prefix(a, "mode")) {
+			if (!v)
+				return cli_error("mode needs tap (host mode is not built yet)");
+			if (!is_prefix(v, "tap"))
+				return cli_error("mode '%s' is not available: tap only", v);
+			i++;
+		} else if (is_prefix(a, "queues")) {
+			uint64_t n;
+			if (!v || parse_size(v, &n) || !n || n > 64)
+				return cli_error("queues needs a number from 1 to 64");
+			lo.queues = (uint32_t)n;
+			i++;
+		} else if (is_prefix(a, "force")) {
+			lo.force = true;
+		} else if (!strcmp(a, "skb")) {
+			lo.skb_mode = true;
+		} else if (!strcmp(a, "--force-output")) {
+			so.force = true;
+		} else if (!strcmp(a, "-q")) {
+			quiet = true;
+		} else if ((rc = engine_option(argc, argv, &i, &cfg)) != 0) {
+			if (rc < 0)
+				return 1;
+		} else {
+			return cli_error("unknown argument '%s' (try '%s run help')", a, prog_name);
+		}
+	}
+	if (!lo.ifname)
+		return cli_error("no interface (weft run dev IFACE; try '%s run help')", prog_name);
+	if (!lo.force && weft_iface_has_default_route(lo.ifname))
+		return cli_error("%s carries this host's default route: tap mode would take its "
+				 "TCP traffic from the host; add 'force' if that is what you want",
+				 lo.ifname);
+	char err[512];
+	struct weft_live *live = weft_live_open(&lo, err, sizeof(err));
+	if (!live)
+		return cli_error("%s", err);
+	so.command_line = "weft run";
+	struct weft_sink *sink = weft_sink_open(&so, err, sizeof(err));
+	if (!sink) {
+		weft_live_close(live);
+		return cli_error("%s", err);
+	}
+	struct weft_callbacks cb;
+	weft_sink_bind(sink, &cfg, &cb);
+	struct weft_engine *e = weft_engine_new(&cfg, &cb);
+	if (!e) {
+		weft_sink_close(sink);
+		weft_live_close(live);
+		return cli_error("cannot create the engine");
+	}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	struct weft_live_stats ls;
+	weft_live_stats(live, &ls);
+	if (!quiet && !json_output)
+		fprintf(stderr, "weft: attached to %s (%s XDP), %u AF_XDP queue(s), writing %s\n",
+			lo.ifname, ls.native ? "native" : "generic", ls.queues, so.dir);
+	rc = weft_live_run(live, e, &stop_flag, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "Error: %s\n", err);
+	/* detach first: nothing new comes in while the rest is written */
+	weft_live_stats(live, &ls);
+	weft_live_close(live);
+	weft_engine_flush(e, WEFT_END_SHUTDOWN);
+	struct weft_stats s;
+	weft_engine_stats(e, &s);
+	weft_engine_free(e);
+	if (weft_sink_close(sink))
+		rc = 1;
+	if (!quiet && !json_output)
+		fprintf(stderr, "weft: AF_XDP: %llu frames, kernel drops %llu (ring full %llu, "
+			"fill ring empty %llu)\n", (unsigned long long)ls.frames,
+			(unsigned long long)ls.xsk_rx_dropped, (unsigned long long)ls.xsk_rx_ring_full,
+			(unsigned long long)ls.xsk_fill_empty);
+	print_summary(&s, ls.frames, quiet);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live source: attach weft's XDP program with a bpf_link, pin its maps
+ * for the control plane, open an AF_XDP socket per RX queue and drain them
+ * into the engine. The engine copies whatever it must hold (out-of-order
+ * data), so every frame goes back to the fill ring as soon as the engine
+ * returns: nothing held by reassembly can starve the ring.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/xsk.h>
+#include "weft/live.h"
+#include "weft/abi.h"
+#include "weft.skel.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+#define FRAME_SIZE XSK_UMEM__DEFAULT_FRAME_SIZE
+#define BATCH 64
+#define MAX_QUEUES 64
+
+struct queue {
+	struct xsk_socket *xsk;
+	struct xsk_umem *umem;
+	struct xsk_ring_cons rx;
+	struct xsk_ring_prod fill;
+	struct xsk_ring_cons comp;
+	void *area;
+	size_t area_len;
+};
+
+struct weft_live {
+	struct weft_bpf *skel;
+	int link_fd;
+	int ifindex;
+	char ifname[IF_NAMESIZE];
+	char pindir[256];
+	struct queue q[MAX_QUEUES];
+	uint32_t nq;
+	uint32_t frames;
+	int64_t mono_to_real;  /* add to bpf_ktime_get_ns() for packet time */
+	struct weft_live_stats st;
+};
+
+static const char *const pinned[] = { "counters", "cfg_map", "ports", "cidrs", "bypass" };
+
+static int64_t clock_ns(clockid_t c)
+{
+	struct timespec t;
+	clock_gettime(c, &t);
+	return (int64_t)t.tv_sec * 1000000000ll + t.tv_nsec;
+}
+
+bool weft_iface_has_default_route(const char *ifname)
+{
+	char line[512], dev[64];
+	unsigned long dst, mask;
+	bool found = false;
+	FILE *f = fopen("/proc/net/route", "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "%63s %lx %*x %*x %*d %*d %*d %lx", dev, &dst, &mask) == 3 &&
+			    dst == 0 && mask == 0 && !strcmp(dev, ifname))
+				found = true;
+		fclose(f);
+	}
+	f = fopen("/proc/net/ipv6_route", "r");
+	if (f) {
+		char d[40];
+		unsigned plen;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "%32s %x %*s %*s %*s %*s %*s %*s %*s %63s", d, &plen, dev) == 3 &&
+			    plen == 0 && !strcmp(d, "00000000000000000000000000000000") &&
+			    !strcmp(dev, ifname))
+				found = true;
+		fclose(f);
+	}
+	return found;
+}
+
+static uint32_t count_rx_queues(const char *ifname)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
+	DIR *d = opendir(path);
+	uint32_t n = 0;
+	if (!d)
+		return 1;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "rx-", 3))
+			n++;
+	closedir(d);
+	return n ? n : 1;
+}
+
+/* bpffs where `ip netns exec` left none, as bpftool does */
+static int ensure_bpffs(char *err, size_t errlen)
+{
+	struct statfs s;
+	if (statfs("/sys/fs/bpf", &s) == 0 && s.f_type == BPF_FS_MAGIC)
+		return 0;
+	mkdir("/sys/fs/bpf", 0700);
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0) {
+		snprintf(err, errlen, "cannot mount bpffs on /sys/fs/bpf: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Pins already there: a live weft, or a dead one's leftovers. */
+static int check_pins(const char *dir, const char *ifname, char *err, size_t errlen)
+{
+	char p[300];
+	snprintf(p, sizeof(p), "%s/cfg_map", dir);
+	if (access(p, F_OK) != 0) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		bool empty = true;
+		while (d && (e = readdir(d)))
+			if (e->d_name[0] != '.')
+				empty = false;
+		if (d)
+			closedir(d);
+		if (empty)
+			return 0;
+	}
+	uint32_t pid = 0;
+	int fd = bpf_obj_get(p);
+	if (fd >= 0) {
+		struct weft_config_map c;
+		uint32_t k = 0;
+		if (bpf_map_lookup_elem(fd, &k, &c) == 0)
+			pid = c.owner_pid;
+		close(fd);
+	}
+	char comm[64] = "";
+	snprintf(p, sizeof(p), "/proc/%u/comm", pid);
+	FILE *f = pid ? fopen(p, "r") : NULL;
+	if (f) {
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+	}
+	if (pid && !strncmp(comm, "weft", 4))
+		snprintf(err, errlen, "another weft (pid %u) is running on %s", pid, ifname);
+	else
+		snprintf(err, errlen, "%s holds pinned maps of a weft that is gone; "
+			 "remove them (rm -r %s) and start again", dir, dir);
+	return -1;
+}
+
+static void unpin_all(struct weft_live *l)
+{
+	char p[300];
+	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", l->pindir, pinned[i]);
+		unlink(p);
+	}
+	rmdir(l->pindir);
+	rmdir(WEFT_PIN_ROOT); /* only if no other interface is in use */
+}
+
+static int open_queue(struct weft_live *l, uint32_t qid, char *err, size_t errlen)
+{
+	struct queue *q = &l->q[qid];
+	q->area_len = (size_t)l->frames * FRAME_SIZE;
+	q->area = mmap(NULL, q->area_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q->area == MAP_FAILED) {
+		q->area = NULL;
+		snprintf(err, errlen, "cannot map the UMEM: %s", strerror(errno));
+		return -1;
+	}
+	struct xsk_umem_config uc = { .fill_size = l->frames / 2, .comp_size = 64,
+				      .frame_size = FRAME_SIZE, .frame_headroom = 0 };
+	int rc = xsk_umem__create(&q->umem, q->area, q->area_len, &q->fill, &q->comp, &uc);
+	if (rc) {
+		snprintf(err, errlen, "AF_XDP UMEM on %s: %s", l->ifname, strerror(-rc));
+		return -1;
+	}
+	struct xsk_socket_config sc = { .rx_size = l->frames / 2, .tx_size = 0,
+					.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+					.bind_flags = XDP_USE_NEED_WAKEUP };
+	rc = xsk_socket__create(&q->xsk, l->ifname, qid, q->umem, &q->rx, NULL, &sc);
+	if (rc) {
+		snprintf(err, errlen, "AF_XDP socket on %s queue %u: %s", l->ifname, qid,
+			 rc == -EOPNOTSUPP ? "AF_XDP is not supported here" : strerror(-rc));
+		return -1;
+	}
+	int xfd = xsk_socket__fd(q->xsk);
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.xsks), &qid, &xfd, 0) != 0) {
+		snprintf(err, errlen, "XSKMAP slot %u: %s", qid, strerror(errno));
+		return -1;
+	}
+	/* half the frames wait in the fill ring, the ring's size */
+	uint32_t idx, n = l->frames / 2;
+	if (xsk_ring_prod__reserve(&q->fill, n, &idx) != n) {
+		snprintf(err, errlen, "cannot fill the AF_XDP ring");
+		return -1;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&q->fill, idx + i) = (uint64_t)i * FRAME_SIZE;
+	xsk_ring_prod__submit(&q->fill, n);
+	return 0;
+}
+
+static void close_queues(struct weft_live *l)
+{
+	for (uint32_t i = 0; i < MAX_QUEUES; i++) {
+		struct queue *q = &l->q[i];
+		if (q->xsk)
+			xsk_socket__delete(q->xsk);
+		if (q->umem)
+			xsk_umem__delete(q->umem);
+		if (q->area)
+			munmap(q->area, q->area_len);
+		memset(q, 0, sizeof(*q));
+	}
+}
+
+void weft_live_close(struct weft_live *l)
+{
+	if (!l)
+		return;
+	if (l->link_fd >= 0)
+		close(l->link_fd); /* detaches: the link was never pinned */
+	close_queues(l);
+	if (l->pindir[0])
+		unpin_all(l);
+	weft_bpf__destroy(l->skel);
+	free(l);
+}
+
+struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size_t errlen)
+{
+	struct weft_live *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->link_fd = -1;
+	snprintf(l->ifname, sizeof(l->ifname), "%s", o->ifname);
+	l->ifindex = (int)if_nametoindex(o->ifname);
+	l->frames = o->frames ? o->frames : 4096;
+	if (!l->ifindex) {
+		snprintf(err, errlen, "interface %s not found", o->ifname);
+		goto fail;
+	}
+	if (geteuid() != 0) {
+		snprintf(err, errlen, "weft run needs root (CAP_BPF, CAP_NET_ADMIN)");
+		goto fail;
+	}
+	__u32 other = 0;
+	if (bpf_xdp_query_id(l->ifindex, 0, &other) == 0 && other) {
+		snprintf(err, errlen, "another XDP program (id %u) is attached to %s", other,
+			 o->ifname);
+		goto fail;
+	}
+	if (ensure_bpffs(err, errlen))
+		goto fail;
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s/%s", WEFT_PIN_ROOT, o->ifname);
+	mkdir(WEFT_PIN_ROOT, 0700);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (check_pins(dir, o->ifname, err, errlen))
+		goto fail; /* not ours: leave it as it is */
+	snprintf(l->pindir, sizeof(l->pindir), "%s", dir);
+
+	libbpf_set_print(NULL);
+	l->skel = weft_bpf__open_and_load();
+	if (!l->skel) {
+		snprintf(err, errlen, "cannot load the XDP program: %s", strerror(errno));
+		goto fail;
+	}
+	struct weft_config_map cfg = { .enabled = 1, .bypass_action = 1 /* XDP_DROP */,
+				       .owner_pid = (uint32_t)getpid() };
+	uint32_t zero = 0;
+	bpf_map_update_elem(bpf_map__fd(l->skel->maps.cfg_map), &zero, &cfg, 0);
+	char p[300];
+	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(l->skel->obj, pinned[i]);
+		snprintf(p, sizeof(p), "%s/%s", dir, pinned[i]);
+		if (!m || bpf_map__pin(m, p) != 0) {
+			snprintf(err, errlen, "cannot pin %s: %s", p, strerror(errno));
+			goto fail;
+		}
+	}
+	/* native first; generic (skb) mode where the driver cannot */
+	int pfd = bpf_program__fd(l->skel->progs.weft_xdp);
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	if (!o->skb_mode) {
+		lo.flags = XDP_FLAGS_DRV_MODE;
+		l->link_fd = bpf_link_create(pfd, l->ifindex, BPF_XDP, &lo);
+		l->st.native = l->link_fd >= 0;
+	}
+	if (l->link_fd < 0) {
+		lo.flags = XDP_FLAGS_SKB_MODE;
+		l->link_fd = bpf_link_create(pfd, l->ifindex, BPF_XDP, &lo);
+	}
+	if (l->link_fd < 0) {
+		snprintf(err, errlen, "cannot attach XDP to %s: %s", o->ifname, strerror(errno));
+		goto fail;
+	}
+	l->nq = o->queues ? o->queues : count_rx_queues(o->ifname);
+	if (l->nq > MAX_QUEUES)
+		l->nq = MAX_QUEUES;
+	for (uint32_t i = 0; i < l->nq; i++)
+		if (open_queue(l, i, err, errlen))
+			goto fail;
+	l->st.queues = l->nq;
+	l->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	return l;
+fail:
+	weft_live_close(l);
+	return NULL;
+}
+
+static void xsk_stats(struct weft_live *l)
+{
+	l->st.xsk_rx_dropped = l->st.xsk_rx_invalid = 0;
+	l->st.xsk_rx_ring_full = l->st.xsk_fill_empty = 0;
+	for (uint32_t i = 0; i < l->nq; i++) {
+		struct xdp_statistics s;
+		socklen_t len = sizeof(s);
+		if (getsockopt(xsk_socket__fd(l->q[i].xsk), SOL_XDP, XDP_STATISTICS, &s, &len))
+			continue;
+		l->st.xsk_rx_dropped += s.rx_dropped;
+		l->st.xsk_rx_invalid += s.rx_invalid_descs;
+		l->st.xsk_rx_ring_full += s.rx_ring_full;
+		l->st.xsk_fill_empty += s.rx_fill_ring_empty_descs;
+	}
+}
+
+void weft_live_stats(struct weft_live *l, struct weft_live_stats *s)
+{
+	xsk_stats(l);
+	*s = l->st;
+}
+
+/* One batch from one socket. Returns frames taken. */
+static uint32_t drain(struct weft_live *l, struct queue *q, struct weft_engine *e)
+{
+	uint32_t idx, n = xsk_ring_cons__peek(&q->rx, BATCH, &idx);
+	if (!n)
+		return 0;
+	uint64_t addrs[BATCH];
+	for (uint32_t i = 0; i < n; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx + i);
+		uint64_t addr = xsk_umem__extract_addr(d->addr);
+		uint8_t *pkt = xsk_umem__get_data(q->area, xsk_umem__add_offset_to_addr(d->addr));
+		addrs[i] = addr;
+		struct weft_frame f = { .data = pkt, .caplen = d->len, .wirelen = d->len,
+					.link = WEFT_LINK_ETHERNET };
+		const struct weft_meta *m = (const void *)(pkt - sizeof(*m));
+		/* the metadata sits in the headroom right before the frame */
+		if (xsk_umem__add_offset_to_addr(d->addr) % FRAME_SIZE >= sizeof(*m) &&
+		    m->magic == WEFT_META_MAGIC && m->version == WEFT_META_VERSION) {
+			f.ts_ns = (uint64_t)((int64_t)m->ts_ns + l->mono_to_real);
+			/* fragments carry an address-pair hash: let the engine
+			 * hash the reassembled datagram itself */
+			f.hash = (m->flags & WEFT_META_FRAG) ? 0 : m->hash;
+		} else {
+			f.ts_ns = (uint64_t)clock_ns(CLOCK_REALTIME);
+			l->st.no_meta++;
+		}
+		weft_engine_feed(e, &f);
+	}
+	xsk_ring_cons__release(&q->rx, n);
+	l->st.frames += n;
+	/* every frame goes straight back: the engine copied what it keeps */
+	uint32_t fidx;
+	while (xsk_ring_prod__reserve(&q->fill, n, &fidx) != n)
+		; /* the ring has room: we only give back what we took */
+	for (uint32_t i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&q->fill, fidx + i) = addrs[i];
+	xsk_ring_prod__submit(&q->fill, n);
+	return n;
+}
+
+int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop, char *err,
+		  size_t errlen)
+{
+	struct pollfd pfd[MAX_QUEUES];
+	for (uint32_t i = 0; i < l->nq; i++)
+		pfd[i] = (struct pollfd){ .fd = xsk_socket__fd(l->q[i].xsk), .events = POLLIN };
+	int64_t next_sweep = clock_ns(CLOCK_MONOTONIC) + 1000000000ll;
+	while (!*stop) {
+		uint32_t got = 0;
+		for (uint32_t i = 0; i < l->nq; i++)
+			got += drain(l, &l->q[i], e);
+		if (!got) {
+			for (uint32_t i = 0; i < l->nq; i++)
+				if (xsk_ring_prod__needs_wakeup(&l->q[i].fill))
+					recvfrom(pfd[i].fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+			int rc = poll(pfd, l->nq, 100);
+			if (rc < 0 && errno != EINTR) {
+				snprintf(err, errlen, "poll: %s", strerror(errno));
+				return -1;
+			}
+		}
+		int64_t now = clock_ns(CLOCK_MONOTONIC);
+		if (now >= next_sweep) {
+			/* idle time passes on a quiet link too: packet time is
+			 * the wall clock's here, from the same clock the program
+			 * stamps with */
+			weft_engine_sweep(e, (uint64_t)(now + l->mono_to_real));
+			next_sweep = now + 1000000000ll;
+		}
+	}
+	return 0;
+}
