@@ -92,7 +92,7 @@ if [ "$(id -u)" != 0 ]; then
 else
 	suite "BPF program (BPF_PROG_TEST_RUN)" build/test_xdp
 fi
-for t in tests/live/*.sh tests/bpf/*.sh; do
+for t in tests/live/test_*.sh; do
 	[ -e "$t" ] || continue
 	if [ "$(id -u)" != 0 ]; then skip=$((skip + 1)); continue; fi
 	suite "$(basename "$t" .sh)" "$t"

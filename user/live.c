@@ -7,6 +7,9 @@
  * returns: nothing held by reassembly can starve the ring.
  */
 #include <dirent.h>
+#include <sys/ioctl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -96,19 +99,20 @@ bool weft_iface_has_default_route(const char *ifname)
 	return found;
 }
 
+/* RX queues through the ethtool ioctl, which follows the network namespace
+ * (sysfs may be another namespace's under nsenter). */
 static uint32_t count_rx_queues(const char *ifname)
 {
-	char path[128];
-	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
-	DIR *d = opendir(path);
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr = { 0 };
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ch;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	uint32_t n = 0;
-	if (!d)
-		return 1;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, "rx-", 3))
-			n++;
-	closedir(d);
+	if (fd >= 0 && ioctl(fd, SIOCETHTOOL, &ifr) == 0)
+		n = ch.rx_count > ch.combined_count ? ch.rx_count : ch.combined_count;
+	if (fd >= 0)
+		close(fd);
 	return n ? n : 1;
 }
 
@@ -257,19 +261,13 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	l->link_fd = -1;
 	snprintf(l->ifname, sizeof(l->ifname), "%s", o->ifname);
 	l->ifindex = (int)if_nametoindex(o->ifname);
-	l->frames = o->frames ? o->frames : 4096;
+	l->frames = o->frames ? o->frames : 16384; /* 32 MB a queue: bursts wait in the rings */
 	if (!l->ifindex) {
 		snprintf(err, errlen, "interface %s not found", o->ifname);
 		goto fail;
 	}
 	if (geteuid() != 0) {
 		snprintf(err, errlen, "weft run needs root (CAP_BPF, CAP_NET_ADMIN)");
-		goto fail;
-	}
-	__u32 other = 0;
-	if (bpf_xdp_query_id(l->ifindex, 0, &other) == 0 && other) {
-		snprintf(err, errlen, "another XDP program (id %u) is attached to %s", other,
-			 o->ifname);
 		goto fail;
 	}
 	if (ensure_bpffs(err, errlen))
@@ -283,6 +281,13 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	}
 	if (check_pins(dir, o->ifname, err, errlen))
 		goto fail; /* not ours: leave it as it is */
+	/* (after the pins: another weft is named as such, not as a program) */
+	__u32 other = 0;
+	if (bpf_xdp_query_id(l->ifindex, 0, &other) == 0 && other) {
+		snprintf(err, errlen, "another XDP program (id %u) is attached to %s", other,
+			 o->ifname);
+		goto fail;
+	}
 	snprintf(l->pindir, sizeof(l->pindir), "%s", dir);
 
 	libbpf_set_print(NULL);

@@ -423,6 +423,24 @@ static void t_port_reuse(void **st)
 	world_free(w);
 }
 
+static void t_late_syn(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	/* two RX queues drained in turn: the SYN-ACK and data before the SYN */
+	feed(w, (struct pk){ S, 500, 101, SYN | ACK });
+	feed(w, (struct pk){ C, 100, 0, SYN });
+	feed(w, (struct pk){ C, 101, 501, ACK, "hello" });
+	feed(w, (struct pk){ S, 501, 106, ACK | FIN, "bye" });
+	feed(w, (struct pk){ C, 106, 505, ACK | FIN });
+	assert_int_equal(w->nconn, 1);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	assert_int_equal(w->c[0].info.client.port, 40000);
+	expect_stream(&w->c[0].s[C], "hello");
+	expect_stream(&w->c[0].s[S], "bye");
+	world_free(w);
+}
+
 static void t_gap_acked(void **st)
 {
 	(void)st;
@@ -689,6 +707,7 @@ int main(void)
 		cmocka_unit_test(t_data_after_fin),
 		cmocka_unit_test(t_rst),
 		cmocka_unit_test(t_port_reuse),
+		cmocka_unit_test(t_late_syn),
 		cmocka_unit_test(t_gap_acked),
 		cmocka_unit_test(t_gap_tail_at_end),
 		cmocka_unit_test(t_snaplen_cut),

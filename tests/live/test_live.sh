@@ -1,0 +1,212 @@
+#!/bin/bash
+# Live tests of `weft run`, in network namespaces made here and removed on
+# every exit, traffic only between them:
+#   1. real traffic: parallel HTTP downloads (IPv4 and IPv6, 1-50 MB random
+#      files) between two namespaces, weft in tap mode on a mirror of the
+#      link: every file byte-exact in an s2c stream, every request in c2s;
+#   2. the same with a 2-queue veth and one AF_XDP socket per queue;
+#   3. replay: captures tcpreplayed into a veth give what `weft read` gives;
+#   4. errors: each one line, non-zero, nothing left attached or pinned.
+# Needs root. Prints "live: N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+WEFT=$ROOT/build/weft
+CORPUS=${CORPUS:-$ROOT/../shared/corpus}
+PY=/usr/bin/python3
+pass=0; fail=0; skip=0
+ok() { echo "ok   live: $1"; pass=$((pass + 1)); }
+ko() { echo "FAIL live: $1"; fail=$((fail + 1)); }
+
+if [ "$(id -u)" != 0 ]; then
+	echo "live: skipped: not root (namespaces, XDP and AF_XDP need it)"
+	echo "live: 0 passed, 0 failed, 4 skipped"
+	exit 0
+fi
+
+export TOPO=wt$$
+source tests/live/topo.sh
+WORK=$(mktemp -d /tmp/weft-live.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	topo_down
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+start_weft() { # ns iface outdir [args]: weft in the background, wait for attach
+	local ns=$1 dev=$2 out=$3; shift 3
+	# nsenter changes only the network namespace: pins stay visible to the
+	# next command, as they would for a second shell on the same host
+	nsenter --net="/run/netns/$ns" "$WEFT" run dev "$dev" -o "$out" "$@" >"$WORK/weft.log" 2>&1 &
+	WEFT_PID=$!
+	PIDS+=("$WEFT_PID")
+	for _ in $(seq 50); do
+		grep -q "attached" "$WORK/weft.log" && return 0
+		kill -0 "$WEFT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$WORK/weft.log"
+	return 1
+}
+
+stop_weft() {
+	kill -INT "$WEFT_PID"
+	for _ in $(seq 100); do kill -0 "$WEFT_PID" 2>/dev/null || break; sleep 0.1; done
+	wait "$WEFT_PID" 2>/dev/null
+}
+
+# ---- 1 and 2: real traffic through a mirror ----
+downloads() { # queues label
+	local queues=$1 label=$2
+	topo_up "$queues" || { ko "$label: topology"; return; }
+	local srv=$WORK/srv out=$WORK/out-$queues got=$WORK/got-$queues
+	rm -rf "$srv" "$out" "$got"; mkdir -p "$srv" "$got"
+	local sizes=(1 7 23 50) i=0
+	for mb in "${sizes[@]}"; do
+		head -c $((mb * 1048576 + RANDOM)) /dev/urandom >"$srv/f$i.bin"; i=$((i + 1))
+	done
+	(cd "$srv" && exec ip netns exec "$S" $PY -m http.server 8080 --bind :: >/dev/null 2>&1) &
+	PIDS+=($!)
+	sleep 0.7
+	start_weft "$M" "$MM" "$out" queues "$queues" || { ko "$label: weft did not start"; return; }
+	local cpids=()
+	for i in 0 1 2 3; do
+		local host=$SRV4; [ $((i % 2)) = 1 ] && host="[$SRV6]"
+		timeout 120 ip netns exec "$C" curl -s -o "$got/f$i.bin" "http://$host:8080/f$i.bin" &
+		cpids+=($!)
+	done
+	wait "${cpids[@]}"
+	sleep 0.5
+	stop_weft
+	grep -E "^weft: AF_XDP" "$WORK/weft.log"
+	if $PY - "$srv" "$got" "$out" <<'EOF'
+import json, os, sys
+srv, got, out = sys.argv[1:4]
+flows = [json.loads(l) for l in open(os.path.join(out, "flows.jsonl"))]
+s2c = [open(os.path.join(out, f["s2c"]["file"]), "rb").read() for f in flows if f["s2c"]["file"]]
+c2s = b"".join(open(os.path.join(out, f["c2s"]["file"]), "rb").read() for f in flows if f["c2s"]["file"])
+bad = 0
+for f in sorted(os.listdir(srv)):
+    want = open(os.path.join(srv, f), "rb").read()
+    if open(os.path.join(got, f), "rb").read() != want:
+        print("download of %s failed" % f); bad += 1
+    if not any(s.endswith(want) and s.find(b"\r\n\r\n") == len(s) - len(want) - 4 for s in s2c):
+        print("%s (%d bytes) is not byte-exact in any s2c stream" % (f, len(want))); bad += 1
+    if ("GET /%s HTTP/1.1" % f).encode() not in c2s:
+        print("the request for %s is not in the c2s streams" % f); bad += 1
+gaps = sum(len(f[d]["gaps"]) for f in flows for d in ("c2s", "s2c"))
+if gaps:
+    print("%d gaps" % gaps); bad += 1
+if any(f["end"] != "fin" for f in flows):
+    print("ends:", [f["end"] for f in flows]); bad += 1
+sys.exit(1 if bad else 0)
+EOF
+	then ok "$label: $(ls "$srv" | wc -l) downloads byte-exact in the s2c streams, requests in c2s"
+	else ko "$label"; fi
+	kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; PIDS=()
+	ip link show 2>/dev/null | grep -q "$TOPO" && ko "$label: an interface left in the root namespace"
+	[ -e "/sys/fs/bpf/weft/$MM" ] && ko "$label: pins left behind"
+	topo_down
+}
+
+downloads 1 "mirror, IPv4+IPv6, 1 queue"
+downloads 2 "mirror, 2 RX queues, a socket per queue"
+
+# ---- 3: replay equals read ----
+replay() {
+	topo_up 1 || { ko "replay: topology"; return; }
+	ip -n "$C" link set "$MS" mtu 9000; ip -n "$M" link set "$MM" mtu 9000
+	local bad=0 n=0
+	"$ROOT/build/weft-gen" -o "$WORK/gen.pcap" -t /dev/null --conns 40 --seed 11 \
+		--reorder 0.2 --loss 0.05 --dup 0.1 --qinq --ipv6 0.5 --frag 0.2 --midstream 0.2 --rst 0.2
+	for cap in "$WORK/gen.pcap" "$CORPUS/pcapplusplus/three_http_streams.pcap" \
+		   "$CORPUS/tcpflow/test5-lines-randomized.pcap" "$CORPUS/tcpflow/test7-three-flows.pcap" \
+		   "$CORPUS/pcapplusplus/examples/http-packets.pcap" \
+		   "$CORPUS/pcapplusplus/VlanPackets.pcap" "$CORPUS/pcapplusplus/frag_http_req.pcap"; do
+		n=$((n + 1))
+		rm -rf "$WORK/rl" "$WORK/rr"
+		"$WEFT" read -q -o "$WORK/rr" "$cap"
+		start_weft "$M" "$MM" "$WORK/rl" || { bad=$((bad + 1)); continue; }
+		ip netns exec "$C" tcpreplay -q -i "$MS" --topspeed "$cap" >/dev/null 2>&1
+		sleep 0.5
+		stop_weft
+		if ! $PY - "$WORK/rr" "$WORK/rl" <<'EOF'
+import json, os, sys
+a, b = sys.argv[1:3]
+def load(d):
+    out = {}
+    for l in open(os.path.join(d, "flows.jsonl")):
+        f = json.loads(l)
+        k = (f["src"], f["sport"], f["dst"], f["dport"], tuple(f["vlan"]), f["c2s"]["sha256"])
+        out[k] = (f["end"] if f["end"] != "shutdown" else "eof",
+                  [(f[s]["file"], f[s]["bytes"], f[s]["gaps"], f[s]["sha256"]) for s in ("c2s", "s2c")])
+    return out
+fa, fb = load(a), load(b)
+if fa != fb:
+    print("read: %d connections, live: %d" % (len(fa), len(fb)))
+    for k in set(fa) ^ set(fb):
+        print(" only in", "read" if k in fa else "live", k[:5])
+    for k in set(fa) & set(fb):
+        if fa[k] != fb[k]:
+            print(" differs", k[:5], fa[k][0], fb[k][0])
+    sys.exit(1)
+for f in os.listdir(a):
+    if f not in ("flows.jsonl", "report.xml") and open(os.path.join(a, f), "rb").read() != open(os.path.join(b, f), "rb").read():
+        print("file differs:", f); sys.exit(1)
+EOF
+		then echo "  replay differs from read: $cap"; bad=$((bad + 1)); fi
+	done
+	topo_down
+	if [ $bad = 0 ]; then ok "replay: $n captures replayed live give what weft read gives"
+	else ko "replay: $bad of $n captures differ"; fi
+}
+replay
+
+# ---- 4: errors ----
+errors() {
+	topo_up 1 || { ko "errors: topology"; return; }
+	local bad=0 out
+	expect() { # what words... -- command
+		local words=$1; shift
+		out=$("$@" 2>&1); local rc=$?
+		if [ $rc = 0 ] || [ "$(echo "$out" | grep -c .)" != 1 ] || ! echo "$out" | grep -q "$words"; then
+			echo "  expected one error line with '$words', got rc=$rc: $out"; bad=$((bad + 1))
+		fi
+	}
+	local N="nsenter --net=/run/netns/$M"
+	expect "not found" $N "$WEFT" run dev nosuch0 -o "$WORK/e1"
+	expect "needs root" $N setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$WEFT" run dev "$MM" -o /tmp
+	# a second weft on the same interface
+	start_weft "$M" "$MM" "$WORK/e2" || bad=$((bad + 1))
+	expect "another weft" $N "$WEFT" run dev "$MM" -o "$WORK/e3"
+	stop_weft
+	# a foreign XDP program already attached
+	ip -n "$M" link set dev "$MM" xdp obj "$ROOT/build/weft.bpf.o" sec xdp 2>/dev/null
+	expect "another XDP program" $N "$WEFT" run dev "$MM" -o "$WORK/e4"
+	ip -n "$M" link set dev "$MM" xdp off
+	# pins left by a dead instance
+	start_weft "$M" "$MM" "$WORK/e5" || bad=$((bad + 1))
+	kill -KILL "$WEFT_PID"; wait "$WEFT_PID" 2>/dev/null
+	if ip -n "$M" link show "$MM" | grep -q xdp; then
+		echo "  a killed weft left its program attached"; bad=$((bad + 1))
+	fi
+	expect "weft that is gone" $N "$WEFT" run dev "$MM" -o "$WORK/e6"
+	rm -rf "/sys/fs/bpf/weft/$MM"
+	# tap mode on the interface with the default route
+	ip -n "$C" route add default via "$SRV4"
+	expect "default route" nsenter --net="/run/netns/$C" "$WEFT" run dev "$LC" -o "$WORK/e7"
+	# and after all that, nothing attached anywhere in the topology
+	for ns in $S $C $M; do
+		if ip -n "$ns" link show | grep -q "xdp"; then echo "  XDP left in $ns"; bad=$((bad + 1)); fi
+	done
+	topo_down
+	if [ $bad = 0 ]; then ok "errors: one line each, nothing left attached"; else ko "errors: $bad"; fi
+}
+errors
+
+echo "live: $pass passed, $fail failed, $skip skipped"
+[ $fail = 0 ]

@@ -1,0 +1,53 @@
+#!/bin/bash
+# A test topology of our own, in network namespaces with unique names:
+#   S (server) ==link== C (client); C mirrors both directions of its end of
+#   the link (tc u32 + mirred) into a veth MS whose peer MM is in M, where
+#   weft runs. MS is created in S and moved to C.
+# Source this file; call topo_up, then topo_down (also set as an EXIT trap).
+# Traffic stays between these namespaces.
+
+TOPO=${TOPO:-wt$$}
+S=${TOPO}s; C=${TOPO}c; M=${TOPO}m
+LS=${TOPO}a; LC=${TOPO}b; MS=${TOPO}x; MM=${TOPO}y
+SRV4=10.199.0.1; CLI4=10.199.0.2; SRV6=fd99::1; CLI6=fd99::2
+
+topo_down() {
+	for ns in $S $C $M; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "/sys/fs/bpf/weft/$MM" 2>/dev/null
+	true
+}
+
+topo_up() {
+	local queues=${1:-1}
+	topo_down
+	ip netns add $S && ip netns add $C && ip netns add $M || return 1
+	ip link add $LS netns $S type veth peer name $LC netns $C
+	ip link add $MS netns $S numtxqueues "$queues" numrxqueues "$queues" type veth \
+		peer name $MM netns $M numtxqueues "$queues" numrxqueues "$queues"
+	ip -n $S addr add $SRV4/24 dev $LS
+	ip -n $C addr add $CLI4/24 dev $LC
+	ip -n $S addr add $SRV6/64 dev $LS nodad
+	ip -n $C addr add $CLI6/64 dev $LC nodad
+	for l in "$S $LS" "$C $LC" "$S $MS" "$M $MM"; do
+		set -- $l
+		ip -n "$1" link set "$2" up
+	done
+	ip -n $S link set lo up; ip -n $C link set lo up; ip -n $M link set lo up
+	# the link runs at a wire's pace (tbf on the server's side), and a SPAN
+	# port copies every frame of the client's end, both ways, to MS: a
+	# mirror sees what a wire carried, not the host's unpaced bursts
+	ip -n $S link set $MS netns $C
+	ip -n $C link set $MS up
+	ip netns exec $S tc qdisc add dev $LS root tbf rate "${TOPO_RATE:-400mbit}" burst 64kb latency 100ms
+	ip netns exec $C tc qdisc add dev $LC clsact
+	ip netns exec $C tc filter add dev $LC ingress protocol all u32 match u32 0 0 \
+		action mirred egress mirror dev $MS
+	ip netns exec $C tc filter add dev $LC egress protocol all u32 match u32 0 0 \
+		action mirred egress mirror dev $MS
+	# frames on a real wire are at most an MTU: keep the mirrored link's
+	# segmentation offloads from handing the mirror 64 KB super-packets
+	for l in "$S $LS" "$C $LC"; do
+		set -- $l
+		ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1
+	done
+}
