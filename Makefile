@@ -20,7 +20,7 @@ DEPS_PKGS := build-essential clang llvm libpcap-dev libssl-dev libbpf-dev libxdp
 	libelf-dev zlib1g-dev bpftool iproute2 curl iperf3 libcmocka-dev tcpflow tshark \
 	libnids-dev python3 python3-scapy pkg-config tcpreplay time
 
-.PHONY: all clean test deps bench demo
+.PHONY: all clean test deps bench demo demo-read
 all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/http-requests $(O)/test_xdp
 
 # the live source includes the generated skeleton
@@ -77,15 +77,16 @@ deps:
 test: deps
 	@tests/run-all.sh
 
-# Until the live path exists: weft on a real capture with real capture loss
-DEMO_PCAP ?= ../shared/corpus/pcapplusplus/examples/http-packets.pcap
+# weft's main job: a live mirror port in namespaces of its own (root)
 demo: deps all
-	@rm -rf out/demo
-	$(O)/weft read $(DEMO_PCAP) -o out/demo
-	@echo; echo "== out/demo/flows.jsonl (one connection per line):"
-	@head -3 out/demo/flows.jsonl | cut -c1-400
-	@echo; echo "== files:"; ls out/demo | head -12
-	@echo; echo "== HTTP requests (tools/examples/http-requests.c):"
+	@tools/demo.sh
+
+# the offline counterpart: a real capture with real capture loss
+DEMO_PCAP ?= ../shared/corpus/pcapplusplus/examples/http-packets.pcap
+demo-read: deps all
+	@rm -rf out/demo-read
+	$(O)/weft read $(DEMO_PCAP) -o out/demo-read
+	@head -3 out/demo-read/flows.jsonl | cut -c1-400
 	@$(O)/http-requests $(DEMO_PCAP) | head -5
 
 bench: deps all
