@@ -12,14 +12,7 @@ export TOPO=wdemo$$
 source tests/live/topo.sh
 OUT=$PWD/out/demo
 SRV=$(mktemp -d /tmp/weft-demo.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	topo_down
-	rm -rf "$SRV"
-}
-trap cleanup EXIT INT TERM
+topo_trap "$SRV"
 
 echo "== topology: $S (server $SRV4 / $SRV6) <-> $C (client), mirror -> $M ($MM)"
 topo_up 1

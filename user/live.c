@@ -56,6 +56,7 @@ struct weft_live {
 	int ifindex;
 	char ifname[IF_NAMESIZE];
 	char pindir[256];
+	char madedir[256];     /* made by this open, removed if it fails */
 	struct queue q[MAX_QUEUES];
 	uint32_t nq;
 	uint32_t frames;
@@ -172,22 +173,43 @@ static int check_pins(const char *dir, const char *ifname, char *err, size_t err
 	return -1;
 }
 
-static void unpin_all(struct weft_live *l)
+static void unpin_dir(const char *dir)
 {
 	char p[300];
 	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", l->pindir, pinned[i]);
+		snprintf(p, sizeof(p), "%s/%s", dir, pinned[i]);
 		unlink(p);
 	}
-	rmdir(l->pindir);
+	rmdir(dir);
 	rmdir(WEFT_PIN_ROOT); /* only if no other interface is in use */
+}
+
+void weft_live_unpin(const char *ifname)
+{
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s/%s", WEFT_PIN_ROOT, ifname);
+	unpin_dir(dir);
+}
+
+void weft_live_drop_bpf(struct weft_live *l)
+{
+	weft_bpf__destroy(l->skel);
+	l->skel = NULL;
+}
+
+void weft_live_keep_pins(struct weft_live *l)
+{
+	l->pindir[0] = 0;
+	l->madedir[0] = 0;
 }
 
 static int open_queue(struct weft_live *l, uint32_t qid, char *err, size_t errlen)
 {
 	struct queue *q = &l->q[qid];
 	q->area_len = (size_t)l->frames * FRAME_SIZE;
-	q->area = mmap(NULL, q->area_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* shared: after the fork of -U the worker must see the very pages the
+	 * kernel writes into (a private mapping of pinned pages is copied) */
+	q->area = mmap(NULL, q->area_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (q->area == MAP_FAILED) {
 		q->area = NULL;
 		snprintf(err, errlen, "cannot map the UMEM: %s", strerror(errno));
@@ -247,8 +269,13 @@ void weft_live_close(struct weft_live *l)
 	if (l->link_fd >= 0)
 		close(l->link_fd); /* detaches: the link was never pinned */
 	close_queues(l);
-	if (l->pindir[0])
-		unpin_all(l);
+	if (l->pindir[0]) {
+		unpin_dir(l->pindir);
+	} else if (l->madedir[0]) {
+		/* failed before it was ours to pin into: leave no empty dirs */
+		rmdir(l->madedir);
+		rmdir(WEFT_PIN_ROOT);
+	}
 	weft_bpf__destroy(l->skel);
 	free(l);
 }
@@ -275,7 +302,9 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	char dir[256];
 	snprintf(dir, sizeof(dir), "%s/%s", WEFT_PIN_ROOT, o->ifname);
 	mkdir(WEFT_PIN_ROOT, 0700);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) == 0)
+		snprintf(l->madedir, sizeof(l->madedir), "%s", dir);
+	else if (errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}

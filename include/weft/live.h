@@ -50,6 +50,14 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 void weft_live_stats(struct weft_live *l, struct weft_live_stats *s);
 /* Detach, close the sockets, remove the pins. */
 void weft_live_close(struct weft_live *l);
+/* This handle will not remove the pins when closed (after a fork, the
+ * process that keeps root removes them, with weft_live_unpin). */
+void weft_live_keep_pins(struct weft_live *l);
+void weft_live_unpin(const char *ifname);
+/* Close the program's and maps' descriptors: the link keeps the program
+ * attached and the pins keep the maps, so a process that only drains the
+ * sockets needs neither (least privilege). */
+void weft_live_drop_bpf(struct weft_live *l);
 
 /* Does the interface carry the host's default route (IPv4 or IPv6)? */
 bool weft_iface_has_default_route(const char *ifname);

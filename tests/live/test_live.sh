@@ -27,14 +27,7 @@ fi
 export TOPO=wt$$
 source tests/live/topo.sh
 WORK=$(mktemp -d /tmp/weft-live.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	topo_down
-	rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+topo_trap "$WORK"
 
 start_weft() { # ns iface outdir [args]: weft in the background, wait for attach
 	local ns=$1 dev=$2 out=$3; shift 3
@@ -165,6 +158,39 @@ EOF
 }
 replay
 
+# ---- least privilege: -U ----
+unprivileged() {
+	topo_up 1 || { ko "-U: topology"; return; }
+	local srv=$WORK/usrv out=$WORK/uout bad=0
+	mkdir -p "$srv"; rm -rf "$out"
+	chmod 755 "$WORK"   # the unprivileged worker must reach its output
+	head -c 3000000 /dev/urandom >"$srv/u.bin"
+	(cd "$srv" && exec ip netns exec "$S" $PY -m http.server 8080 --bind :: >/dev/null 2>&1) &
+	PIDS+=($!)
+	sleep 0.7
+	start_weft "$M" "$MM" "$out" -U nobody || { ko "-U: weft did not start"; return; }
+	local child
+	child=$(pgrep -P "$WEFT_PID" | head -1)
+	[ "$(ps -o user= -p "$child" 2>/dev/null | tr -d ' ')" = nobody ] || { echo "  the worker is not nobody"; bad=$((bad + 1)); }
+	[ "$(ls /proc/"$child"/fd | wc -l)" -lt 20 ] || { echo "  the worker keeps $(ls /proc/"$child"/fd | wc -l) descriptors"; bad=$((bad + 1)); }
+	ip netns exec "$C" curl -s -o /dev/null "http://$SRV4:8080/u.bin"
+	sleep 0.5
+	stop_weft
+	local f
+	for f in "$out"/*; do
+		[ "$(stat -c %U "$f")" = nobody ] || { echo "  $f is not nobody's"; bad=$((bad + 1)); }
+	done
+	f=$(ls "$out" | grep "^010.199.000.001.08080" | head -1)
+	[ -n "$f" ] && tail -c 3000000 "$out/$f" | cmp -s - "$srv/u.bin" || { echo "  stream not exact"; bad=$((bad + 1)); }
+	[ -e "/sys/fs/bpf/weft/$MM" ] && { echo "  pins left"; bad=$((bad + 1)); }
+	ip -n "$M" link show "$MM" | grep -q xdp && { echo "  XDP left attached"; bad=$((bad + 1)); }
+	kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; PIDS=()
+	topo_down
+	if [ $bad = 0 ]; then ok "-U nobody: the worker runs as nobody, its files are nobody's, nothing left behind"
+	else ko "-U: $bad"; fi
+}
+unprivileged
+
 # ---- 4: errors ----
 errors() {
 	topo_up 1 || { ko "errors: topology"; return; }
@@ -195,11 +221,12 @@ errors() {
 		echo "  a killed weft left its program attached"; bad=$((bad + 1))
 	fi
 	expect "weft that is gone" $N "$WEFT" run dev "$MM" -o "$WORK/e6"
-	rm -rf "/sys/fs/bpf/weft/$MM"
+	rm -rf "/sys/fs/bpf/weft/$MM"; rmdir /sys/fs/bpf/weft 2>/dev/null
 	# tap mode on the interface with the default route
 	ip -n "$C" route add default via "$SRV4"
 	expect "default route" nsenter --net="/run/netns/$C" "$WEFT" run dev "$LC" -o "$WORK/e7"
-	# and after all that, nothing attached anywhere in the topology
+	# and after all that, nothing attached anywhere in the topology, no pins
+	[ -n "$(ls -A /sys/fs/bpf/weft 2>/dev/null)" ] && { echo "  pins left: $(ls /sys/fs/bpf/weft)"; bad=$((bad + 1)); }
 	for ns in $S $C $M; do
 		if ip -n "$ns" link show | grep -q "xdp"; then echo "  XDP left in $ns"; bad=$((bad + 1)); fi
 	done

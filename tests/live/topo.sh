@@ -51,3 +51,16 @@ topo_up() {
 		ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1
 	done
 }
+
+# Processes started in the topology, and a scratch directory: both go on
+# exit with the namespaces (topo_trap sets the trap).
+PIDS=()
+TOPO_SCRATCH=
+topo_exit() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	topo_down
+	[ -n "$TOPO_SCRATCH" ] && rm -rf "$TOPO_SCRATCH"
+	true
+}
+topo_trap() { TOPO_SCRATCH=${1:-}; trap topo_exit EXIT INT TERM; }

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* weft run: the live daemon on an interface. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,12 +15,33 @@
 #include "weft/live.h"
 
 static volatile int stop_flag;
+static volatile pid_t worker;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop_flag = 1;
 }
+
+/* The root parent of a -U run passes a stop on to its unprivileged child. */
+static void forward_signal(int sig)
+{
+	if (worker > 0)
+		kill(worker, sig);
+}
+
+/* After the attach: become user, keeping no way back to root. */
+static int drop_to(const struct passwd *pw)
+{
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+		return -1;
+	if (setuid(0) == 0)
+		return -1; /* root came back: refuse to go on */
+	return 0;
+}
+
+static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct weft_config *cfg,
+		      const char *ifname, bool quiet);
 
 static void run_help(void)
 {
@@ -34,7 +60,9 @@ static void run_help(void)
 		"           the host talks through. weft refuses tap mode on an interface\n"
 		"           with the host's default route unless 'force' is given.\n"
 		"queues N   AF_XDP sockets for RX queues 0..N-1 (default: all of them)\n"
-		"skb        generic XDP even where the driver does native\n",
+		"skb        generic XDP even where the driver does native\n"
+		"-U USER    once attached, run as USER (as tcpflow -U): a root parent\n"
+		"           only waits to remove the pins; DIR is made USER's\n",
 		prog_name, WEFT_PIN_ROOT);
 }
 
@@ -45,6 +73,7 @@ int do_run(int argc, char **argv)
 	struct weft_live_opts lo = { 0 };
 	struct weft_sink_opts so = { .dir = ".", .files = true, .report = true };
 	bool quiet = false;
+	const char *user = NULL;
 	int rc;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -80,6 +109,10 @@ int do_run(int argc, char **argv)
 			so.force = true;
 		} else if (!strcmp(a, "-q")) {
 			quiet = true;
+		} else if (!strcmp(a, "-U")) {
+			if (!v)
+				return cli_error("-U needs a user name");
+			user = argv[++i];
 		} else if ((rc = engine_option(argc, argv, &i, &cfg)) != 0) {
 			if (rc < 0)
 				return 1;
@@ -93,19 +126,67 @@ int do_run(int argc, char **argv)
 		return cli_error("%s carries this host's default route: tap mode would take its "
 				 "TCP traffic from the host; add 'force' if that is what you want",
 				 lo.ifname);
+	struct passwd *pw = NULL;
+	if (user && !(pw = getpwnam(user)))
+		return cli_error("no user '%s'", user);
 	char err[512];
 	struct weft_live *live = weft_live_open(&lo, err, sizeof(err));
 	if (!live)
 		return cli_error("%s", err);
 	so.command_line = "weft run";
-	struct weft_sink *sink = weft_sink_open(&so, err, sizeof(err));
+	if (!pw)
+		return run_engine(live, &so, &cfg, lo.ifname, quiet);
+
+	/* -U: DIR becomes the user's; the child drops to the user and does the
+	 * work with the sockets it inherited; this root parent keeps nothing
+	 * but the pins' name, and removes them when the child is done. */
+	if ((mkdir(so.dir, 0750) != 0 && errno != EEXIST) || chown(so.dir, pw->pw_uid, pw->pw_gid) != 0) {
+		rc = cli_error("%s: %s", so.dir, strerror(errno));
+		weft_live_close(live);
+		return rc;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		rc = cli_error("fork: %s", strerror(errno));
+		weft_live_close(live);
+		return rc;
+	}
+	if (pid == 0) {
+		weft_live_drop_bpf(live);
+		weft_live_keep_pins(live);
+		if (drop_to(pw) != 0) {
+			fprintf(stderr, "Error: cannot become %s\n", user);
+			weft_live_close(live);
+			_exit(1);
+		}
+		_exit(run_engine(live, &so, &cfg, lo.ifname, quiet));
+	}
+	worker = pid;
+	struct sigaction fw = { .sa_handler = forward_signal };
+	sigaction(SIGTERM, &fw, NULL);
+	sigaction(SIGINT, &fw, NULL);
+	weft_live_keep_pins(live);
+	weft_live_close(live); /* the child holds the link and the sockets */
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	weft_live_unpin(lo.ifname);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct weft_config *cfg,
+		      const char *ifname, bool quiet)
+{
+	char err[512];
+	int rc;
+	struct weft_sink *sink = weft_sink_open(so, err, sizeof(err));
 	if (!sink) {
 		weft_live_close(live);
 		return cli_error("%s", err);
 	}
 	struct weft_callbacks cb;
-	weft_sink_bind(sink, &cfg, &cb);
-	struct weft_engine *e = weft_engine_new(&cfg, &cb);
+	weft_sink_bind(sink, cfg, &cb);
+	struct weft_engine *e = weft_engine_new(cfg, &cb);
 	if (!e) {
 		weft_sink_close(sink);
 		weft_live_close(live);
@@ -117,8 +198,8 @@ int do_run(int argc, char **argv)
 	struct weft_live_stats ls;
 	weft_live_stats(live, &ls);
 	if (!quiet && !json_output)
-		fprintf(stderr, "weft: attached to %s (%s XDP), %u AF_XDP queue(s), writing %s\n",
-			lo.ifname, ls.native ? "native" : "generic", ls.queues, so.dir);
+		fprintf(stderr, "weft: attached to %s (%s XDP), %u AF_XDP queue(s), writing %s as uid %u\n",
+			ifname, ls.native ? "native" : "generic", ls.queues, so->dir, (unsigned)getuid());
 	rc = weft_live_run(live, e, &stop_flag, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "Error: %s\n", err);
