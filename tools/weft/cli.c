@@ -37,17 +37,22 @@ int cli_error(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (json_output) {
-		struct jw w;
-		jw_init(&w, stdout, pretty_output);
-		jw_obj_start(&w, NULL);
-		jw_str(&w, "error", buf);
-		jw_obj_end(&w);
-		jw_end(&w);
+		json_one("error", buf);
 		fflush(stdout);
 	} else {
 		fprintf(stderr, "Error: %s\n", buf);
 	}
 	return 1;
+}
+
+void json_one(const char *key, const char *value)
+{
+	struct jw w;
+	jw_init(&w, stdout, pretty_output);
+	jw_obj_start(&w, NULL);
+	jw_str(&w, key, value);
+	jw_obj_end(&w);
+	jw_end(&w);
 }
 
 bool is_prefix(const char *word, const char *keyword)

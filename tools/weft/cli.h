@@ -38,6 +38,8 @@ void jw_str(struct jw *w, const char *key, const char *v);
 void jw_u64(struct jw *w, const char *key, uint64_t v);
 void jw_bool(struct jw *w, const char *key, bool v);
 void jw_end(struct jw *w); /* final newline */
+/* {"key": "value"} on stdout, with -p's indentation */
+void json_one(const char *key, const char *value);
 
 struct weft_config;
 /* An engine option at argv[*i] (and its value): 1 consumed (i moved past

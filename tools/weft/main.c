@@ -41,12 +41,7 @@ static int do_version(int argc, char **argv)
 {
 	(void)argc; (void)argv;
 	if (json_output) {
-		struct jw w;
-		jw_init(&w, stdout, pretty_output);
-		jw_obj_start(&w, NULL);
-		jw_str(&w, "version", WEFT_VERSION);
-		jw_obj_end(&w);
-		jw_end(&w);
+		json_one("version", WEFT_VERSION);
 	} else {
 		printf("%s v%s\n", prog_name, WEFT_VERSION);
 	}
