@@ -93,17 +93,17 @@ def check(rel):
                 #    with the hole between them declared.
                 if got.endswith(want) and re.search(rb"missing in capture file\]\x00$", got[:len(got) - len(want)]):
                     continue
-                # 6. Packets out of order at the start of a midstream side:
+                # 4. Packets out of order at the start of a midstream side:
                 #    tshark drops what comes before its first-seen byte as
                 #    old, weft (floating start) keeps it; tshark's bytes are
                 #    all in weft's, and tshark itself flags the reordering.
                 if want in got and re.search(r"ooo|retrans", NOTABLE.get(rel, "")):
                     continue
-                # 4. snaplen cut the payloads: tshark shows what was captured
+                # 5. snaplen cut the payloads: tshark shows what was captured
                 #    and no marker; weft reports the cut bytes as gaps.
                 if snap_cut(path) and re.sub(rb"\[\d+ bytes missing in capture file\]\x00", b"", got) == want:
                     continue
-                # 5. The capture's clock jumps (merged captures): weft ends
+                # 6. The capture's clock jumps (merged captures): weft ends
                 #    the connection as idle by packet time and the rest is a
                 #    second connection on the same endpoints.
                 if match["end"] == "idle" and any(
