@@ -215,14 +215,15 @@ static int open_queue(struct weft_live *l, uint32_t qid, char *err, size_t errle
 		snprintf(err, errlen, "cannot map the UMEM: %s", strerror(errno));
 		return -1;
 	}
-	struct xsk_umem_config uc = { .fill_size = l->frames / 2, .comp_size = 64,
+	/* every frame waits in the fill ring; the RX ring is as large */
+	struct xsk_umem_config uc = { .fill_size = l->frames, .comp_size = 64,
 				      .frame_size = FRAME_SIZE, .frame_headroom = 0 };
 	int rc = xsk_umem__create(&q->umem, q->area, q->area_len, &q->fill, &q->comp, &uc);
 	if (rc) {
 		snprintf(err, errlen, "AF_XDP UMEM on %s: %s", l->ifname, strerror(-rc));
 		return -1;
 	}
-	struct xsk_socket_config sc = { .rx_size = l->frames / 2, .tx_size = 0,
+	struct xsk_socket_config sc = { .rx_size = l->frames, .tx_size = 0,
 					.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 					.bind_flags = XDP_USE_NEED_WAKEUP };
 	rc = xsk_socket__create(&q->xsk, l->ifname, qid, q->umem, &q->rx, NULL, &sc);
@@ -236,8 +237,7 @@ static int open_queue(struct weft_live *l, uint32_t qid, char *err, size_t errle
 		snprintf(err, errlen, "XSKMAP slot %u: %s", qid, strerror(errno));
 		return -1;
 	}
-	/* half the frames wait in the fill ring, the ring's size */
-	uint32_t idx, n = l->frames / 2;
+	uint32_t idx, n = l->frames;
 	if (xsk_ring_prod__reserve(&q->fill, n, &idx) != n) {
 		snprintf(err, errlen, "cannot fill the AF_XDP ring");
 		return -1;
@@ -288,7 +288,7 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	l->link_fd = -1;
 	snprintf(l->ifname, sizeof(l->ifname), "%s", o->ifname);
 	l->ifindex = (int)if_nametoindex(o->ifname);
-	l->frames = o->frames ? o->frames : 16384; /* 32 MB a queue: bursts wait in the rings */
+	l->frames = o->frames ? o->frames : 8192; /* 16 MB a queue: bursts wait in the rings */
 	if (!l->ifindex) {
 		snprintf(err, errlen, "interface %s not found", o->ifname);
 		goto fail;
