@@ -161,6 +161,15 @@ def t_help_and_prefix():
     r = weft("-j", "version", check=True)
     assert json.loads(r.stdout)["version"]
 
+def t_prog_and_stats_without_instance():
+    one_error_line(weft("stats"), "which interface")
+    one_error_line(weft("stats", "dev", "nosuch0"), "no weft instance is attached to nosuch0")
+    one_error_line(weft("prog", "bogus"), "unknown command")
+    r = weft("-j", "prog", "show", check=True)
+    assert isinstance(json.loads(r.stdout), list)
+    r = weft("-j", "stats", "dev", "nosuch0")
+    assert "no weft instance" in json.loads(r.stdout)["error"]
+
 def t_template():
     d = os.path.join(TMP, "tmpl")
     weft("read", "-q", "-o", d, "-T", "%N-%A.%a", SAMPLE, check=True)

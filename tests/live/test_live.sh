@@ -73,7 +73,23 @@ downloads() { # queues label
 	done
 	wait "${cpids[@]}"
 	sleep 0.5
+	# from another shell: the running instance and its kernel counters
+	local N="nsenter --net=/run/netns/$M" sbad=0
+	$N "$WEFT" -j stats dev "$MM" >"$WORK/stats.json" || sbad=1
+	$N "$WEFT" -j prog show >"$WORK/prog.json" || sbad=1
 	stop_weft
+	$PY - "$WORK/stats.json" "$WORK/prog.json" "$MM" "$WEFT_PID" <<'EOF2' || sbad=1
+import json, sys
+s, p = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+dev, pid = sys.argv[3], int(sys.argv[4])
+c = s["counters"]
+assert s["running"] and c["to_user"] > 10000 and c["no_socket"] == 0, s
+assert c["packets"] >= c["to_user"], c
+assert any(i["dev"] == dev and i["running"] for i in p), p
+EOF2
+	$N "$WEFT" stats dev "$MM" 2>&1 | grep -q "no weft instance is attached" || sbad=1
+	if [ $sbad = 0 ]; then ok "$label: weft stats and prog show from another shell (JSON), and after the stop"
+	else ko "$label: weft stats / prog show"; fi
 	grep -E "^weft: AF_XDP" "$WORK/weft.log"
 	if $PY - "$srv" "$got" "$out" <<'EOF'
 import json, os, sys

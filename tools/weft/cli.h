@@ -51,5 +51,7 @@ void print_summary(const struct weft_stats *s, uint64_t packets, bool quiet);
 
 int do_read(int argc, char **argv);
 int do_run(int argc, char **argv);
+int do_prog(int argc, char **argv);
+int do_stats(int argc, char **argv);
 
 #endif

@@ -21,6 +21,8 @@ static int do_version(int argc, char **argv);
 static const struct object objects[] = {
 	{ "read", do_read, "read FILE... [-o DIR] [filter EXPR] [OPTIONS]   reassemble capture files" },
 	{ "run", do_run, "run dev IFACE [-o DIR] [mode tap] [queues N]     live daemon (XDP + AF_XDP)" },
+	{ "prog", do_prog, "prog show                                      running instances" },
+	{ "stats", do_stats, "stats dev IFACE                                the XDP program's counters" },
 	{ "help", do_help, "help                                           this text" },
 	{ "version", do_version, "version                                        print the version" },
 };
