@@ -130,6 +130,8 @@ void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint6
 void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
 	struct side *s = &c->side[d];
+	if (s->floating)
+		return; /* offsets are provisional: nothing is in order yet */
 	while (s->segs && s->segs->off <= s->next) {
 		struct seg *g = s->segs;
 		s->segs = g->next;
@@ -336,8 +338,25 @@ void side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 	if (s->segs && s->segs->off < at)
 		at = s->segs->off;
 	s->floating = false;
-	for (struct seg *g = s->segs; g; g = g->next)
+	/* held bytes implausibly far from where the stream now starts (a
+	 * garbage sequence number) are dropped, as they would have been had
+	 * offset 0 been known when they came */
+	struct seg **pp = &s->segs;
+	s->tail = NULL;
+	while (*pp) {
+		struct seg *g = *pp;
 		g->off -= at;
+		if (g->off > MAX_AHEAD) {
+			*pp = g->next;
+			s->buffered -= g->len;
+			e->st.implausible++;
+			mem_add(e, -(int64_t)(sizeof(*g) + g->len + ALLOC_OVERHEAD));
+			free(g);
+			continue;
+		}
+		s->tail = g;
+		pp = &g->next;
+	}
 	s->next_seq += (uint32_t)at;
 	s->next = 0;
 	s->hi = s->hi > at ? s->hi - at : 0;

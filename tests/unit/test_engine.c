@@ -362,6 +362,25 @@ static void t_midstream_reordered_start(void **st)
 	world_free(w);
 }
 
+static void t_midstream_float_at_origin(void **st)
+{
+	(void)st;
+	/* found by the fuzzer: a segment that lands exactly on a floating
+	 * side's provisional origin must not be delivered before offset 0 is
+	 * fixed */
+	struct world *w = world_new(NULL, false);
+	feed(w, (struct pk){ C, 3758150345u, 1, ACK, "second" });
+	feed(w, (struct pk){ C, 3758150345u - (1u << 30), 1, ACK, "first" });
+	finish(w);
+	/* delivered once, in order; the other, 1 GiB away, is implausible */
+	expect_stream(&w->c[0].s[C], "first");
+	assert_int_equal(w->c[0].s[C].ngaps, 0);
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	assert_int_equal(s.implausible, 1);
+	world_free(w);
+}
+
 static void t_keepalive(void **st)
 {
 	(void)st;
@@ -703,6 +722,7 @@ int main(void)
 		cmocka_unit_test(t_wrap),
 		cmocka_unit_test(t_midstream),
 		cmocka_unit_test(t_midstream_reordered_start),
+		cmocka_unit_test(t_midstream_float_at_origin),
 		cmocka_unit_test(t_keepalive),
 		cmocka_unit_test(t_data_after_fin),
 		cmocka_unit_test(t_rst),
