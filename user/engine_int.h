@@ -98,7 +98,6 @@ struct weft_engine {
 	uint64_t jump_pending;  /* a far-future time seen once, not yet believed */
 	uint64_t next_sweep;
 	struct defrag *defrag;
-	bool in_feed;
 };
 
 /* flow.c */
