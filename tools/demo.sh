@@ -17,8 +17,7 @@ topo_trap "$SRV"
 echo "== topology: $S (server $SRV4 / $SRV6) <-> $C (client), mirror -> $M ($MM)"
 topo_up 1
 for mb in 2 5 9; do head -c $((mb * 1048576)) /dev/urandom >"$SRV/file-${mb}MB.bin"; done
-(cd "$SRV" && exec ip netns exec "$S" /usr/bin/python3 -m http.server 8080 --bind :: >/dev/null 2>&1) &
-PIDS+=($!)
+serve_http "$SRV"
 rm -rf "$OUT"
 nsenter --net="/run/netns/$M" build/weft run dev "$MM" -o "$OUT" &
 WP=$!

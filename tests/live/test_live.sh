@@ -61,9 +61,7 @@ downloads() { # queues label
 	for mb in "${sizes[@]}"; do
 		head -c $((mb * 1048576 + RANDOM)) /dev/urandom >"$srv/f$i.bin"; i=$((i + 1))
 	done
-	(cd "$srv" && exec ip netns exec "$S" $PY -m http.server 8080 --bind :: >/dev/null 2>&1) &
-	PIDS+=($!)
-	sleep 0.7
+	serve_http "$srv" || { ko "$label: no HTTP server"; return; }
 	start_weft "$M" "$MM" "$out" queues "$queues" || { ko "$label: weft did not start"; return; }
 	local cpids=()
 	for i in 0 1 2 3; do
@@ -181,9 +179,7 @@ unprivileged() {
 	mkdir -p "$srv"; rm -rf "$out"
 	chmod 755 "$WORK"   # the unprivileged worker must reach its output
 	head -c 3000000 /dev/urandom >"$srv/u.bin"
-	(cd "$srv" && exec ip netns exec "$S" $PY -m http.server 8080 --bind :: >/dev/null 2>&1) &
-	PIDS+=($!)
-	sleep 0.7
+	serve_http "$srv" || { ko "-U: no HTTP server"; return; }
 	start_weft "$M" "$MM" "$out" -U nobody || { ko "-U: weft did not start"; return; }
 	local child
 	child=$(pgrep -P "$WEFT_PID" | head -1)

@@ -64,3 +64,16 @@ topo_exit() {
 	true
 }
 topo_trap() { TOPO_SCRATCH=${1:-}; trap topo_exit EXIT INT TERM; }
+
+# An HTTP server in S serving DIR on port 8080 (IPv4 and IPv6), stopped by
+# topo_exit; waits until it answers.
+serve_http() {
+	(cd "$1" && exec ip netns exec "$S" /usr/bin/python3 -m http.server 8080 --bind :: \
+		>/dev/null 2>&1) &
+	PIDS+=($!)
+	for _ in $(seq 50); do
+		ip netns exec "$S" bash -c "exec 3<>/dev/tcp/127.0.0.1/8080" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
