@@ -27,7 +27,15 @@ struct pkt {
 	__u16 vlan[2];
 	__u16 l3_off, l4_off;
 	__u8 family, nvlan, flags;
+	__u8 tcpflags;     /* the TCP header's flag byte */
+	__u32 ack;         /* host order */
+	__s32 payload;     /* TCP payload bytes by the IP length; -1: unknown */
 };
+
+#define TCPF_FIN 0x01
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_ACK 0x10
 
 struct vlan_hdr_ {
 	__be16 tci;
@@ -55,6 +63,8 @@ static __always_inline int parse_frame(void *data, void *end, struct pkt *p)
 		off += sizeof(*v);
 	}
 	p->l3_off = off;
+	p->payload = -1;
+	__u32 iplen = 0;
 	__u8 l4proto;
 	if (proto == ETH_P_IP) {
 		struct iphdr *ip = data + off;
@@ -64,6 +74,7 @@ static __always_inline int parse_frame(void *data, void *end, struct pkt *p)
 		if (ihl < sizeof(*ip) || data + off + ihl > end)
 			return WEFT_CNT_ERR_IPV4;
 		p->family = 4;
+		iplen = bpf_ntohs(ip->tot_len);
 		p->addr[0][0] = ip->saddr;
 		p->addr[1][0] = ip->daddr;
 		l4proto = ip->protocol;
@@ -83,6 +94,8 @@ static __always_inline int parse_frame(void *data, void *end, struct pkt *p)
 			return WEFT_CNT_ERR_IPV6;
 		p->family = 6;
 		p->flags |= WEFT_META_IPV6;
+		/* 0 is a jumbogram (BIG TCP): its length is elsewhere */
+		iplen = ip6->payload_len ? bpf_ntohs(ip6->payload_len) + sizeof(*ip6) : 0;
 		__builtin_memcpy(p->addr[0], &ip6->saddr, 16);
 		__builtin_memcpy(p->addr[1], &ip6->daddr, 16);
 		l4proto = ip6->nexthdr;
@@ -138,6 +151,11 @@ static __always_inline int parse_frame(void *data, void *end, struct pkt *p)
 		return WEFT_CNT_ERR_TCP;
 	p->port[0] = bpf_ntohs(t->source);
 	p->port[1] = bpf_ntohs(t->dest);
+	p->tcpflags = ((__u8 *)t)[13];
+	p->ack = bpf_ntohl(t->ack_seq);
+	__u32 hdrs = (off & 0xffff) - p->l3_off + t->doff * 4;
+	if (iplen && iplen >= hdrs)
+		p->payload = (__s32)(iplen - hdrs);
 	p->flags |= (t->syn ? WEFT_META_SYN : 0) | (t->fin ? WEFT_META_FIN : 0) |
 		    (t->rst ? WEFT_META_RST : 0);
 	return PARSE_OK;

@@ -3,9 +3,15 @@
  * weft's XDP classifier. Parses Ethernet, up to two VLAN tags, IPv4 or IPv6
  * (extension headers walked) and TCP; computes the symmetric flow hash
  * itself (driver hashes are not there on every path); applies the port and
- * CIDR policies and the bypass map; writes a weft_meta block in front of the
- * frame and redirects it to the AF_XDP socket of its RX queue. Everything
- * else passes. Every verdict and every parse failure is counted per CPU.
+ * CIDR policies; keeps a kernel flow table (counters, flags, highest ACK per
+ * direction) for every TCP flow; drops or passes bypassed flows and pure
+ * ACKs of handshaken flows without copying them; writes a weft_meta block in
+ * front of the rest and redirects it to the AF_XDP socket of its RX queue.
+ * Everything else passes. Every verdict and parse failure is counted per CPU.
+ *
+ * Two iterator programs sweep the flow table and the bypass map of entries
+ * idle past the policy's timeouts, in the kernel, so a sweep of 100k flows
+ * costs one read() and no dump to user space.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -54,10 +60,46 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 262144);
 	__type(key, struct weft_flow_key);
 	__type(value, struct weft_bypass);
 } bypass SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct weft_flow_key);
+	__type(value, struct weft_flow);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct weft_policy);
+} policy SEC(".maps");
+
+/* written by user space only; here so one skeleton makes and pins them all */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 20);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct weft_flow_key);
+	__type(value, struct weft_conn_entry);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 256);
+	__type(value, struct weft_cmd);
+} cmds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct weft_engine_pub);
+} epub SEC(".maps");
 
 static __always_inline void count(__u32 c)
 {
@@ -84,6 +126,115 @@ static __always_inline int port_ignored(__u16 port)
 {
 	__u32 *v = bpf_map_lookup_elem(&ports, &port);
 	return v && *v == WEFT_POLICY_IGNORE;
+}
+
+/* The kernel flow table's entry for k, made if new, with this packet
+ * counted. NULL when the table could not take it (counted). */
+static __always_inline struct weft_flow *flow_touch(const struct weft_flow_key *k,
+						    const struct pkt *p, int side, __u64 len,
+						    __u64 now)
+{
+	struct weft_flow *f = bpf_map_lookup_elem(&flows, k);
+	if (!f) {
+		struct weft_flow nf = { .first_ns = now };
+		/* two CPUs may race to make it: either copy will do */
+		if (bpf_map_update_elem(&flows, k, &nf, BPF_NOEXIST) == 0)
+			count(WEFT_CNT_FLOW_NEW);
+		f = bpf_map_lookup_elem(&flows, k);
+		if (!f) {
+			count(WEFT_CNT_FLOW_FULL);
+			return NULL;
+		}
+	}
+	f->last_ns = now;
+	__u8 fl = p->tcpflags;
+	if (side) {
+		__sync_fetch_and_add(&f->packets[1], 1);
+		__sync_fetch_and_add(&f->bytes[1], len);
+		f->flags[1] |= fl;
+	} else {
+		__sync_fetch_and_add(&f->packets[0], 1);
+		__sync_fetch_and_add(&f->bytes[0], len);
+		f->flags[0] |= fl;
+	}
+	if ((fl & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
+		f->client = (__u8)(side + 1);
+	if (fl & TCPF_ACK) {
+		/* the highest ACK, modulo 2^32 */
+		__u8 bit = side ? 2 : 1;
+		__u32 old = side ? f->ack[1] : f->ack[0];
+		if (!(f->ack_valid & bit) || (__s32)(p->ack - old) > 0) {
+			if (side)
+				f->ack[1] = p->ack;
+			else
+				f->ack[0] = p->ack;
+			f->ack_valid |= bit;
+		}
+	}
+	return f;
+}
+
+/* A pure ACK (no payload, no SYN/FIN/RST) of a flow whose handshake the
+ * table saw both ways: the engine needs nothing of it but its ACK number,
+ * which the table keeps. Midstream flows send theirs across, since the
+ * engine places a midstream stream's start by the peer's ACK. */
+static __always_inline int pure_ack(const struct pkt *p, const struct weft_flow *f)
+{
+	return p->payload == 0 &&
+	       (p->tcpflags & (TCPF_SYN | TCPF_FIN | TCPF_RST | TCPF_ACK)) == TCPF_ACK &&
+	       (f->flags[0] & TCPF_SYN) && (f->flags[1] & TCPF_SYN);
+}
+
+/* ---- sweepers: run by user space reading an iterator ---- */
+
+static __always_inline __u64 flow_timeout(const struct weft_flow *f, const struct weft_policy *pol)
+{
+	__u8 both = f->flags[0] | f->flags[1];
+	if (both & (TCPF_FIN | TCPF_RST))
+		return pol->idle_closing_ns;
+	if ((f->flags[0] & f->flags[1] & TCPF_ACK) || !(both & TCPF_SYN))
+		return pol->idle_established_ns;
+	return pol->idle_halfopen_ns;
+}
+
+SEC("iter/bpf_map_elem")
+int sweep_flows(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct weft_flow_key *kp = ctx->key;
+	struct weft_flow *f = ctx->value;
+	__u32 zero = 0;
+	if (!kp || !f)
+		return 0;
+	struct weft_policy *pol = bpf_map_lookup_elem(&policy, &zero);
+	if (!pol)
+		return 0;
+	__u64 to = flow_timeout(f, pol);
+	if (to && f->last_ns + to < bpf_ktime_get_ns()) {
+		struct weft_flow_key k = *kp;
+		if (bpf_map_delete_elem(&flows, &k) == 0)
+			count(WEFT_CNT_SWEPT);
+	}
+	return 0;
+}
+
+SEC("iter/bpf_map_elem")
+int sweep_bypass(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct weft_flow_key *kp = ctx->key;
+	struct weft_bypass *b = ctx->value;
+	__u32 zero = 0;
+	if (!kp || !b)
+		return 0;
+	struct weft_policy *pol = bpf_map_lookup_elem(&policy, &zero);
+	if (!pol)
+		return 0;
+	/* like Suricata's bypassed flows: gone once idle for the timeout */
+	if (pol->idle_established_ns && b->last_ns + pol->idle_established_ns < bpf_ktime_get_ns()) {
+		struct weft_flow_key k = *kp;
+		if (bpf_map_delete_elem(&bypass, &k) == 0)
+			count(WEFT_CNT_SWEPT);
+	}
+	return 0;
 }
 
 SEC("xdp")
@@ -136,13 +287,29 @@ int weft_xdp(struct xdp_md *ctx)
 		k.vlan[0] = p.vlan[0];
 		k.vlan[1] = p.vlan[1];
 		k.family = p.family;
+		__u64 now = bpf_ktime_get_ns();
+		struct weft_flow *f = flow_touch(&k, &p, side, (__u64)(end - data), now);
+
 		struct weft_bypass *b = bpf_map_lookup_elem(&bypass, &k);
+		if (b && (p.tcpflags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
+			/* a new connection on the tuple: user space decides */
+			bpf_map_delete_elem(&bypass, &k);
+			b = NULL;
+		}
 		if (b) {
 			__sync_fetch_and_add(&b->packets, 1);
 			__sync_fetch_and_add(&b->bytes, (__u64)(end - data));
-			b->last_ns = bpf_ktime_get_ns();
+			b->last_ns = now;
 			count(WEFT_CNT_BYPASS);
 			return cfg->bypass_action == XDP_DROP ? XDP_DROP : XDP_PASS;
+		}
+		if (f && pure_ack(&p, f)) {
+			struct weft_policy *pol = bpf_map_lookup_elem(&policy, &zero);
+			if (pol && pol->ack_offload) {
+				__sync_fetch_and_add(&f->acks_kept, 1);
+				count(WEFT_CNT_ACK_KEPT);
+				return cfg->bypass_action == XDP_DROP ? XDP_DROP : XDP_PASS;
+			}
 		}
 	}
 

@@ -50,6 +50,10 @@ enum weft_counter {
 	WEFT_CNT_ERR_IPV6,
 	WEFT_CNT_ERR_TCP,
 	WEFT_CNT_ERR_META,      /* bpf_xdp_adjust_meta refused */
+	WEFT_CNT_ACK_KEPT,      /* pure ACKs kept in the kernel flow table */
+	WEFT_CNT_FLOW_NEW,      /* kernel flow table entries made */
+	WEFT_CNT_FLOW_FULL,     /* no entry could be made (table update failed) */
+	WEFT_CNT_SWEPT,         /* idle kernel flow and bypass entries swept */
 	WEFT_CNT__MAX
 };
 
@@ -80,11 +84,100 @@ struct weft_flow_key {
 	uint8_t pad[3];
 };
 
-/* bypass map value: set by user space, counted by the program */
+/* bypass map value: set by user space, counted by the program. A SYN
+ * without ACK (a new connection on the tuple) removes the entry and goes to
+ * user space. The kernel sweeper removes entries idle for the policy's
+ * timeout. */
 struct weft_bypass {
 	uint64_t packets;
 	uint64_t bytes;
-	uint64_t last_ns;
+	uint64_t last_ns;   /* bpf_ktime_get_ns() of the last packet */
+	uint64_t id;        /* the engine's connection id (0: not one) */
+	uint32_t reason;    /* WEFT_BYPASS_* */
+	uint32_t pad;
 };
+
+#define WEFT_BYPASS_DEPTH 1   /* every side reached its depth */
+#define WEFT_BYPASS_IGNORE 2  /* weft flow ignore */
+#define WEFT_BYPASS_EVICT 3   /* ended (evicted, memcap, ...) while still sending */
+
+/* Kernel flow table (LRU hash keyed by weft_flow_key): updated by the
+ * program for every TCP packet, so its counters are live even for flows
+ * user space bypassed or evicted. Index [i] is the canonical tuple's end i
+ * as sender. Counters are updated without locks from every CPU: exact for
+ * a flow that one queue carries, close otherwise. */
+struct weft_flow {
+	uint64_t first_ns, last_ns;   /* bpf_ktime_get_ns() */
+	uint64_t packets[2];
+	uint64_t bytes[2];            /* frame bytes */
+	uint64_t acks_kept;           /* pure ACKs that did not cross */
+	uint32_t ack[2];              /* highest ACK number end i sent */
+	uint8_t flags[2];             /* TCP flags end i sent, ORed */
+	uint8_t ack_valid;            /* bit i: ack[i] is set */
+	uint8_t client;               /* 1 + the SYN sender's end; 0: unknown */
+	uint32_t pad;
+};
+
+/* Connections the daemon follows (hash, written by user space as they
+ * start and end): lets the CLI name a kernel flow by the engine's id. */
+struct weft_conn_entry {
+	uint64_t id;
+	uint64_t first_ns;            /* packet time, ns since the epoch */
+	uint32_t reuse;               /* the cN suffix */
+	uint8_t client;               /* the client's end in the canonical key */
+	uint8_t midstream;
+	uint8_t pad[2];
+};
+
+/* Live settings (array, one entry), read by the daemon at least once a
+ * second and by the program for every packet (ack_offload). The port and
+ * CIDR filters are their own maps. gen changes on every write. */
+struct weft_policy {
+	uint64_t idle_established_ns;
+	uint64_t idle_closing_ns;
+	uint64_t idle_halfopen_ns;
+	uint64_t memcap;
+	uint64_t max_flows;
+	uint64_t buffer_cap;
+	uint64_t depth;
+	uint32_t overlap;             /* enum weft_overlap */
+	uint32_t buffer_policy;       /* enum weft_buffer_policy */
+	uint32_t ack_offload;         /* pure ACKs of handshaken flows stay in the kernel */
+	uint32_t gen;
+};
+
+/* Commands for the daemon (a queue map: the CLI pushes, the daemon pops). */
+struct weft_cmd {
+	uint32_t op;                  /* WEFT_CMD_* */
+	uint32_t pad;
+	uint64_t id;                  /* connection id */
+};
+
+#define WEFT_CMD_EVICT 1
+#define WEFT_CMD_IGNORE 2
+#define WEFT_CMD_DETACH 3
+
+/* The daemon's own counters (array, one entry), published once a second. */
+#define WEFT_PUB_ENDS 16
+struct weft_engine_pub {
+	uint64_t updated_ns;          /* CLOCK_REALTIME of the last write */
+	uint64_t frames;              /* taken from the AF_XDP rings */
+	uint64_t xsk_dropped, xsk_ring_full, xsk_fill_empty, xsk_invalid;
+	uint64_t conns, conns_open;
+	uint64_t delivered_bytes, gap_bytes, gaps;
+	uint64_t mem_used, mem_peak;
+	uint64_t malformed, late_packets;
+	uint64_t ends[WEFT_PUB_ENDS]; /* by enum weft_end_reason */
+	uint64_t bypass_written;      /* entries the daemon put in the bypass map */
+	uint64_t sweep_ns_last;       /* cost of the last kernel-map sweep */
+	uint64_t swept;               /* kernel entries the sweeps removed */
+	uint32_t queues;
+	uint32_t native;
+	uint32_t mode;                /* WEFT_MODE_* */
+	uint32_t pad;
+};
+
+#define WEFT_MODE_TAP 1
+#define WEFT_MODE_HOST 2
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/if_link.h>
@@ -353,11 +354,169 @@ static void t_bypass(void **st)
 	assert_true(run(&f).has_meta);
 }
 
+/* ---- kernel flow table, pure ACKs, sweepers ---- */
+
+/* IPv4 TCP segment with an ACK number and plen payload bytes */
+static struct fr seg(const char *src, const char *dst, uint16_t sp, uint16_t dp, uint8_t flags,
+		     uint32_t ack, uint16_t plen)
+{
+	struct fr f = v4(src, dst, sp, dp, 0, flags);
+	uint8_t *ip = f.b + 14, *t = ip + 20;
+	put16(ip + 2, (uint16_t)(40 + plen));
+	put16(t + 8, (uint16_t)(ack >> 16));
+	put16(t + 10, (uint16_t)ack);
+	memset(t + 20, 'x', plen);
+	f.n = 14 + 40 + plen;
+	if (f.n < 60) /* Ethernet pads short frames: the IP length tells */
+		f.n = 60;
+	return f;
+}
+
+static struct weft_flow_key key4(const char *a, uint16_t pa, const char *b, uint16_t pb)
+{
+	struct weft_flow_key k = { .family = 4 };
+	uint32_t x = 0, y = 0;
+	inet_pton(AF_INET, a, &x);
+	inet_pton(AF_INET, b, &y);
+	int swap = weft_endpoint_after((uint32_t[4]){ x }, pa, (uint32_t[4]){ y }, pb);
+	k.addr[swap][0] = x;
+	k.addr[!swap][0] = y;
+	k.port[swap] = pa;
+	k.port[!swap] = pb;
+	return k;
+}
+
+static void set_policy(uint32_t ack_offload, uint64_t idle_ns)
+{
+	struct weft_policy p = { .ack_offload = ack_offload, .idle_established_ns = idle_ns,
+				 .idle_closing_ns = idle_ns, .idle_halfopen_ns = idle_ns };
+	uint32_t k = 0;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.policy), &k, &p, 0), 0);
+}
+
+static void t_flow_table(void **st)
+{
+	(void)st;
+	set_policy(1, 0);
+	const char *A = "10.9.0.1", *B = "10.9.0.2";
+	struct weft_flow_key k = key4(A, 41000, B, 443);
+	int fd = bpf_map__fd(skel->maps.flows);
+	bpf_map_delete_elem(fd, &k);
+	int ca = k.port[1] == 41000; /* A's end in the canonical key */
+	struct fr syn = seg(A, B, 41000, 443, 0x02, 0, 0);
+	struct fr synack = seg(B, A, 443, 41000, 0x12, 1001, 0);
+	/* an ACK before the handshake completes both ways still crosses */
+	struct fr early = seg(A, B, 41000, 443, 0x10, 0xffffffe0u, 0);
+	assert_true(run(&syn).has_meta);
+	assert_true(run(&early).has_meta);
+	assert_true(run(&synack).has_meta);
+	uint64_t kept = counter(WEFT_CNT_ACK_KEPT);
+	/* now pure ACKs stay: dropped (tap), counted, never copied */
+	struct fr ack1 = seg(A, B, 41000, 443, 0x10, 0xfffffff0u, 0);
+	struct fr ack2 = seg(A, B, 41000, 443, 0x10, 0x10, 0); /* past the wrap: higher */
+	struct fr ack3 = seg(A, B, 41000, 443, 0x10, 0xffffff00u, 0); /* older: kept lower */
+	assert_int_equal(run(&ack1).verdict, XDP_DROP);
+	assert_int_equal(run(&ack2).verdict, XDP_DROP);
+	assert_int_equal(run(&ack3).verdict, XDP_DROP);
+	assert_int_equal(counter(WEFT_CNT_ACK_KEPT), kept + 3);
+	/* data, FIN and RST always cross, ACK flag or not */
+	struct fr data = seg(B, A, 443, 41000, 0x18, 1001, 100);
+	struct fr fin = seg(A, B, 41000, 443, 0x11, 0x20, 0);
+	assert_true(run(&data).has_meta);
+	assert_true(run(&fin).has_meta);
+	struct weft_flow v;
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	assert_int_equal(v.client, 1 + ca);
+	assert_int_equal(v.packets[ca], 6);
+	assert_int_equal(v.packets[!ca], 2);
+	assert_int_equal(v.bytes[!ca], synack.n + data.n);
+	assert_int_equal(v.acks_kept, 3);
+	assert_int_equal(v.flags[ca], 0x13);
+	assert_int_equal(v.flags[!ca], 0x12 | 0x18);
+	assert_int_equal(v.ack[ca], 0x20);     /* the FIN's, highest modulo 2^32 */
+	assert_int_equal(v.ack[!ca], 1001);
+	assert_int_equal(v.ack_valid, 3);
+	assert_true(v.last_ns >= v.first_ns && v.first_ns > 0);
+	/* with the policy off, pure ACKs cross again */
+	set_policy(0, 0);
+	assert_true(run(&ack1).has_meta);
+	set_policy(1, 0);
+	bpf_map_delete_elem(fd, &k);
+	/* a midstream flow (no handshake in the table) sends its ACKs across */
+	struct fr mid = seg(A, B, 41001, 443, 0x10, 7, 0);
+	assert_true(run(&mid).has_meta);
+	assert_true(run(&mid).has_meta);
+}
+
+static void t_bypass_new_syn(void **st)
+{
+	(void)st;
+	struct weft_flow_key k = key4("10.0.0.1", 40001, "10.0.0.2", 80);
+	int fd = bpf_map__fd(skel->maps.bypass);
+	struct weft_bypass v = { .id = 9, .reason = WEFT_BYPASS_DEPTH };
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, 0), 0);
+	struct fr ack = seg("10.0.0.1", "10.0.0.2", 40001, 80, 0x10, 1, 0);
+	assert_int_equal(run(&ack).verdict, XDP_DROP);
+	/* a SYN starts a new connection on the tuple: it goes to user space
+	 * and the entry is gone */
+	struct fr syn = seg("10.0.0.1", "10.0.0.2", 40001, 80, 0x02, 0, 0);
+	assert_true(run(&syn).has_meta);
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+}
+
+/* read an iterator to its end: the sweeper runs over the whole map */
+static void run_iter(struct bpf_program *prog, struct bpf_map *map)
+{
+	union bpf_iter_link_info li = { .map.map_fd = (uint32_t)bpf_map__fd(map) };
+	LIBBPF_OPTS(bpf_iter_attach_opts, o, .link_info = &li, .link_info_len = sizeof(li));
+	struct bpf_link *l = bpf_program__attach_iter(prog, &o);
+	assert_non_null(l);
+	int it = bpf_iter_create(bpf_link__fd(l));
+	assert_true(it >= 0);
+	char buf[64];
+	while (read(it, buf, sizeof(buf)) > 0)
+		;
+	close(it);
+	bpf_link__destroy(l);
+}
+
+static void t_sweepers(void **st)
+{
+	(void)st;
+	int ff = bpf_map__fd(skel->maps.flows), bf = bpf_map__fd(skel->maps.bypass);
+	struct weft_flow_key old = key4("10.8.0.1", 1000, "10.8.0.2", 80);
+	struct weft_flow_key fresh = key4("10.8.0.1", 1001, "10.8.0.2", 80);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	struct weft_flow fo = { .first_ns = 1, .last_ns = now - 5000000000ull };
+	struct weft_flow fn = { .first_ns = 1, .last_ns = now };
+	struct weft_bypass bo = { .last_ns = now - 5000000000ull }, bn = { .last_ns = now };
+	assert_int_equal(bpf_map_update_elem(ff, &old, &fo, 0), 0);
+	assert_int_equal(bpf_map_update_elem(ff, &fresh, &fn, 0), 0);
+	assert_int_equal(bpf_map_update_elem(bf, &old, &bo, 0), 0);
+	assert_int_equal(bpf_map_update_elem(bf, &fresh, &bn, 0), 0);
+	set_policy(1, 2000000000ull); /* 2 s */
+	uint64_t swept = counter(WEFT_CNT_SWEPT);
+	run_iter(skel->progs.sweep_flows, skel->maps.flows);
+	run_iter(skel->progs.sweep_bypass, skel->maps.bypass);
+	struct weft_flow f;
+	struct weft_bypass b;
+	assert_int_not_equal(bpf_map_lookup_elem(ff, &old, &f), 0);
+	assert_int_equal(bpf_map_lookup_elem(ff, &fresh, &f), 0);
+	assert_int_not_equal(bpf_map_lookup_elem(bf, &old, &b), 0);
+	assert_int_equal(bpf_map_lookup_elem(bf, &fresh, &b), 0);
+	assert_true(counter(WEFT_CNT_SWEPT) >= swept + 2);
+	set_policy(1, 0);
+	bpf_map_delete_elem(ff, &fresh);
+	bpf_map_delete_elem(bf, &fresh);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
 		printf("bpf: skipped: not root (BPF_PROG_TEST_RUN needs CAP_BPF)\n");
-		printf("bpf: 0 passed, 0 failed, 9 skipped\n");
+		printf("bpf: 0 passed, 0 failed, 13 skipped\n");
 		return 0;
 	}
 	libbpf_set_print(NULL);
@@ -379,6 +538,9 @@ int main(void)
 		cmocka_unit_test(t_port_policy),
 		cmocka_unit_test(t_cidr_policy),
 		cmocka_unit_test(t_bypass),
+		cmocka_unit_test(t_flow_table),
+		cmocka_unit_test(t_bypass_new_syn),
+		cmocka_unit_test(t_sweepers),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	weft_bpf__destroy(skel);
