@@ -101,10 +101,15 @@ static bool frees_on_end(enum weft_end_reason r)
 	       r == WEFT_END_SHUTDOWN || r == WEFT_END_EOF;
 }
 
+static void poll_ack(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
+
 void conn_end(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r)
 {
 	if (c->ended)
 		return;
+	/* the last word on what each receiver got, for the final gaps */
+	poll_ack(e, c, WEFT_C2S);
+	poll_ack(e, c, WEFT_S2C);
 	c->ended = true;
 	side_finish(e, c, WEFT_C2S);
 	side_finish(e, c, WEFT_S2C);
@@ -243,6 +248,24 @@ static inline int64_t seq_off(const struct side *s, uint32_t seq)
 	return (int64_t)s->next + (int32_t)(seq - s->next_seq);
 }
 
+/* Ask the source for the receiver's ACK of direction d, which it may know
+ * from packets the engine was not given (pure ACKs kept in the kernel). */
+static void poll_ack(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
+{
+	struct side *s = &c->side[d];
+	uint32_t ack;
+	if (!e->cb.peer_ack || !s->started || s->floating || s->done)
+		return;
+	s->ack_polled = e->now;
+	if (!e->cb.peer_ack(e->cb.ctx, c, d, &ack))
+		return;
+	int64_t a = seq_off(s, ack);
+	if (a >= 0 && (uint64_t)a <= s->next + MAX_AHEAD && (!s->ack_valid || (uint64_t)a > s->acked)) {
+		s->acked = (uint64_t)a;
+		s->ack_valid = true;
+	}
+}
+
 static void start_side(struct side *s, uint32_t first_seq)
 {
 	s->started = true;
@@ -357,6 +380,8 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 		 * the peer acknowledged, an acknowledged hole behind it is lost.
 		 * Before that, the ACK may be one the capture shows ahead of the
 		 * data it covers, and the data may still come. */
+		if (s->segs && e->cb.peer_ack && e->now >= s->ack_polled + ACK_POLL_NS)
+			poll_ack(e, c, d); /* a hole waits: has its receiver moved on? */
 		if ((uint64_t)off >= s->acked)
 			side_check_acked(e, c, d, false, (uint64_t)off);
 		side_flush(e, c, d);

@@ -46,11 +46,16 @@ void side_free(struct weft_engine *e, struct side *s)
 	app_drop(e, s);
 }
 
-static void reach_depth(struct weft_engine *e, struct side *s)
+static void reach_depth(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
+	struct side *s = &c->side[d];
+	if (s->st.depth_reached)
+		return;
 	s->st.depth_reached = true;
 	s->done = true;
 	free_segs(e, s);
+	if (e->cb.on_unwanted)
+		e->cb.on_unwanted(e->cb.ctx, c, d);
 }
 
 /* Hand bytes at stream offset off to the caller. */
@@ -123,7 +128,7 @@ void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint6
 	s->app_len = 0;
 	s->resync = e->cb.on_resync != NULL;
 	if (depth && s->next >= depth)
-		reach_depth(e, s);
+		reach_depth(e, c, d);
 }
 
 /* Deliver held segments that now start at or before next. */
@@ -151,7 +156,7 @@ void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 			return;
 	}
 	if (e->cfg.depth && s->next >= e->cfg.depth)
-		reach_depth(e, s);
+		reach_depth(e, c, d);
 	if (s->fin && s->next >= s->fin_off)
 		s->done = true;
 }

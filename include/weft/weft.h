@@ -146,6 +146,16 @@ struct weft_callbacks {
 	ssize_t (*on_resync)(void *ctx, struct weft_conn *c, enum weft_dir d,
 			     const uint8_t *data, size_t len);
 	void (*on_end)(void *ctx, struct weft_conn *c, enum weft_end_reason r);
+	/* Optional, for sources that filter upstream (the XDP bypass): the
+	 * engine wants no more packets of direction d of c (it reached its
+	 * depth, or was ignored). */
+	void (*on_unwanted)(void *ctx, struct weft_conn *c, enum weft_dir d);
+	/* Optional, for sources that keep pure ACKs out of the packet stream
+	 * (the kernel flow table): the highest ACK number the receiver of
+	 * direction d has sent, in *ack; false if unknown. Asked when a hole
+	 * of d waits for a decision (at most once a millisecond of packet
+	 * time per side) and when c ends. */
+	bool (*peer_ack)(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *ack);
 };
 
 /* A frame from a source. hash is optional (0: the engine computes it); a

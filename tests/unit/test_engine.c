@@ -40,6 +40,11 @@ struct world {
 	uint64_t ts;
 	bool keep;          /* test keep_unconsumed: consume only full lines */
 	int resync_calls;
+	/* a source that keeps pure ACKs (the kernel flow table) */
+	bool ack_known[2];
+	uint32_t ack[2];    /* the receiver's ACK of direction d */
+	int ack_asked;
+	int unwanted[2];    /* on_unwanted calls per direction */
 };
 
 static struct conn_out *out_of(struct world *w, struct weft_conn *c)
@@ -128,12 +133,29 @@ static void cb_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 	o->st[1] = *weft_conn_dir(c, WEFT_S2C);
 }
 
+static bool cb_peer_ack(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *ack)
+{
+	(void)c;
+	struct world *w = ctx;
+	w->ack_asked++;
+	*ack = w->ack[d];
+	return w->ack_known[d];
+}
+
+static void cb_unwanted(void *ctx, struct weft_conn *c, enum weft_dir d)
+{
+	(void)c;
+	struct world *w = ctx;
+	w->unwanted[d]++;
+}
+
 static struct world *world_new(struct weft_config *cfg, bool resync)
 {
 	struct world *w = calloc(1, sizeof(*w));
 	struct weft_callbacks cb = { .ctx = w, .on_start = cb_start, .on_data = cb_data,
 				     .on_gap = cb_gap, .on_end = cb_end,
-				     .on_resync = resync ? cb_resync : NULL };
+				     .on_resync = resync ? cb_resync : NULL,
+				     .on_unwanted = cb_unwanted, .peer_ack = cb_peer_ack };
 	struct weft_config def;
 	if (!cfg) {
 		weft_config_default(&def);
@@ -479,6 +501,35 @@ static void t_gap_acked(void **st)
 	world_free(w);
 }
 
+/* The receiver's pure ACK never reaches the engine (kept in the kernel);
+ * the source answers peer_ack instead, and the gap is the same. */
+static void t_gap_acked_by_source(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, ACK, "AAAA" });
+	feed(w, (struct pk){ C, 9, 1, ACK, "CCCC" });   /* "BBBB" lost */
+	assert_true(w->ack_asked > 0);                  /* a hole: the source is asked */
+	assert_int_equal(w->c[0].s[C].ngaps, 0);        /* nothing known yet */
+	w->ack_known[C] = true;
+	w->ack[C] = 13;                                 /* the server got all 12 */
+	w->ts += 2 * NS / 1000;                         /* past the polling interval */
+	feed(w, (struct pk){ C, 13, 1, ACK, "DDDD" });
+	assert_int_equal(w->c[0].s[C].ngaps, 1);        /* declared now, not at the end */
+	assert_int_equal(w->c[0].s[C].gaps[0][0], 4);
+	assert_int_equal(w->c[0].s[C].gaps[0][1], 4);
+	assert_int_equal(w->c[0].s[C].len, 16);         /* and what followed delivered */
+	/* at the end, the source's ACK past the last byte seen: a tail lost */
+	w->ack[C] = 21;
+	finish(w);
+	assert_int_equal(w->c[0].end, WEFT_END_EOF);
+	assert_int_equal(w->c[0].s[C].ngaps, 2);
+	assert_int_equal(w->c[0].s[C].gaps[1][0], 16);
+	assert_int_equal(w->c[0].s[C].gaps[1][1], 4);
+	world_free(w);
+}
+
 static void t_gap_tail_at_end(void **st)
 {
 	(void)st;
@@ -602,6 +653,9 @@ static void t_depth(void **st)
 	expect_stream(&w->c[0].s[C], "abcdef");
 	expect_stream(&w->c[0].s[S], "012345");
 	assert_true(w->c[0].st[C].depth_reached);
+	/* each side said once that it wants no more (the bypass cue) */
+	assert_int_equal(w->unwanted[C], 1);
+	assert_int_equal(w->unwanted[S], 1);
 	world_free(w);
 }
 
@@ -729,6 +783,7 @@ int main(void)
 		cmocka_unit_test(t_port_reuse),
 		cmocka_unit_test(t_late_syn),
 		cmocka_unit_test(t_gap_acked),
+		cmocka_unit_test(t_gap_acked_by_source),
 		cmocka_unit_test(t_gap_tail_at_end),
 		cmocka_unit_test(t_snaplen_cut),
 		cmocka_unit_test(t_idle),
