@@ -296,7 +296,7 @@ int weft_xdp(struct xdp_md *ctx)
 			bpf_map_delete_elem(&bypass, &k);
 			b = NULL;
 		}
-		if (b) {
+		if (b && (b->sides & (side ? 2 : 1))) {
 			__sync_fetch_and_add(&b->packets, 1);
 			__sync_fetch_and_add(&b->bytes, (__u64)(end - data));
 			b->last_ns = now;

@@ -32,6 +32,7 @@
 #include "weft/live.h"
 #include "weft/abi.h"
 #include "weft.skel.h"
+#include "control.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -62,9 +63,15 @@ struct weft_live {
 	uint32_t frames;
 	int64_t mono_to_real;  /* add to bpf_ktime_get_ns() for packet time */
 	struct weft_live_stats st;
+	/* the control plane's maps and sweeper links: our own descriptors,
+	 * kept when the skeleton goes (-U) */
+	struct control_fds cfd;
+	struct control *ctl;
+	bool detached;
 };
 
-static const char *const pinned[] = { "counters", "cfg_map", "ports", "cidrs", "bypass" };
+static const char *const pinned[] = { "counters", "cfg_map", "ports", "cidrs", "bypass",
+				      "flows", "policy", "conns", "cmds", "epub" };
 
 static int64_t clock_ns(clockid_t c)
 {
@@ -248,6 +255,53 @@ static int open_queue(struct weft_live *l, uint32_t qid, char *err, size_t errle
 	return 0;
 }
 
+/* An iterator link over map m running prog: its descriptor, or -1. */
+static int iter_link(struct bpf_program *prog, struct bpf_map *m)
+{
+	union bpf_iter_link_info li = { .map.map_fd = (uint32_t)bpf_map__fd(m) };
+	LIBBPF_OPTS(bpf_iter_attach_opts, o, .link_info = &li, .link_info_len = sizeof(li));
+	struct bpf_link *link = bpf_program__attach_iter(prog, &o);
+	if (!link)
+		return -1;
+	int fd = fcntl(bpf_link__fd(link), F_DUPFD_CLOEXEC, 3);
+	bpf_link__destroy(link); /* our copy keeps the link */
+	return fd;
+}
+
+static int open_control(struct weft_live *l, char *err, size_t errlen)
+{
+	struct weft_bpf *k = l->skel;
+	struct bpf_map *maps[] = { k->maps.policy, k->maps.conns, k->maps.cmds, k->maps.epub,
+				   k->maps.bypass, k->maps.flows };
+	int *fds[] = { &l->cfd.policy, &l->cfd.conns, &l->cfd.cmds, &l->cfd.epub, &l->cfd.bypass,
+		       &l->cfd.flows };
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		if ((*fds[i] = fcntl(bpf_map__fd(maps[i]), F_DUPFD_CLOEXEC, 3)) < 0)
+			goto fail;
+	l->cfd.sweep_flows = iter_link(k->progs.sweep_flows, k->maps.flows);
+	l->cfd.sweep_bypass = iter_link(k->progs.sweep_bypass, k->maps.bypass);
+	if (l->cfd.sweep_flows < 0 || l->cfd.sweep_bypass < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot set up the control maps: %s", strerror(errno));
+	return -1;
+}
+
+void weft_live_bind(struct weft_live *l, const struct weft_config *cfg, struct weft_callbacks *cb)
+{
+	control_free(l->ctl);
+	l->ctl = control_new(&l->cfd, cfg, WEFT_MODE_TAP);
+	if (l->ctl)
+		control_bind(l->ctl, cb);
+}
+
+void weft_live_set_engine(struct weft_live *l, struct weft_engine *e)
+{
+	if (l->ctl)
+		control_set_engine(l->ctl, e);
+}
+
 static void close_queues(struct weft_live *l)
 {
 	for (uint32_t i = 0; i < MAX_QUEUES; i++) {
@@ -262,13 +316,33 @@ static void close_queues(struct weft_live *l)
 	}
 }
 
+void weft_live_detach(struct weft_live *l)
+{
+	if (l->link_fd >= 0)
+		close(l->link_fd); /* detaches: the link was never pinned */
+	l->link_fd = -1;
+	close_queues(l);
+	l->detached = true;
+}
+
+static void close_cfd(struct control_fds *c)
+{
+	int *fds[] = { &c->policy, &c->conns, &c->cmds, &c->epub, &c->bypass, &c->flows,
+		       &c->sweep_flows, &c->sweep_bypass };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
 void weft_live_close(struct weft_live *l)
 {
 	if (!l)
 		return;
-	if (l->link_fd >= 0)
-		close(l->link_fd); /* detaches: the link was never pinned */
-	close_queues(l);
+	weft_live_detach(l);
+	control_free(l->ctl);
+	close_cfd(&l->cfd);
 	if (l->pindir[0]) {
 		unpin_dir(l->pindir);
 	} else if (l->madedir[0]) {
@@ -286,6 +360,7 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	if (!l)
 		return NULL;
 	l->link_fd = -1;
+	l->cfd = (struct control_fds){ -1, -1, -1, -1, -1, -1, -1, -1 };
 	snprintf(l->ifname, sizeof(l->ifname), "%s", o->ifname);
 	l->ifindex = (int)if_nametoindex(o->ifname);
 	l->frames = o->frames ? o->frames : 8192; /* 16 MB a queue: bursts wait in the rings */
@@ -338,6 +413,8 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 			goto fail;
 		}
 	}
+	if (open_control(l, err, errlen))
+		goto fail;
 	/* native first; generic (skb) mode where the driver cannot */
 	int pfd = bpf_program__fd(l->skel->progs.weft_xdp);
 	LIBBPF_OPTS(bpf_link_create_opts, lo);
@@ -390,6 +467,18 @@ void weft_live_stats(struct weft_live *l, struct weft_live_stats *s)
 	*s = l->st;
 }
 
+static void live_pub(struct weft_live *l, struct weft_engine_pub *p)
+{
+	xsk_stats(l);
+	p->frames = l->st.frames;
+	p->xsk_dropped = l->st.xsk_rx_dropped;
+	p->xsk_ring_full = l->st.xsk_rx_ring_full;
+	p->xsk_fill_empty = l->st.xsk_fill_empty;
+	p->xsk_invalid = l->st.xsk_rx_invalid;
+	p->queues = l->st.queues;
+	p->native = l->st.native;
+}
+
 /* One batch from one socket. Returns frames taken. */
 static uint32_t drain(struct weft_live *l, struct queue *q, struct weft_engine *e)
 {
@@ -437,6 +526,7 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 	for (uint32_t i = 0; i < l->nq; i++)
 		pfd[i] = (struct pollfd){ .fd = xsk_socket__fd(l->q[i].xsk), .events = POLLIN };
 	int64_t next_sweep = clock_ns(CLOCK_MONOTONIC) + 1000000000ll;
+	int64_t next_ctl = 0;
 	while (!*stop) {
 		uint32_t got = 0;
 		for (uint32_t i = 0; i < l->nq; i++)
@@ -458,6 +548,14 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 			 * stamps with */
 			weft_engine_sweep(e, (uint64_t)(now + l->mono_to_real));
 			next_sweep = now + 1000000000ll;
+		}
+		if (l->ctl && now >= next_ctl) {
+			/* commands within 100 ms; policy and sweeps each second */
+			struct weft_engine_pub p = { 0 };
+			if (now + 100000000ll >= next_sweep) /* counters only when published */
+				live_pub(l, &p);
+			control_tick(l->ctl, now, &p, stop);
+			next_ctl = now + 100000000ll;
 		}
 	}
 	return 0;

@@ -94,7 +94,8 @@ struct weft_bypass {
 	uint64_t last_ns;   /* bpf_ktime_get_ns() of the last packet */
 	uint64_t id;        /* the engine's connection id (0: not one) */
 	uint32_t reason;    /* WEFT_BYPASS_* */
-	uint32_t pad;
+	uint8_t sides;      /* bit i: packets sent by canonical end i are bypassed */
+	uint8_t pad[3];
 };
 
 #define WEFT_BYPASS_DEPTH 1   /* every side reached its depth */

@@ -48,7 +48,15 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop, char *err,
 		  size_t errlen);
 void weft_live_stats(struct weft_live *l, struct weft_live_stats *s);
-/* Detach, close the sockets, remove the pins. */
+/* The control plane (policy map, commands, bypass, kernel ACKs, sweeps):
+ * put it between the engine and the callbacks in cb before the engine is
+ * made with them, then name the engine. The policy map starts as cfg. */
+void weft_live_bind(struct weft_live *l, const struct weft_config *cfg, struct weft_callbacks *cb);
+void weft_live_set_engine(struct weft_live *l, struct weft_engine *e);
+/* Detach the program and close the sockets; the maps stay (and the
+ * control plane works) until weft_live_close. */
+void weft_live_detach(struct weft_live *l);
+/* Detach, close the sockets and maps, remove the pins. */
 void weft_live_close(struct weft_live *l);
 /* This handle will not remove the pins when closed (after a fork, the
  * process that keeps root removes them, with weft_live_unpin). */

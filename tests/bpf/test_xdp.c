@@ -335,7 +335,7 @@ static void t_bypass(void **st)
 	k.addr[!swap][0] = b;
 	k.port[swap] = 40000;
 	k.port[!swap] = 80;
-	struct weft_bypass v = { 0 };
+	struct weft_bypass v = { .sides = 3 };
 	int fd = bpf_map__fd(skel->maps.bypass);
 	assert_int_equal(bpf_map_update_elem(fd, &k, &v, 0), 0);
 	uint64_t before = counter(WEFT_CNT_BYPASS);
@@ -350,6 +350,11 @@ static void t_bypass(void **st)
 	set_enabled(1, XDP_PASS);
 	assert_int_equal(run(&f).verdict, XDP_PASS);
 	set_enabled(1, XDP_DROP);
+	/* one side only (a direction at its depth): the other still crosses */
+	v = (struct weft_bypass){ .sides = (uint8_t)(1u << swap) };
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, 0), 0);
+	assert_int_equal(run(&f).verdict, XDP_DROP);
+	assert_true(run(&g).has_meta);
 	bpf_map_delete_elem(fd, &k);
 	assert_true(run(&f).has_meta);
 }
@@ -453,7 +458,7 @@ static void t_bypass_new_syn(void **st)
 	(void)st;
 	struct weft_flow_key k = key4("10.0.0.1", 40001, "10.0.0.2", 80);
 	int fd = bpf_map__fd(skel->maps.bypass);
-	struct weft_bypass v = { .id = 9, .reason = WEFT_BYPASS_DEPTH };
+	struct weft_bypass v = { .id = 9, .reason = WEFT_BYPASS_DEPTH, .sides = 3 };
 	assert_int_equal(bpf_map_update_elem(fd, &k, &v, 0), 0);
 	struct fr ack = seg("10.0.0.1", "10.0.0.2", 40001, 80, 0x10, 1, 0);
 	assert_int_equal(run(&ack).verdict, XDP_DROP);

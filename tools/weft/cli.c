@@ -61,6 +61,18 @@ bool is_prefix(const char *word, const char *keyword)
 	return n && n <= strlen(keyword) && !strncmp(word, keyword, n);
 }
 
+int match_keyword(const char *word, const char *const *keywords, int n)
+{
+	int found = -1;
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(word, keywords[i]))
+			return i;
+		if (is_prefix(word, keywords[i]))
+			found = found == -1 ? i : -2;
+	}
+	return found;
+}
+
 int parse_size(const char *s, uint64_t *out)
 {
 	char *end;
@@ -179,6 +191,18 @@ void jw_bool(struct jw *w, const char *key, bool v)
 {
 	jw_key(w, key);
 	fputs(v ? "true" : "false", w->f);
+}
+
+void jw_i64(struct jw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	fprintf(w->f, "%lld", (long long)v);
+}
+
+void jw_null(struct jw *w, const char *key)
+{
+	jw_key(w, key);
+	fputs("null", w->f);
 }
 
 void jw_end(struct jw *w)

@@ -16,6 +16,9 @@ extern const char *prog_name;
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Does word abbreviate keyword (a non-empty prefix of it)? */
 bool is_prefix(const char *word, const char *keyword);
+/* word among n keywords by unique prefix (an exact match wins): its index,
+ * -1 when none matches, -2 when several do. */
+int match_keyword(const char *word, const char *const *keywords, int n);
 
 /* "64M", "512k", "1G", "1000" -> bytes; -1 on error */
 int parse_size(const char *s, uint64_t *out);
@@ -53,5 +56,33 @@ int do_read(int argc, char **argv);
 int do_run(int argc, char **argv);
 int do_prog(int argc, char **argv);
 int do_stats(int argc, char **argv);
+int do_flow(int argc, char **argv);
+int do_policy(int argc, char **argv);
+
+/* instance.c: a running weft, found by its pins under /sys/fs/bpf/weft */
+struct instance {
+	char dev[64];
+	uint32_t pid;
+	bool alive;
+};
+/* "dev IFACE" at argv[*i]: 1 consumed, 0 not it, -1 error printed */
+int dev_option(int argc, char **argv, int *i, const char **dev);
+/* The instance on dev, or the only one when dev is NULL: 0, or 1 with the
+ * error printed (none, several, not running when must_run). */
+int instance_find(const char *dev, struct instance *in, bool must_run);
+/* A pinned map of in: a descriptor, or -1 with the error printed. */
+int instance_map(const struct instance *in, const char *name);
+/* Every instance: count; calls fn for each. */
+int instance_each(void (*fn)(const struct instance *in, void *arg), void *arg);
+/* CLOCK_REALTIME - CLOCK_MONOTONIC: the kernel's ktime to wall time */
+int64_t mono_to_real_ns(void);
+uint64_t mono_now_ns(void);
+/* "2023-11-14T22:13:20.002334Z" */
+void iso_time(uint64_t real_ns, char *buf, size_t len);
+void jw_i64(struct jw *w, const char *key, int64_t v);
+void jw_null(struct jw *w, const char *key);
+/* "5s", "64M" for human output */
+void fmt_duration(uint64_t ns, char *buf, size_t len);
+void fmt_size(uint64_t bytes, char *buf, size_t len);
 
 #endif

@@ -21,8 +21,10 @@ static int do_version(int argc, char **argv);
 static const struct object objects[] = {
 	{ "read", do_read, "read FILE... [-o DIR] [filter EXPR] [OPTIONS]   reassemble capture files" },
 	{ "run", do_run, "run dev IFACE [-o DIR] [mode tap] [queues N]     live daemon (XDP + AF_XDP)" },
-	{ "prog", do_prog, "prog show                                      running instances" },
-	{ "stats", do_stats, "stats dev IFACE                                the XDP program's counters" },
+	{ "prog", do_prog, "prog show | detach dev IFACE                   what is attached" },
+	{ "flow", do_flow, "flow list | show ID | evict ID | ignore ID     live flows" },
+	{ "policy", do_policy, "policy show | set KEY VALUE ...                live settings" },
+	{ "stats", do_stats, "stats [dev IFACE]                              counters" },
 	{ "help", do_help, "help                                           this text" },
 	{ "version", do_version, "version                                        print the version" },
 };

@@ -186,12 +186,14 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 	}
 	struct weft_callbacks cb;
 	weft_sink_bind(sink, cfg, &cb);
+	weft_live_bind(live, cfg, &cb);
 	struct weft_engine *e = weft_engine_new(cfg, &cb);
 	if (!e) {
 		weft_sink_close(sink);
 		weft_live_close(live);
 		return cli_error("cannot create the engine");
 	}
+	weft_live_set_engine(live, e);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -205,8 +207,9 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 		fprintf(stderr, "Error: %s\n", err);
 	/* detach first: nothing new comes in while the rest is written */
 	weft_live_stats(live, &ls);
-	weft_live_close(live);
+	weft_live_detach(live);
 	weft_engine_flush(e, WEFT_END_SHUTDOWN);
+	weft_live_close(live);
 	struct weft_stats s;
 	weft_engine_stats(e, &s);
 	weft_engine_free(e);

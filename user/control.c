@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's side of the control plane (see control.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "control.h"
+#include "weft/flowhash.h"
+
+#define TICK_NS 1000000000ll /* policy, counters, sweeps: once a second */
+
+struct control {
+	struct control_fds fd;
+	struct weft_config cfg;
+	struct weft_callbacks next; /* the sink's */
+	struct weft_engine *e;
+	uint32_t gen;
+	uint32_t mode;
+	int64_t next_tick;
+	/* set while a command ends a connection: its bypass reason */
+	uint32_t ending_reason;
+	uint64_t bypass_written;
+	uint64_t sweep_ns_last;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+void policy_from_config(struct weft_policy *p, const struct weft_config *c)
+{
+	uint32_t gen = p->gen, ack = p->ack_offload;
+	memset(p, 0, sizeof(*p));
+	p->idle_established_ns = c->idle_established_ns;
+	p->idle_closing_ns = c->idle_closing_ns;
+	p->idle_halfopen_ns = c->idle_halfopen_ns;
+	p->memcap = c->memcap;
+	p->max_flows = c->max_flows;
+	p->buffer_cap = c->buffer_cap;
+	p->depth = c->depth;
+	p->overlap = (uint32_t)c->overlap;
+	p->buffer_policy = (uint32_t)c->buffer_policy;
+	p->ack_offload = ack;
+	p->gen = gen;
+}
+
+void config_from_policy(struct weft_config *c, const struct weft_policy *p)
+{
+	c->idle_established_ns = p->idle_established_ns;
+	c->idle_closing_ns = p->idle_closing_ns;
+	c->idle_halfopen_ns = p->idle_halfopen_ns;
+	c->memcap = p->memcap;
+	c->max_flows = p->max_flows;
+	c->buffer_cap = p->buffer_cap;
+	c->depth = p->depth;
+	c->overlap = p->overlap == WEFT_OVERLAP_LAST ? WEFT_OVERLAP_LAST : WEFT_OVERLAP_FIRST;
+	c->buffer_policy = p->buffer_policy == WEFT_BUFFER_END ? WEFT_BUFFER_END : WEFT_BUFFER_GAP;
+}
+
+void conn_kernel_key(const struct weft_conn_info *ci, struct weft_flow_key *k, uint8_t *client_end)
+{
+	uint32_t a[4], b[4];
+	memcpy(a, ci->client.addr, 16);
+	memcpy(b, ci->server.addr, 16);
+	int swap = weft_endpoint_after(a, ci->client.port, b, ci->server.port);
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr[swap], a, 16);
+	memcpy(k->addr[!swap], b, 16);
+	k->port[swap] = ci->client.port;
+	k->port[!swap] = ci->server.port;
+	k->vlan[0] = ci->vlan[0];
+	k->vlan[1] = ci->vlan[1];
+	k->family = ci->family;
+	*client_end = (uint8_t)swap;
+}
+
+/* ---- the callbacks, in front of the sink's ---- */
+
+static void bypass_add(struct control *ctl, const struct weft_conn_info *ci, uint8_t sides,
+		       uint32_t reason)
+{
+	struct weft_flow_key k;
+	uint8_t cend;
+	conn_kernel_key(ci, &k, &cend);
+	struct weft_bypass b;
+	if (bpf_map_lookup_elem(ctl->fd.bypass, &k, &b) != 0)
+		memset(&b, 0, sizeof(b));
+	b.sides |= sides;
+	b.id = ci->id;
+	if (!b.reason)
+		b.reason = reason;
+	b.last_ns = mono_ns();
+	if (bpf_map_update_elem(ctl->fd.bypass, &k, &b, 0) == 0)
+		ctl->bypass_written++;
+}
+
+static void c_start(void *ctx, struct weft_conn *c)
+{
+	struct control *ctl = ctx;
+	const struct weft_conn_info *ci = weft_conn_info(c);
+	struct weft_flow_key k;
+	struct weft_conn_entry v = { .id = ci->id, .first_ns = ci->first_ns, .reuse = ci->reuse,
+				     .midstream = ci->midstream };
+	conn_kernel_key(ci, &k, &v.client);
+	bpf_map_update_elem(ctl->fd.conns, &k, &v, 0);
+	if (ctl->next.on_start)
+		ctl->next.on_start(ctl->next.ctx, c);
+}
+
+static size_t c_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
+		     const uint8_t *data, size_t len)
+{
+	struct control *ctl = ctx;
+	return ctl->next.on_data ? ctl->next.on_data(ctl->next.ctx, c, d, off, data, len) : len;
+}
+
+static void c_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off, uint64_t len)
+{
+	struct control *ctl = ctx;
+	if (ctl->next.on_gap)
+		ctl->next.on_gap(ctl->next.ctx, c, d, off, len);
+}
+
+static ssize_t c_resync(void *ctx, struct weft_conn *c, enum weft_dir d, const uint8_t *data,
+			size_t len)
+{
+	struct control *ctl = ctx;
+	return ctl->next.on_resync(ctl->next.ctx, c, d, data, len);
+}
+
+static void c_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
+{
+	struct control *ctl = ctx;
+	const struct weft_conn_info *ci = weft_conn_info(c);
+	if (ctl->next.on_end)
+		ctl->next.on_end(ctl->next.ctx, c, r);
+	struct weft_flow_key k;
+	uint8_t cend;
+	conn_kernel_key(ci, &k, &cend);
+	bpf_map_delete_elem(ctl->fd.conns, &k);
+	/* Ended while its packets still come: they stop costing anything.
+	 * A SYN on the tuple reopens it (the program lets SYNs through). */
+	uint32_t why = 0;
+	if (ctl->ending_reason)
+		why = ctl->ending_reason;
+	else if (r == WEFT_END_MEMCAP || r == WEFT_END_MAX_FLOWS || r == WEFT_END_BUFFER ||
+		 r == WEFT_END_MANUAL)
+		why = WEFT_BYPASS_EVICT;
+	else if (r == WEFT_END_DEPTH)
+		why = WEFT_BYPASS_DEPTH;
+	if (why)
+		bypass_add(ctl, ci, 3, why);
+}
+
+static void c_unwanted(void *ctx, struct weft_conn *c, enum weft_dir d)
+{
+	struct control *ctl = ctx;
+	const struct weft_conn_info *ci = weft_conn_info(c);
+	struct weft_flow_key k;
+	uint8_t cend;
+	conn_kernel_key(ci, &k, &cend);
+	/* the sender of direction d: the client for c2s */
+	uint8_t sender = d == WEFT_C2S ? cend : (uint8_t)!cend;
+	bypass_add(ctl, ci, (uint8_t)(1u << sender), WEFT_BYPASS_DEPTH);
+	if (ctl->next.on_unwanted)
+		ctl->next.on_unwanted(ctl->next.ctx, c, d);
+}
+
+static bool c_peer_ack(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *ack)
+{
+	struct control *ctl = ctx;
+	struct weft_flow_key k;
+	uint8_t cend;
+	conn_kernel_key(weft_conn_info(c), &k, &cend);
+	struct weft_flow f;
+	if (bpf_map_lookup_elem(ctl->fd.flows, &k, &f) != 0)
+		return false;
+	/* the receiver of direction d acknowledges it: the server for c2s */
+	uint8_t recv = d == WEFT_C2S ? (uint8_t)!cend : cend;
+	if (!(f.ack_valid & (1u << recv)))
+		return false;
+	*ack = f.ack[recv];
+	return true;
+}
+
+void control_bind(struct control *ctl, struct weft_callbacks *cb)
+{
+	ctl->next = *cb;
+	*cb = (struct weft_callbacks){ .ctx = ctl, .on_start = c_start, .on_data = c_data,
+				       .on_gap = c_gap, .on_end = c_end,
+				       .on_resync = cb->on_resync ? c_resync : NULL,
+				       .on_unwanted = c_unwanted, .peer_ack = c_peer_ack };
+}
+
+/* ---- lifetime and the tick ---- */
+
+struct control *control_new(const struct control_fds *fds, const struct weft_config *cfg,
+			    uint32_t mode)
+{
+	struct control *ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return NULL;
+	ctl->fd = *fds;
+	ctl->cfg = *cfg;
+	ctl->mode = mode;
+	/* the policy starts as the command line set it */
+	struct weft_policy p = { .ack_offload = 1, .gen = 1 };
+	policy_from_config(&p, cfg);
+	uint32_t zero = 0;
+	bpf_map_update_elem(ctl->fd.policy, &zero, &p, 0);
+	ctl->gen = p.gen;
+	return ctl;
+}
+
+void control_free(struct control *ctl)
+{
+	free(ctl);
+}
+
+void control_set_engine(struct control *ctl, struct weft_engine *e)
+{
+	ctl->e = e;
+}
+
+const struct weft_config *control_config(const struct control *ctl)
+{
+	return &ctl->cfg;
+}
+
+static void commands(struct control *ctl, volatile int *stop)
+{
+	struct weft_cmd cmd;
+	while (bpf_map_lookup_and_delete_elem(ctl->fd.cmds, NULL, &cmd) == 0) {
+		if (cmd.op == WEFT_CMD_DETACH) {
+			*stop = 1;
+			continue;
+		}
+		struct weft_conn *c = ctl->e ? weft_engine_find(ctl->e, cmd.id) : NULL;
+		if (!c)
+			continue; /* ended meanwhile: the CLI sees it gone */
+		ctl->ending_reason = cmd.op == WEFT_CMD_IGNORE ? WEFT_BYPASS_IGNORE : WEFT_BYPASS_EVICT;
+		weft_conn_end(ctl->e, c, WEFT_END_MANUAL);
+		ctl->ending_reason = 0;
+	}
+}
+
+static void reread_policy(struct control *ctl)
+{
+	struct weft_policy p;
+	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(ctl->fd.policy, &zero, &p) != 0 || p.gen == ctl->gen)
+		return;
+	ctl->gen = p.gen;
+	config_from_policy(&ctl->cfg, &p);
+	if (ctl->e)
+		weft_engine_set_config(ctl->e, &ctl->cfg);
+}
+
+/* One pass of an iterator: the program deletes what is idle. */
+static void sweep(int link_fd)
+{
+	if (link_fd < 0)
+		return;
+	int it = bpf_iter_create(link_fd);
+	if (it < 0)
+		return;
+	char buf[256];
+	while (read(it, buf, sizeof(buf)) > 0)
+		;
+	close(it);
+}
+
+static void publish(struct control *ctl, const struct weft_engine_pub *live)
+{
+	struct weft_engine_pub p = *live;
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	p.updated_ns = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+	if (ctl->e) {
+		struct weft_stats s;
+		weft_engine_stats(ctl->e, &s);
+		p.conns = s.conns;
+		p.conns_open = s.conns_open;
+		p.delivered_bytes = s.delivered_bytes;
+		p.gap_bytes = s.gap_bytes;
+		p.gaps = s.gaps;
+		p.mem_used = s.mem_used;
+		p.mem_peak = s.mem_peak;
+		p.malformed = s.malformed;
+		p.late_packets = s.late_packets;
+		for (int i = 0; i < WEFT_END__COUNT && i < WEFT_PUB_ENDS; i++)
+			p.ends[i] = s.ends[i];
+	}
+	p.bypass_written = ctl->bypass_written;
+	p.sweep_ns_last = ctl->sweep_ns_last;
+	p.mode = ctl->mode;
+	uint32_t zero = 0;
+	bpf_map_update_elem(ctl->fd.epub, &zero, &p, 0);
+}
+
+void control_tick(struct control *ctl, int64_t mono_now, const struct weft_engine_pub *live,
+		  volatile int *stop)
+{
+	commands(ctl, stop);
+	if (mono_now < ctl->next_tick)
+		return;
+	ctl->next_tick = mono_now + TICK_NS;
+	reread_policy(ctl);
+	uint64_t t0 = mono_ns();
+	sweep(ctl->fd.sweep_flows);
+	sweep(ctl->fd.sweep_bypass);
+	ctl->sweep_ns_last = mono_ns() - t0;
+	publish(ctl, live);
+}
