@@ -331,6 +331,13 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 			p->pre_ack_valid = true;
 		}
 	}
+	/* This side acknowledged the peer's FIN: it has every byte before it,
+	 * so holes the peer left are gaps now. Its data went past the capture;
+	 * nothing else is coming (the peer's own last ACK, which would say so
+	 * too, may be kept from the engine by a source that keeps pure ACKs). */
+	if ((t->flags & TCP_ACK) && p->started && p->fin && !p->done && !p->floating &&
+	    p->ack_valid && p->acked > p->fin_off)
+		side_check_acked(e, c, !d, false, p->fin_off);
 	/* Data from this side while it acknowledges past a hole of the other:
 	 * the peer has moved on (a new request after a response), so that hole
 	 * will not fill. Declare it now, before this side's bytes, so a reader

@@ -162,13 +162,31 @@ def t_help_and_prefix():
     assert json.loads(r.stdout)["version"]
 
 def t_prog_and_stats_without_instance():
-    one_error_line(weft("stats"), "which interface")
+    # the control-plane objects, with no weft running: one line each, or
+    # {"error": ...} with -j, and a non-zero exit
+    one_error_line(weft("stats"), "no weft instance is running")
     one_error_line(weft("stats", "dev", "nosuch0"), "no weft instance is attached to nosuch0")
     one_error_line(weft("prog", "bogus"), "unknown command")
+    one_error_line(weft("prog", "detach"), "which interface")
+    one_error_line(weft("prog", "detach", "dev", "nosuch0"), "no weft instance is attached to nosuch0")
+    one_error_line(weft("flow", "list"), "no weft instance is running")
+    one_error_line(weft("flow", "li", "dev", "nosuch0"), "no weft instance is attached to nosuch0")
+    one_error_line(weft("flow", "show"), "needs an ID")
+    one_error_line(weft("flow", "show", "x1"), "a flow id is a number")
+    one_error_line(weft("flow", "evict", "3", "dev", "nosuch0"), "no weft instance is attached")
+    one_error_line(weft("flow", "bogus"), "unknown command")
+    one_error_line(weft("policy", "show"), "no weft instance is running")
+    one_error_line(weft("policy", "set", "dev", "nosuch0", "idle", "5s"), "no weft instance is attached")
+    one_error_line(weft("policy", "frob"), "unknown command")
     r = weft("-j", "prog", "show", check=True)
     assert isinstance(json.loads(r.stdout), list)
-    r = weft("-j", "stats", "dev", "nosuch0")
-    assert "no weft instance" in json.loads(r.stdout)["error"]
+    for args in (("stats", "dev", "nosuch0"), ("flow", "list", "dev", "nosuch0"),
+                 ("policy", "show", "dev", "nosuch0"), ("flow", "show", "zz")):
+        r = weft("-j", *args)
+        assert r.returncode != 0 and json.loads(r.stdout)["error"], (args, r.stdout)
+    for obj in ("prog", "flow", "policy", "stats"):
+        r = weft(obj, "help")
+        assert r.returncode == 0 and b"Usage:" in r.stderr, (obj, r.stderr)
 
 def t_template():
     d = os.path.join(TMP, "tmpl")

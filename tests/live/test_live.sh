@@ -80,7 +80,7 @@ downloads() { # queues label
 import json, sys
 s, p = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 dev, pid = sys.argv[3], int(sys.argv[4])
-c = s["counters"]
+c = s["xdp"]
 assert s["running"] and c["to_user"] > 10000 and c["no_socket"] == 0, s
 assert c["packets"] >= c["to_user"], c
 assert any(i["dev"] == dev and i["running"] for i in p), p

@@ -530,6 +530,25 @@ static void t_gap_acked_by_source(void **st)
 	world_free(w);
 }
 
+/* Both FINs, a hole in the first closer's data, and no last ACK (a source
+ * that keeps pure ACKs): the peer's FIN acknowledges everything, so the
+ * hole is a gap and the connection ends with fin, not later. */
+static void t_gap_acked_by_fin(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ S, 1, 1, ACK, "AAAA" });
+	feed(w, (struct pk){ S, 9, 1, FIN | ACK, "CCCC" });   /* "BBBB" lost */
+	feed(w, (struct pk){ C, 1, 14, FIN | ACK });          /* acks the FIN */
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	assert_int_equal(w->c[0].s[S].ngaps, 1);
+	assert_int_equal(w->c[0].s[S].gaps[0][0], 4);
+	assert_int_equal(w->c[0].s[S].gaps[0][1], 4);
+	assert_int_equal(w->c[0].s[S].len, 12);
+	world_free(w);
+}
+
 static void t_gap_tail_at_end(void **st)
 {
 	(void)st;
@@ -784,6 +803,7 @@ int main(void)
 		cmocka_unit_test(t_late_syn),
 		cmocka_unit_test(t_gap_acked),
 		cmocka_unit_test(t_gap_acked_by_source),
+		cmocka_unit_test(t_gap_acked_by_fin),
 		cmocka_unit_test(t_gap_tail_at_end),
 		cmocka_unit_test(t_snaplen_cut),
 		cmocka_unit_test(t_idle),
