@@ -23,6 +23,7 @@ struct control {
 	uint32_t ending_reason;
 	uint64_t bypass_written;
 	uint64_t sweep_ns_last;
+	int64_t mono_to_real;  /* the kernel's clock to packet time */
 };
 
 static uint64_t mono_ns(void)
@@ -188,13 +189,27 @@ static bool c_peer_ack(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t
 	return true;
 }
 
+static bool c_last_seen(void *ctx, struct weft_conn *c, uint64_t *ts)
+{
+	struct control *ctl = ctx;
+	struct weft_flow_key k;
+	uint8_t cend;
+	conn_kernel_key(weft_conn_info(c), &k, &cend);
+	struct weft_flow f;
+	if (bpf_map_lookup_elem(ctl->fd.flows, &k, &f) != 0 || !f.last_ns)
+		return false;
+	*ts = (uint64_t)((int64_t)f.last_ns + ctl->mono_to_real);
+	return true;
+}
+
 void control_bind(struct control *ctl, struct weft_callbacks *cb)
 {
 	ctl->next = *cb;
 	*cb = (struct weft_callbacks){ .ctx = ctl, .on_start = c_start, .on_data = c_data,
 				       .on_gap = c_gap, .on_end = c_end,
 				       .on_resync = cb->on_resync ? c_resync : NULL,
-				       .on_unwanted = c_unwanted, .peer_ack = c_peer_ack };
+				       .on_unwanted = c_unwanted, .peer_ack = c_peer_ack,
+				       .last_seen = c_last_seen };
 }
 
 /* ---- lifetime and the tick ---- */
@@ -208,6 +223,9 @@ struct control *control_new(const struct control_fds *fds, const struct weft_con
 	ctl->fd = *fds;
 	ctl->cfg = *cfg;
 	ctl->mode = mode;
+	struct timespec r;
+	clock_gettime(CLOCK_REALTIME, &r);
+	ctl->mono_to_real = (int64_t)r.tv_sec * 1000000000ll + r.tv_nsec - (int64_t)mono_ns();
 	/* the policy starts as the command line set it */
 	struct weft_policy p = { .ack_offload = 1, .gen = 1 };
 	policy_from_config(&p, cfg);

@@ -141,10 +141,17 @@ void weft_engine_sweep(struct weft_engine *e, uint64_t now)
 		uint64_t to = class_timeout(e, cls);
 		struct weft_conn *c;
 		while ((c = e->lru[cls].head) && c->info.last_ns + to <= e->now) {
-			if (c->ended)
+			uint64_t seen;
+			if (c->ended) {
 				conn_free(e, c);
-			else
+			} else if (e->cb.last_seen && e->cb.last_seen(e->cb.ctx, c, &seen) &&
+				   seen > c->info.last_ns && seen + to > e->now) {
+				/* alive where the engine cannot see it: to the back */
+				c->info.last_ns = seen;
+				lru_touch(e, c, (enum lru_class)cls);
+			} else {
 				conn_end(e, c, WEFT_END_IDLE);
+			}
 		}
 	}
 	e->next_sweep = e->now + SWEEP_EVERY_NS;

@@ -134,6 +134,12 @@ static void rotate(struct hasher *h)
 	pthread_mutex_unlock(&h->mu);
 }
 
+void hasher_push(struct hasher *h)
+{
+	if (h->cur->used)
+		rotate(h);
+}
+
 static void put(struct hasher *h, const struct entry *e, const void *data, size_t len)
 {
 	size_t need = sizeof(*e) + ((len + 7) & ~(size_t)7);

@@ -19,6 +19,9 @@ void hasher_data(struct hasher *h, struct sha256 *s, const void *data, size_t le
 void hasher_zeros(struct hasher *h, struct sha256 *s, uint64_t len);
 /* Run fn(arg) on the hashing thread once everything queued before is done. */
 void hasher_call(struct hasher *h, void (*fn)(void *arg), void *arg);
+/* Hand over what is queued now, however little (a live source's tick: a
+ * connection's report line must not wait for a batch to fill). */
+void hasher_push(struct hasher *h);
 /* Finish everything queued, stop the thread. */
 void hasher_free(struct hasher *h);
 

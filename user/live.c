@@ -68,6 +68,8 @@ struct weft_live {
 	struct control_fds cfd;
 	struct control *ctl;
 	bool detached;
+	void (*tick)(void *);
+	void *tick_arg;
 };
 
 static const char *const pinned[] = { "counters", "cfg_map", "ports", "cidrs", "bypass",
@@ -294,6 +296,12 @@ void weft_live_bind(struct weft_live *l, const struct weft_config *cfg, struct w
 	l->ctl = control_new(&l->cfd, cfg, WEFT_MODE_TAP);
 	if (l->ctl)
 		control_bind(l->ctl, cb);
+}
+
+void weft_live_on_tick(struct weft_live *l, void (*fn)(void *arg), void *arg)
+{
+	l->tick = fn;
+	l->tick_arg = arg;
 }
 
 void weft_live_set_engine(struct weft_live *l, struct weft_engine *e)
@@ -548,12 +556,13 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 			 * stamps with */
 			weft_engine_sweep(e, (uint64_t)(now + l->mono_to_real));
 			next_sweep = now + 1000000000ll;
+			if (l->tick)
+				l->tick(l->tick_arg);
 		}
 		if (l->ctl && now >= next_ctl) {
 			/* commands within 100 ms; policy and sweeps each second */
 			struct weft_engine_pub p = { 0 };
-			if (now + 100000000ll >= next_sweep) /* counters only when published */
-				live_pub(l, &p);
+			live_pub(l, &p);
 			control_tick(l->ctl, now, &p, stop);
 			next_ctl = now + 100000000ll;
 		}

@@ -407,3 +407,9 @@ int weft_sink_close(struct weft_sink *s)
 	free(s);
 	return errors;
 }
+
+void weft_sink_flush(struct weft_sink *s)
+{
+	if (s->hs)
+		hasher_push(s->hs);
+}

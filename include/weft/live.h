@@ -53,6 +53,8 @@ void weft_live_stats(struct weft_live *l, struct weft_live_stats *s);
  * made with them, then name the engine. The policy map starts as cfg. */
 void weft_live_bind(struct weft_live *l, const struct weft_config *cfg, struct weft_callbacks *cb);
 void weft_live_set_engine(struct weft_live *l, struct weft_engine *e);
+/* fn(arg) once a second from the run loop (the sink's flush). */
+void weft_live_on_tick(struct weft_live *l, void (*fn)(void *arg), void *arg);
 /* Detach the program and close the sockets; the maps stay (and the
  * control plane works) until weft_live_close. */
 void weft_live_detach(struct weft_live *l);

@@ -37,6 +37,9 @@ void weft_sink_bind(struct weft_sink *s, struct weft_config *cfg, struct weft_ca
 /* Finish report.xml and close everything. Returns the number of write
  * errors seen (0: all written). */
 int weft_sink_close(struct weft_sink *s);
+/* Write out what waits (report lines of ended connections); live sources
+ * call it every second. */
+void weft_sink_flush(struct weft_sink *s);
 
 /* The name a direction's file gets from a template (no directory). */
 void weft_format_name(const char *tmpl, const struct weft_conn_info *ci, enum weft_dir d,

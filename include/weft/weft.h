@@ -156,6 +156,11 @@ struct weft_callbacks {
 	 * of d waits for a decision (at most once a millisecond of packet
 	 * time per side) and when c ends. */
 	bool (*peer_ack)(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *ack);
+	/* Optional, with the same sources: the packet time the connection was
+	 * last seen, in *ts_ns, counting packets the engine was not given
+	 * (kept or bypassed in the kernel). Asked before an idle eviction, so
+	 * a flow alive in the kernel is not taken for an idle one. */
+	bool (*last_seen)(void *ctx, struct weft_conn *c, uint64_t *ts_ns);
 };
 
 /* A frame from a source. hash is optional (0: the engine computes it); a

@@ -223,7 +223,7 @@ struct filter_change {
 
 static int set(const struct instance *in, int argc, char **argv)
 {
-	if (argc < 2 || argc % 2)
+	if (argc < 2)
 		return cli_error("policy set needs KEY VALUE pairs (try '%s policy help')", prog_name);
 	int pf = instance_map(in, "policy");
 	if (pf < 0)
@@ -245,6 +245,8 @@ static int set(const struct instance *in, int argc, char **argv)
 		if (ki < 0)
 			return cli_error("unknown policy key '%s' (try '%s policy help')", argv[i], prog_name);
 		const struct key *k = &keys[ki];
+		if (i + 1 >= argc)
+			return cli_error("%s needs a value (try '%s policy help')", k->name, prog_name);
 		const char *v = argv[i + 1];
 		uint8_t *base = (uint8_t *)&p + k->off;
 		uint64_t v64;
@@ -306,8 +308,6 @@ static int set(const struct instance *in, int argc, char **argv)
 				return cli_error("net needs an address or CIDR (10.0.0.0/8, fd00::/16), not '%s'", v);
 			}
 			i++; /* three words */
-			if ((argc - i) % 2)
-				return cli_error("policy set needs KEY VALUE pairs (try '%s policy help')", prog_name);
 			break;
 		}
 		}

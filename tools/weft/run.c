@@ -194,6 +194,7 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 		return cli_error("cannot create the engine");
 	}
 	weft_live_set_engine(live, e);
+	weft_live_on_tick(live, (void (*)(void *))weft_sink_flush, sink);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
