@@ -269,6 +269,8 @@ int weft_xdp(struct xdp_md *ctx)
 	int side = weft_endpoint_after(p.addr[0], p.port[0], p.addr[1], p.port[1]);
 	__u32 hash = weft_flow_hash(p.addr[0], p.port[0], p.addr[1], p.port[1], p.vlan[0],
 				    p.vlan[1], p.family);
+	__u32 peer_ack = 0;
+	__u8 peer_ack_valid = 0;
 	if (!(p.flags & WEFT_META_FRAG)) {
 		struct weft_flow_key k = {};
 		/* no variable index into the stack: the verifier refuses the
@@ -303,6 +305,12 @@ int weft_xdp(struct xdp_md *ctx)
 			count(WEFT_CNT_BYPASS);
 			return cfg->bypass_action == XDP_DROP ? XDP_DROP : XDP_PASS;
 		}
+		if (f) {
+			/* what the other end acknowledged so far, for the engine */
+			__u8 bit = side ? 1 : 2;
+			peer_ack_valid = f->ack_valid & bit;
+			peer_ack = side ? f->ack[0] : f->ack[1];
+		}
 		if (f && pure_ack(&p, f)) {
 			struct weft_policy *pol = bpf_map_lookup_elem(&policy, &zero);
 			if (pol && pol->ack_offload) {
@@ -332,6 +340,10 @@ int weft_xdp(struct xdp_md *ctx)
 	m->side = (__u8)side;
 	m->version = WEFT_META_VERSION;
 	m->magic = WEFT_META_MAGIC;
+	m->peer_ack = peer_ack;
+	m->pad = 0;
+	if (peer_ack_valid)
+		m->flags |= WEFT_META_PEER_ACK;
 	if (p.flags & WEFT_META_FRAG)
 		count(WEFT_CNT_FRAG);
 

@@ -38,6 +38,8 @@ struct tcp_seg {
 	const uint8_t *data;
 	uint32_t caplen;  /* payload bytes present */
 	uint32_t wirelen; /* payload bytes sent */
+	bool peer_ack_valid; /* from the source (weft_frame), not the header */
+	uint32_t peer_ack;
 };
 
 #define TCP_FIN 0x01

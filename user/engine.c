@@ -263,7 +263,6 @@ static void poll_ack(struct weft_engine *e, struct weft_conn *c, enum weft_dir d
 	uint32_t ack;
 	if (!e->cb.peer_ack || !s->started || s->floating || s->done)
 		return;
-	s->ack_polled = e->now;
 	if (!e->cb.peer_ack(e->cb.ctx, c, d, &ack))
 		return;
 	int64_t a = seq_off(s, ack);
@@ -296,6 +295,14 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 		s->st.rst = true;
 		conn_end(e, c, WEFT_END_RST);
 		return;
+	}
+	if (t->peer_ack_valid && s->started && !s->floating) {
+		/* the receiver's pure ACKs, kept by the source: as if seen now */
+		int64_t a = seq_off(s, t->peer_ack);
+		if (a >= 0 && (uint64_t)a <= s->next + MAX_AHEAD && (!s->ack_valid || (uint64_t)a > s->acked)) {
+			s->acked = (uint64_t)a;
+			s->ack_valid = true;
+		}
 	}
 	uint32_t data_seq = t->seq;
 	if (t->flags & TCP_SYN) {
@@ -394,8 +401,6 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 		 * the peer acknowledged, an acknowledged hole behind it is lost.
 		 * Before that, the ACK may be one the capture shows ahead of the
 		 * data it covers, and the data may still come. */
-		if (s->segs && e->cb.peer_ack && e->now >= s->ack_polled + ACK_POLL_NS)
-			poll_ack(e, c, d); /* a hole waits: has its receiver moved on? */
 		if ((uint64_t)off >= s->acked)
 			side_check_acked(e, c, d, false, (uint64_t)off);
 		side_flush(e, c, d);
@@ -522,6 +527,8 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 			return -1;
 	}
 	enum weft_dir d = src_index == c->client ? WEFT_C2S : WEFT_S2C;
+	t.peer_ack_valid = f->peer_ack_valid;
+	t.peer_ack = f->peer_ack;
 	tcp_packet(e, c, d, &t, ts);
 	enforce_memcap(e);
 	return 0;

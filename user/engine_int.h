@@ -12,8 +12,6 @@
  * corrupt or forged sequence number), not a hole to report: TCP's window
  * tops out at 1 GiB and real in-flight data is far less. */
 #define MAX_AHEAD (64ull << 20)
-/* how often (packet time) a side with a hole may ask peer_ack */
-#define ACK_POLL_NS 1000000ull
 /* A side picked up midstream with nothing to tell where it starts floats:
  * its data is held at provisional offsets FLOAT_ORIGIN past a virtual start,
  * so bytes that arrive late but belong before the first one seen still fit,
@@ -46,7 +44,6 @@ struct side {
 	uint64_t hi;         /* highest offset this side is known to have sent */
 	uint64_t acked;      /* highest offset the peer acknowledged */
 	bool ack_valid;
-	uint64_t ack_polled;  /* packet time peer_ack was last asked */
 	/* Before this side starts: the latest ACK the peer sent for it, the
 	 * byte it expected next. A midstream side starts there rather than at
 	 * its first data seen, so a capture that begins out of order loses

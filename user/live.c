@@ -485,6 +485,8 @@ static void live_pub(struct weft_live *l, struct weft_engine_pub *p)
 	p->xsk_invalid = l->st.xsk_rx_invalid;
 	p->queues = l->st.queues;
 	p->native = l->st.native;
+	p->engine_sweep_ns_max = l->st.sweep_ns_max;
+	p->engine_sweep_ns_last = l->st.sweep_ns_last;
 }
 
 /* One batch from one socket. Returns frames taken. */
@@ -509,6 +511,8 @@ static uint32_t drain(struct weft_live *l, struct queue *q, struct weft_engine *
 			/* fragments carry an address-pair hash: let the engine
 			 * hash the reassembled datagram itself */
 			f.hash = (m->flags & WEFT_META_FRAG) ? 0 : m->hash;
+			f.peer_ack_valid = (m->flags & WEFT_META_PEER_ACK) != 0;
+			f.peer_ack = m->peer_ack;
 		} else {
 			f.ts_ns = (uint64_t)clock_ns(CLOCK_REALTIME);
 			l->st.no_meta++;
@@ -556,6 +560,9 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 			 * stamps with */
 			weft_engine_sweep(e, (uint64_t)(now + l->mono_to_real));
 			next_sweep = now + 1000000000ll;
+			l->st.sweep_ns_last = (uint64_t)(clock_ns(CLOCK_MONOTONIC) - now);
+			if (l->st.sweep_ns_last > l->st.sweep_ns_max)
+				l->st.sweep_ns_max = l->st.sweep_ns_last;
 			if (l->tick)
 				l->tick(l->tick_arg);
 		}

@@ -22,15 +22,21 @@ struct weft_meta {
 	uint8_t side;       /* 1 when the sender is the canonical tuple's second end */
 	uint8_t version;    /* WEFT_META_VERSION */
 	uint32_t magic;     /* WEFT_META_MAGIC: the block is ours */
+	/* The highest ACK the other end had sent when this packet passed (the
+	 * kernel flow table's): what its pure ACKs, kept in the kernel, said,
+	 * in packet order. Valid with WEFT_META_PEER_ACK in flags. */
+	uint32_t peer_ack;
+	uint32_t pad;
 };
 
 #define WEFT_META_MAGIC 0x77656674u /* "weft" */
-#define WEFT_META_VERSION 1
+#define WEFT_META_VERSION 2
 #define WEFT_META_IPV6 0x01
 #define WEFT_META_FRAG 0x02         /* an IP fragment: user space reassembles */
 #define WEFT_META_SYN 0x04
 #define WEFT_META_FIN 0x08
 #define WEFT_META_RST 0x10
+#define WEFT_META_PEER_ACK 0x20     /* peer_ack is set */
 
 /* Per-CPU counters, an array indexed by these. */
 enum weft_counter {
@@ -171,7 +177,8 @@ struct weft_engine_pub {
 	uint64_t ends[WEFT_PUB_ENDS]; /* by enum weft_end_reason */
 	uint64_t bypass_written;      /* entries the daemon put in the bypass map */
 	uint64_t sweep_ns_last;       /* cost of the last kernel-map sweep */
-	uint64_t swept;               /* kernel entries the sweeps removed */
+	uint64_t engine_sweep_ns_max; /* the longest idle sweep of the engine */
+	uint64_t engine_sweep_ns_last;
 	uint32_t queues;
 	uint32_t native;
 	uint32_t mode;                /* WEFT_MODE_* */

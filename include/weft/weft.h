@@ -152,9 +152,9 @@ struct weft_callbacks {
 	void (*on_unwanted)(void *ctx, struct weft_conn *c, enum weft_dir d);
 	/* Optional, for sources that keep pure ACKs out of the packet stream
 	 * (the kernel flow table): the highest ACK number the receiver of
-	 * direction d has sent, in *ack; false if unknown. Asked when a hole
-	 * of d waits for a decision (at most once a millisecond of packet
-	 * time per side) and when c ends. */
+	 * direction d has sent, in *ack; false if unknown. Asked when c ends,
+	 * for the final gaps (during the connection, weft_frame.peer_ack
+	 * carries it in packet order). */
 	bool (*peer_ack)(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *ack);
 	/* Optional, with the same sources: the packet time the connection was
 	 * last seen, in *ts_ns, counting packets the engine was not given
@@ -172,6 +172,11 @@ struct weft_frame {
 	uint32_t wirelen; /* bytes on the wire */
 	uint32_t link;    /* enum weft_link */
 	uint32_t hash;
+	/* Optional: the highest ACK number the receiver of this packet's
+	 * direction had sent before it (a source that keeps pure ACKs out of
+	 * the stream hands their word over this way, in packet order). */
+	bool peer_ack_valid;
+	uint32_t peer_ack;
 };
 
 /* Engine counters. */

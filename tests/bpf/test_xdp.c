@@ -412,7 +412,9 @@ static void t_flow_table(void **st)
 	struct fr synack = seg(B, A, 443, 41000, 0x12, 1001, 0);
 	/* an ACK before the handshake completes both ways still crosses */
 	struct fr early = seg(A, B, 41000, 443, 0x10, 0xffffffe0u, 0);
-	assert_true(run(&syn).has_meta);
+	struct result rs = run(&syn);
+	assert_true(rs.has_meta);
+	assert_false(rs.meta.flags & WEFT_META_PEER_ACK); /* B has said nothing yet */
 	assert_true(run(&early).has_meta);
 	assert_true(run(&synack).has_meta);
 	uint64_t kept = counter(WEFT_CNT_ACK_KEPT);
@@ -427,7 +429,11 @@ static void t_flow_table(void **st)
 	/* data, FIN and RST always cross, ACK flag or not */
 	struct fr data = seg(B, A, 443, 41000, 0x18, 1001, 100);
 	struct fr fin = seg(A, B, 41000, 443, 0x11, 0x20, 0);
-	assert_true(run(&data).has_meta);
+	/* B's data carries A's word so far: its kept ACKs, in packet order */
+	struct result rd = run(&data);
+	assert_true(rd.has_meta);
+	assert_true(rd.meta.flags & WEFT_META_PEER_ACK);
+	assert_int_equal(rd.meta.peer_ack, 0x10);
 	assert_true(run(&fin).has_meta);
 	struct weft_flow v;
 	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);

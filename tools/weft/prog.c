@@ -106,7 +106,9 @@ static void json_counters(struct jw *w, const struct snapshot *s)
 		jw_u64(w, weft_end_reason_name((enum weft_end_reason)r), p->ends[r]);
 	jw_obj_end(w);
 	jw_u64(w, "bypass_written", p->bypass_written);
-	jw_u64(w, "sweep_ns", p->sweep_ns_last);
+	jw_u64(w, "kernel_sweep_ns", p->sweep_ns_last);
+	jw_u64(w, "idle_sweep_ns_last", p->engine_sweep_ns_last);
+	jw_u64(w, "idle_sweep_ns_max", p->engine_sweep_ns_max);
 	jw_obj_end(w);
 }
 
@@ -264,7 +266,6 @@ int do_stats(int argc, char **argv)
 		return 0;
 	}
 	const struct weft_engine_pub *p = &s.pub;
-	char m1[32], m2[32];
 	printf("dev %s  pid %u (%s)  mode %s\n", in.dev, in.pid, in.alive ? "running" : "gone",
 	       mode_name(&s));
 	printf("xdp:\n");
@@ -275,8 +276,6 @@ int do_stats(int argc, char **argv)
 	       (unsigned long long)p->frames, "kernel_drops", (unsigned long long)p->xsk_dropped,
 	       "ring_full", (unsigned long long)p->xsk_ring_full, "fill_ring_empty",
 	       (unsigned long long)p->xsk_fill_empty);
-	fmt_size(p->mem_used, m1, sizeof(m1));
-	fmt_size(p->mem_peak, m2, sizeof(m2));
 	printf("engine:\n");
 	printf("  %-18s %llu (%llu open)\n", "connections", (unsigned long long)p->conns,
 	       (unsigned long long)p->conns_open);
@@ -285,12 +284,12 @@ int do_stats(int argc, char **argv)
 	       (unsigned long long)p->gap_bytes);
 	printf("  %-18s %llu (peak %llu)\n", "memory", (unsigned long long)p->mem_used,
 	       (unsigned long long)p->mem_peak);
-	(void)m1; (void)m2;
 	printf("  %-18s", "ends");
 	for (int r = 1; r < WEFT_END__COUNT && r < WEFT_PUB_ENDS; r++)
 		printf(" %s %llu", weft_end_reason_name((enum weft_end_reason)r),
 		       (unsigned long long)p->ends[r]);
-	printf("\n  %-18s %llu\n  %-18s %.3f ms\n", "bypass_written",
-	       (unsigned long long)p->bypass_written, "last_sweep", (double)p->sweep_ns_last / 1e6);
+	printf("\n  %-18s %llu\n  %-18s %.3f ms\n  %-18s %.3f ms (longest %.3f ms)\n", "bypass_written",
+	       (unsigned long long)p->bypass_written, "kernel_sweep", (double)p->sweep_ns_last / 1e6,
+	       "idle_sweep", (double)p->engine_sweep_ns_last / 1e6, (double)p->engine_sweep_ns_max / 1e6);
 	return 0;
 }
