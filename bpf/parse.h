@@ -29,6 +29,7 @@ struct pkt {
 	__u8 family, nvlan, flags;
 	__u8 tcpflags;     /* the TCP header's flag byte */
 	__u32 ack;         /* host order */
+	__u32 seq;
 	__s32 payload;     /* TCP payload bytes by the IP length; -1: unknown */
 };
 
@@ -153,6 +154,7 @@ static __always_inline int parse_frame(void *data, void *end, struct pkt *p)
 	p->port[1] = bpf_ntohs(t->dest);
 	p->tcpflags = ((__u8 *)t)[13];
 	p->ack = bpf_ntohl(t->ack_seq);
+	p->seq = bpf_ntohl(t->seq);
 	__u32 hdrs = (off & 0xffff) - p->l3_off + t->doff * 4;
 	if (iplen && iplen >= hdrs)
 		p->payload = (__s32)(iplen - hdrs);

@@ -132,7 +132,7 @@ static __always_inline int port_ignored(__u16 port)
  * counted. NULL when the table could not take it (counted). */
 static __always_inline struct weft_flow *flow_touch(const struct weft_flow_key *k,
 						    const struct pkt *p, int side, __u64 len,
-						    __u64 now)
+						    __u64 now, int *in_order)
 {
 	struct weft_flow *f = bpf_map_lookup_elem(&flows, k);
 	if (!f) {
@@ -159,6 +159,23 @@ static __always_inline struct weft_flow *flow_touch(const struct weft_flow_key *
 	}
 	if ((fl & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
 		f->client = (__u8)(side + 1);
+	/* Where this end's sending stands: a pure ACK at exactly that point
+	 * says nothing but its ACK number. One from further on tells of data
+	 * the capture missed, and goes to the engine like data. */
+	__u8 sbit = side ? 2 : 1;
+	__u32 nxt = side ? f->seq_next[1] : f->seq_next[0];
+	*in_order = (f->seq_valid & sbit) && p->seq == nxt;
+	if (p->payload >= 0) {
+		__u32 end_seq = p->seq + (__u32)p->payload + ((fl & TCPF_SYN) ? 1 : 0) +
+				((fl & TCPF_FIN) ? 1 : 0);
+		if (!(f->seq_valid & sbit) || (__s32)(end_seq - nxt) > 0) {
+			if (side)
+				f->seq_next[1] = end_seq;
+			else
+				f->seq_next[0] = end_seq;
+			f->seq_valid |= sbit;
+		}
+	}
 	if (fl & TCPF_ACK) {
 		/* the highest ACK, modulo 2^32 */
 		__u8 bit = side ? 2 : 1;
@@ -178,9 +195,9 @@ static __always_inline struct weft_flow *flow_touch(const struct weft_flow_key *
  * table saw both ways: the engine needs nothing of it but its ACK number,
  * which the table keeps. Midstream flows send theirs across, since the
  * engine places a midstream stream's start by the peer's ACK. */
-static __always_inline int pure_ack(const struct pkt *p, const struct weft_flow *f)
+static __always_inline int pure_ack(const struct pkt *p, const struct weft_flow *f, int in_order)
 {
-	return p->payload == 0 &&
+	return p->payload == 0 && in_order &&
 	       (p->tcpflags & (TCPF_SYN | TCPF_FIN | TCPF_RST | TCPF_ACK)) == TCPF_ACK &&
 	       (f->flags[0] & TCPF_SYN) && (f->flags[1] & TCPF_SYN);
 }
@@ -290,7 +307,8 @@ int weft_xdp(struct xdp_md *ctx)
 		k.vlan[1] = p.vlan[1];
 		k.family = p.family;
 		__u64 now = bpf_ktime_get_ns();
-		struct weft_flow *f = flow_touch(&k, &p, side, (__u64)(end - data), now);
+		int in_order = 0;
+		struct weft_flow *f = flow_touch(&k, &p, side, (__u64)(end - data), now, &in_order);
 
 		struct weft_bypass *b = bpf_map_lookup_elem(&bypass, &k);
 		if (b && (p.tcpflags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
@@ -311,7 +329,7 @@ int weft_xdp(struct xdp_md *ctx)
 			peer_ack_valid = f->ack_valid & bit;
 			peer_ack = side ? f->ack[0] : f->ack[1];
 		}
-		if (f && pure_ack(&p, f)) {
+		if (f && pure_ack(&p, f, in_order)) {
 			struct weft_policy *pol = bpf_map_lookup_elem(&policy, &zero);
 			if (pol && pol->ack_offload) {
 				__sync_fetch_and_add(&f->acks_kept, 1);

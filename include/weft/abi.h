@@ -122,7 +122,9 @@ struct weft_flow {
 	uint8_t flags[2];             /* TCP flags end i sent, ORed */
 	uint8_t ack_valid;            /* bit i: ack[i] is set */
 	uint8_t client;               /* 1 + the SYN sender's end; 0: unknown */
-	uint32_t pad;
+	uint8_t seq_valid;            /* bit i: seq_next[i] is set */
+	uint8_t pad[3];
+	uint32_t seq_next[2];         /* the sequence number after all end i sent */
 };
 
 /* Connections the daemon follows (hash, written by user space as they

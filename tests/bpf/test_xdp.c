@@ -362,11 +362,16 @@ static void t_bypass(void **st)
 /* ---- kernel flow table, pure ACKs, sweepers ---- */
 
 /* IPv4 TCP segment with an ACK number and plen payload bytes */
+static uint32_t seg_seq; /* the next seg()'s sequence number */
+
 static struct fr seg(const char *src, const char *dst, uint16_t sp, uint16_t dp, uint8_t flags,
 		     uint32_t ack, uint16_t plen)
 {
 	struct fr f = v4(src, dst, sp, dp, 0, flags);
 	uint8_t *ip = f.b + 14, *t = ip + 20;
+	put16(t + 4, (uint16_t)(seg_seq >> 16));
+	put16(t + 6, (uint16_t)seg_seq);
+	seg_seq = 0;
 	put16(ip + 2, (uint16_t)(40 + plen));
 	put16(t + 8, (uint16_t)(ack >> 16));
 	put16(t + 10, (uint16_t)ack);
@@ -418,14 +423,23 @@ static void t_flow_table(void **st)
 	assert_true(run(&early).has_meta);
 	assert_true(run(&synack).has_meta);
 	uint64_t kept = counter(WEFT_CNT_ACK_KEPT);
-	/* now pure ACKs stay: dropped (tap), counted, never copied */
+	/* now pure ACKs stay: dropped (tap), counted, never copied (A's SYN
+	 * had sequence number 0, so A's next is 1) */
+	seg_seq = 1;
 	struct fr ack1 = seg(A, B, 41000, 443, 0x10, 0xfffffff0u, 0);
+	seg_seq = 1;
 	struct fr ack2 = seg(A, B, 41000, 443, 0x10, 0x10, 0); /* past the wrap: higher */
+	seg_seq = 1;
 	struct fr ack3 = seg(A, B, 41000, 443, 0x10, 0xffffff00u, 0); /* older: kept lower */
+	/* a pure ACK from further on than A was seen sending tells of data the
+	 * capture missed: it crosses */
+	seg_seq = 500;
+	struct fr ahead = seg(A, B, 41000, 443, 0x10, 0x10, 0);
 	assert_int_equal(run(&ack1).verdict, XDP_DROP);
 	assert_int_equal(run(&ack2).verdict, XDP_DROP);
 	assert_int_equal(run(&ack3).verdict, XDP_DROP);
 	assert_int_equal(counter(WEFT_CNT_ACK_KEPT), kept + 3);
+	assert_true(run(&ahead).has_meta);
 	/* data, FIN and RST always cross, ACK flag or not */
 	struct fr data = seg(B, A, 443, 41000, 0x18, 1001, 100);
 	struct fr fin = seg(A, B, 41000, 443, 0x11, 0x20, 0);
@@ -438,7 +452,7 @@ static void t_flow_table(void **st)
 	struct weft_flow v;
 	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
 	assert_int_equal(v.client, 1 + ca);
-	assert_int_equal(v.packets[ca], 6);
+	assert_int_equal(v.packets[ca], 7);
 	assert_int_equal(v.packets[!ca], 2);
 	assert_int_equal(v.bytes[!ca], synack.n + data.n);
 	assert_int_equal(v.acks_kept, 3);

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Scale of the control plane: N concurrent connections (default 100000,
+# generated with known truth: each holds data behind a hole, so all stay
+# open) replayed into the mirror of a namespace topology of our own, then
+#   - weft flow list -j: every connection listed, and how long it takes;
+#   - weft policy set idle-timeout 1s while other traffic is replayed: how
+#     long the engine's idle sweep and the kernel sweepers take for N flows,
+#     and the packets lost meanwhile (XDP to_user vs frames taken, AF_XDP
+#     kernel drops).
+# Root only. Usage: tests/bench/bench-scale.sh [N]
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+WEFT=$ROOT/build/weft
+PY=/usr/bin/python3
+N=${1:-100000}
+[ "$(id -u)" = 0 ] || { echo "bench-scale: skipped, not root"; exit 0; }
+export TOPO=wb$$
+source tests/live/topo.sh
+WORK=$(mktemp -d /dev/shm/weft-scale.XXXXXX)
+topo_trap "$WORK"
+topo_up 1 || exit 1
+
+"$ROOT/build/weft-gen" -o "$WORK/open.pcap" -t /dev/null --hurt "$N" --mss 100 --seed 5 >/dev/null
+"$ROOT/build/weft-gen" -o "$WORK/bg.pcap" -t /dev/null --conns 400 --size 20000:200000 --seed 6 >/dev/null
+nsenter --net="/run/netns/$M" "$WEFT" run dev "$MM" -o "$WORK/out" >"$WORK/weft.log" 2>&1 &
+WP=$!; PIDS+=("$WP")
+for _ in $(seq 50); do grep -q attached "$WORK/weft.log" && break; sleep 0.1; done
+sleep 1.2
+t0=$(date +%s.%N)
+ip netns exec "$C" tcpreplay -q -i "$MS" --pps 60000 "$WORK/open.pcap" >/dev/null 2>&1
+sleep 2
+echo "replayed $(( N * 4 )) packets of $N connections in $($PY -c "print('%.1f' % ($(date +%s.%N) - $t0))") s"
+stats() { "$WEFT" -j stats; }
+get() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+s0=$(stats)
+echo "engine: $(echo "$s0" | get 'd["engine"]["open"]') open connections, kernel flow table: $(echo "$s0" | get 'd["xdp"]["kernel_flows_new"]') entries made"
+
+# 1: list them all
+t0=$(date +%s.%N)
+listed=$("$WEFT" -j flow list | get 'sum(1 for f in d if f["followed"])')
+t1=$(date +%s.%N)
+printf "weft flow list -j: %d followed flows listed in %.2f s\n" "$listed" "$($PY -c "print($t1 - $t0)")"
+
+# 2: sweep them by policy while other traffic flows
+ip netns exec "$C" tcpreplay -q -i "$MS" --pps 20000 "$WORK/bg.pcap" >/dev/null 2>&1 &
+RP=$!; PIDS+=("$RP")
+sleep 1
+a=$(stats)
+t0=$(date +%s.%N)
+"$WEFT" policy set idle-timeout 1s closing-timeout 1s halfopen-timeout 1s
+while :; do
+	open=$(stats | get 'd["engine"]["open"]')
+	[ "$open" -lt $((N / 100)) ] && break
+	$PY -c "import sys; sys.exit(0 if $(date +%s.%N) - $t0 < 60 else 1)" || break
+	sleep 0.2
+done
+t1=$(date +%s.%N)
+wait "$RP"
+sleep 1
+b=$(stats)
+$PY - "$a" "$b" "$t0" "$t1" "$N" <<'EOF'
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+t0, t1, n = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+d = lambda k1, k2: b[k1][k2] - a[k1][k2]
+ends = b["engine"]["ends"]["idle"] - a["engine"]["ends"]["idle"]
+print("policy set idle-timeout 1s: %d connections ended (idle) within %.1f s" % (ends, t1 - t0))
+print("engine idle sweep, longest: %.1f ms for %d flows (%.1f ms per 100k)" % (
+    b["engine"]["idle_sweep_ns_max"] / 1e6, n, b["engine"]["idle_sweep_ns_max"] / 1e6 * 100000 / n))
+print("kernel sweepers (flows + bypass iterators), last pass: %.1f ms" % (b["engine"]["kernel_sweep_ns"] / 1e6))
+print("during the sweep: %d packets to user space, %d frames taken, %d AF_XDP kernel drops, %d ring full" % (
+    d("xdp", "to_user"), d("af_xdp", "frames"), d("af_xdp", "kernel_drops"), d("af_xdp", "ring_full")))
+EOF
+kill -INT "$WP"; wait "$WP" 2>/dev/null
