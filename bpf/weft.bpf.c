@@ -324,14 +324,23 @@ int weft_xdp(struct xdp_md *ctx)
 			return cfg->bypass_action == XDP_DROP ? XDP_DROP : XDP_PASS;
 		}
 		if (f) {
-			/* what the other end acknowledged so far, for the engine */
+			/* what the other end's kept ACKs said, for the engine */
 			__u8 bit = side ? 1 : 2;
-			peer_ack_valid = f->ack_valid & bit;
-			peer_ack = side ? f->ack[0] : f->ack[1];
+			peer_ack_valid = f->kept_valid & bit;
+			peer_ack = side ? f->kept_ack[0] : f->kept_ack[1];
 		}
 		if (f && pure_ack(&p, f, in_order)) {
 			struct weft_policy *pol = bpf_map_lookup_elem(&policy, &zero);
 			if (pol && pol->ack_offload) {
+				__u8 kbit = side ? 2 : 1;
+				__u32 old = side ? f->kept_ack[1] : f->kept_ack[0];
+				if (!(f->kept_valid & kbit) || (__s32)(p.ack - old) > 0) {
+					if (side)
+						f->kept_ack[1] = p.ack;
+					else
+						f->kept_ack[0] = p.ack;
+					f->kept_valid |= kbit;
+				}
 				__sync_fetch_and_add(&f->acks_kept, 1);
 				count(WEFT_CNT_ACK_KEPT);
 				return cfg->bypass_action == XDP_DROP ? XDP_DROP : XDP_PASS;

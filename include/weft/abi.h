@@ -22,9 +22,9 @@ struct weft_meta {
 	uint8_t side;       /* 1 when the sender is the canonical tuple's second end */
 	uint8_t version;    /* WEFT_META_VERSION */
 	uint32_t magic;     /* WEFT_META_MAGIC: the block is ours */
-	/* The highest ACK the other end had sent when this packet passed (the
-	 * kernel flow table's): what its pure ACKs, kept in the kernel, said,
-	 * in packet order. Valid with WEFT_META_PEER_ACK in flags. */
+	/* The highest ACK among the other end's pure ACKs the kernel kept
+	 * before this packet passed: their word, in packet order (ACKs that
+	 * crossed the engine saw itself). Valid with WEFT_META_PEER_ACK. */
 	uint32_t peer_ack;
 	uint32_t pad;
 };
@@ -123,8 +123,11 @@ struct weft_flow {
 	uint8_t ack_valid;            /* bit i: ack[i] is set */
 	uint8_t client;               /* 1 + the SYN sender's end; 0: unknown */
 	uint8_t seq_valid;            /* bit i: seq_next[i] is set */
-	uint8_t pad[3];
+	uint8_t kept_valid;           /* bit i: kept_ack[i] is set */
+	uint8_t pad[2];
 	uint32_t seq_next[2];         /* the sequence number after all end i sent */
+	uint32_t kept_ack[2];         /* the highest ACK of end i's kept pure ACKs */
+	uint32_t pad2;
 };
 
 /* Connections the daemon follows (hash, written by user space as they
