@@ -35,24 +35,8 @@ source tests/live/topo.sh
 WORK=$(mktemp -d /tmp/weft-ctl.XXXXXX)
 topo_trap "$WORK"
 
-start_weft() { # outdir [args]
-	local out=$1; shift
-	nsenter --net="/run/netns/$M" "$WEFT" run dev "$MM" -o "$out" "$@" >"$WORK/weft.log" 2>&1 &
-	WEFT_PID=$!
-	PIDS+=("$WEFT_PID")
-	for _ in $(seq 50); do
-		grep -q "attached" "$WORK/weft.log" && { sleep 1.2; return 0; } # first publish
-		kill -0 "$WEFT_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$WORK/weft.log"
-	return 1
-}
-
-stop_weft() {
-	kill -INT "$WEFT_PID" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$WEFT_PID" 2>/dev/null || break; sleep 0.1; done
-	wait "$WEFT_PID" 2>/dev/null
+start_ctl() { # outdir [args]: weft on the mirror, once it published
+	start_weft "$M" "$MM" "$@" && sleep 1.2
 }
 
 # every -j output parses (python3 -m json.tool, as the issue asks)
@@ -90,7 +74,7 @@ s = socket.create_connection(('$SRV4', $1)); s.recv(100); time.sleep($2)" &
 
 # ---- idle timeout set live ----
 out=$WORK/o-idle; rm -rf "$out"
-start_weft "$out" || { ko "weft did not start"; exit 1; }
+start_ctl "$out" || { ko "weft did not start"; exit 1; }
 idle_pair 9000 40
 sleep 1.5
 n_open=$(J stats | jq_py 'd["engine"]["open"]')

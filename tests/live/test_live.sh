@@ -29,28 +29,6 @@ source tests/live/topo.sh
 WORK=$(mktemp -d /tmp/weft-live.XXXXXX)
 topo_trap "$WORK"
 
-start_weft() { # ns iface outdir [args]: weft in the background, wait for attach
-	local ns=$1 dev=$2 out=$3; shift 3
-	# nsenter changes only the network namespace: pins stay visible to the
-	# next command, as they would for a second shell on the same host
-	nsenter --net="/run/netns/$ns" "$WEFT" run dev "$dev" -o "$out" "$@" >"$WORK/weft.log" 2>&1 &
-	WEFT_PID=$!
-	PIDS+=("$WEFT_PID")
-	for _ in $(seq 50); do
-		grep -q "attached" "$WORK/weft.log" && return 0
-		kill -0 "$WEFT_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$WORK/weft.log"
-	return 1
-}
-
-stop_weft() {
-	kill -INT "$WEFT_PID"
-	for _ in $(seq 100); do kill -0 "$WEFT_PID" 2>/dev/null || break; sleep 0.1; done
-	wait "$WEFT_PID" 2>/dev/null
-}
-
 # ---- 1 and 2: real traffic through a mirror ----
 downloads() { # queues label
 	local queues=$1 label=$2

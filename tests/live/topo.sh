@@ -77,3 +77,27 @@ serve_http() {
 	done
 	return 1
 }
+
+# weft run in namespace NS on IFACE, in the background (WEFT_PID), once it
+# has attached; its log in $WORK/weft.log. stop_weft: SIGINT, and wait.
+start_weft() { # ns iface outdir [args]
+	local ns=$1 dev=$2 out=$3; shift 3
+	# nsenter changes only the network namespace: pins stay visible to the
+	# next command, as they would for a second shell on the same host
+	nsenter --net="/run/netns/$ns" "$WEFT" run dev "$dev" -o "$out" "$@" >"$WORK/weft.log" 2>&1 &
+	WEFT_PID=$!
+	PIDS+=("$WEFT_PID")
+	for _ in $(seq 50); do
+		grep -q "attached" "$WORK/weft.log" && return 0
+		kill -0 "$WEFT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$WORK/weft.log"
+	return 1
+}
+
+stop_weft() {
+	kill -INT "$WEFT_PID"
+	for _ in $(seq 100); do kill -0 "$WEFT_PID" 2>/dev/null || break; sleep 0.1; done
+	wait "$WEFT_PID" 2>/dev/null
+}
