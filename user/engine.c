@@ -133,14 +133,17 @@ static uint64_t class_timeout(const struct weft_engine *e, int cls)
 	}
 }
 
-void weft_engine_sweep(struct weft_engine *e, uint64_t now)
+size_t weft_engine_sweep_some(struct weft_engine *e, uint64_t now, size_t max)
 {
+	size_t done = 0;
 	if (now > e->now)
 		e->now = now;
 	for (int cls = 0; cls < LRU__COUNT; cls++) {
 		uint64_t to = class_timeout(e, cls);
 		struct weft_conn *c;
 		while ((c = e->lru[cls].head) && c->info.last_ns + to <= e->now) {
+			if (done++ == max)
+				return max; /* more to do: the caller comes back */
 			uint64_t seen;
 			if (c->ended) {
 				conn_free(e, c);
@@ -155,6 +158,12 @@ void weft_engine_sweep(struct weft_engine *e, uint64_t now)
 		}
 	}
 	e->next_sweep = e->now + SWEEP_EVERY_NS;
+	return done;
+}
+
+void weft_engine_sweep(struct weft_engine *e, uint64_t now)
+{
+	weft_engine_sweep_some(e, now, SIZE_MAX);
 }
 
 /* The open connection idle the longest, over every class. */
@@ -447,7 +456,7 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 	e->st.frames++;
 	e->st.bytes += f->wirelen;
 	uint64_t ts = packet_time(e, f->ts_ns);
-	if (e->now >= e->next_sweep)
+	if (!e->cfg.external_sweep && e->now >= e->next_sweep)
 		weft_engine_sweep(e, e->now);
 
 	enum decode_status st = decode_frame(f->link, f->data, f->caplen, f->wirelen, &ip);

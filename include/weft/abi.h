@@ -182,8 +182,8 @@ struct weft_engine_pub {
 	uint64_t ends[WEFT_PUB_ENDS]; /* by enum weft_end_reason */
 	uint64_t bypass_written;      /* entries the daemon put in the bypass map */
 	uint64_t sweep_ns_last;       /* cost of the last kernel-map sweep */
-	uint64_t engine_sweep_ns_max; /* the longest idle sweep of the engine */
-	uint64_t engine_sweep_ns_last;
+	uint64_t engine_sweep_ns_max; /* the longest slice of an idle sweep */
+	uint64_t engine_sweep_ns_last; /* the costliest whole idle sweep */
 	uint32_t queues;
 	uint32_t native;
 	uint32_t mode;                /* WEFT_MODE_* */

@@ -34,8 +34,8 @@ struct weft_live_stats {
 	uint64_t xsk_rx_ring_full;
 	uint64_t xsk_fill_empty;
 	uint64_t no_meta;          /* frames without our metadata block */
-	uint64_t sweep_ns_max;     /* the engine's idle sweeps: longest, last */
-	uint64_t sweep_ns_last;
+	uint64_t sweep_ns_max;     /* the longest slice of an idle sweep (a stall) */
+	uint64_t sweep_ns_last;    /* the costliest whole idle sweep, all slices */
 	uint32_t queues;
 	bool native;               /* native XDP (else generic/skb mode) */
 };

@@ -93,6 +93,10 @@ struct weft_config {
 	/* Bytes of caller state allocated with each connection (counted in the
 	 * memory cap); weft_conn_user() returns it, zeroed at start. */
 	size_t conn_user_size;
+	/* The caller runs the idle sweeps (weft_engine_sweep_some, a live
+	 * source between batches); feeding never sweeps. Default false: a
+	 * file source's packets sweep as their time advances. */
+	bool external_sweep;
 };
 
 void weft_config_default(struct weft_config *cfg);
@@ -205,6 +209,11 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f);
 /* Run the idle sweep for packet time now_ns (live sources call this on a
  * timer; file sources need not: feeding sweeps as time advances). */
 void weft_engine_sweep(struct weft_engine *e, uint64_t now_ns);
+/* The same, a slice at a time: handles at most max idle connections and
+ * returns how many it handled; max means more may wait. A live source
+ * interleaves slices with its packets so a sweep of 100k flows never
+ * stalls the rings. */
+size_t weft_engine_sweep_some(struct weft_engine *e, uint64_t now_ns, size_t max);
 /* End every open connection with reason r (EOF or SHUTDOWN). */
 void weft_engine_flush(struct weft_engine *e, enum weft_end_reason r);
 void weft_engine_stats(const struct weft_engine *e, struct weft_stats *s);

@@ -107,8 +107,8 @@ static void json_counters(struct jw *w, const struct snapshot *s)
 	jw_obj_end(w);
 	jw_u64(w, "bypass_written", p->bypass_written);
 	jw_u64(w, "kernel_sweep_ns", p->sweep_ns_last);
-	jw_u64(w, "idle_sweep_ns_last", p->engine_sweep_ns_last);
-	jw_u64(w, "idle_sweep_ns_max", p->engine_sweep_ns_max);
+	jw_u64(w, "idle_sweep_ns", p->engine_sweep_ns_last);
+	jw_u64(w, "idle_sweep_slice_ns_max", p->engine_sweep_ns_max);
 	jw_obj_end(w);
 }
 
@@ -291,5 +291,6 @@ int do_stats(int argc, char **argv)
 	printf("\n  %-18s %llu\n  %-18s %.3f ms\n  %-18s %.3f ms (longest %.3f ms)\n", "bypass_written",
 	       (unsigned long long)p->bypass_written, "kernel_sweep", (double)p->sweep_ns_last / 1e6,
 	       "idle_sweep", (double)p->engine_sweep_ns_last / 1e6, (double)p->engine_sweep_ns_max / 1e6);
+	/* (longest: the longest slice, the most the rings ever waited) */
 	return 0;
 }

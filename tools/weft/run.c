@@ -185,6 +185,7 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 		return cli_error("%s", err);
 	}
 	struct weft_callbacks cb;
+	cfg->external_sweep = true; /* in slices between batches (live.c) */
 	weft_sink_bind(sink, cfg, &cb);
 	weft_live_bind(live, cfg, &cb);
 	struct weft_engine *e = weft_engine_new(cfg, &cb);
