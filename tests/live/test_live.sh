@@ -164,7 +164,9 @@ unprivileged() {
 	[ "$(ps -o user= -p "$child" 2>/dev/null | tr -d ' ')" = nobody ] || { echo "  the worker is not nobody"; bad=$((bad + 1)); }
 	[ "$(ls /proc/"$child"/fd | wc -l)" -lt 20 ] || { echo "  the worker keeps $(ls /proc/"$child"/fd | wc -l) descriptors"; bad=$((bad + 1)); }
 	ip netns exec "$C" curl -s -o /dev/null "http://$SRV4:8080/u.bin"
-	sleep 0.5
+	sleep 1.2
+	# the unprivileged worker still steers its maps (control plane)
+	"$WEFT" -j stats dev "$MM" | grep -q '"mode": "tap"' || { echo "  the worker publishes no counters"; bad=$((bad + 1)); }
 	stop_weft
 	local f
 	for f in "$out"/*; do
