@@ -128,6 +128,16 @@ static __always_inline int port_ignored(__u16 port)
 	return v && *v == WEFT_POLICY_IGNORE;
 }
 
+/* *slot = x when x is past it modulo 2^32, or when it was never set (bit
+ * of *valid): sequence and ACK numbers only move forward. */
+static __always_inline void raise_seq(__u32 *slot, __u8 *valid, __u8 bit, __u32 x)
+{
+	if (!(*valid & bit) || (__s32)(x - *slot) > 0) {
+		*slot = x;
+		*valid |= bit;
+	}
+}
+
 /* The kernel flow table's entry for k, made if new, with this packet
  * counted. NULL when the table could not take it (counted). */
 static __always_inline struct weft_flow *flow_touch(const struct weft_flow_key *k,
@@ -162,32 +172,14 @@ static __always_inline struct weft_flow *flow_touch(const struct weft_flow_key *
 	/* Where this end's sending stands: a pure ACK at exactly that point
 	 * says nothing but its ACK number. One from further on tells of data
 	 * the capture missed, and goes to the engine like data. */
-	__u8 sbit = side ? 2 : 1;
-	__u32 nxt = side ? f->seq_next[1] : f->seq_next[0];
-	*in_order = (f->seq_valid & sbit) && p->seq == nxt;
-	if (p->payload >= 0) {
-		__u32 end_seq = p->seq + (__u32)p->payload + ((fl & TCPF_SYN) ? 1 : 0) +
-				((fl & TCPF_FIN) ? 1 : 0);
-		if (!(f->seq_valid & sbit) || (__s32)(end_seq - nxt) > 0) {
-			if (side)
-				f->seq_next[1] = end_seq;
-			else
-				f->seq_next[0] = end_seq;
-			f->seq_valid |= sbit;
-		}
-	}
-	if (fl & TCPF_ACK) {
-		/* the highest ACK, modulo 2^32 */
-		__u8 bit = side ? 2 : 1;
-		__u32 old = side ? f->ack[1] : f->ack[0];
-		if (!(f->ack_valid & bit) || (__s32)(p->ack - old) > 0) {
-			if (side)
-				f->ack[1] = p->ack;
-			else
-				f->ack[0] = p->ack;
-			f->ack_valid |= bit;
-		}
-	}
+	__u8 bit = side ? 2 : 1;
+	__u32 *nxt = side ? &f->seq_next[1] : &f->seq_next[0];
+	*in_order = (f->seq_valid & bit) && p->seq == *nxt;
+	if (p->payload >= 0)
+		raise_seq(nxt, &f->seq_valid, bit, p->seq + (__u32)p->payload +
+			  ((fl & TCPF_SYN) ? 1 : 0) + ((fl & TCPF_FIN) ? 1 : 0));
+	if (fl & TCPF_ACK)
+		raise_seq(side ? &f->ack[1] : &f->ack[0], &f->ack_valid, bit, p->ack);
 	return f;
 }
 
@@ -332,15 +324,8 @@ int weft_xdp(struct xdp_md *ctx)
 		if (f && pure_ack(&p, f, in_order)) {
 			struct weft_policy *pol = bpf_map_lookup_elem(&policy, &zero);
 			if (pol && pol->ack_offload) {
-				__u8 kbit = side ? 2 : 1;
-				__u32 old = side ? f->kept_ack[1] : f->kept_ack[0];
-				if (!(f->kept_valid & kbit) || (__s32)(p.ack - old) > 0) {
-					if (side)
-						f->kept_ack[1] = p.ack;
-					else
-						f->kept_ack[0] = p.ack;
-					f->kept_valid |= kbit;
-				}
+				raise_seq(side ? &f->kept_ack[1] : &f->kept_ack[0], &f->kept_valid,
+					  side ? 2 : 1, p.ack);
 				__sync_fetch_and_add(&f->acks_kept, 1);
 				count(WEFT_CNT_ACK_KEPT);
 				return cfg->bypass_action == XDP_DROP ? XDP_DROP : XDP_PASS;

@@ -245,11 +245,6 @@ void control_set_engine(struct control *ctl, struct weft_engine *e)
 	ctl->e = e;
 }
 
-const struct weft_config *control_config(const struct control *ctl)
-{
-	return &ctl->cfg;
-}
-
 static void commands(struct control *ctl, volatile int *stop)
 {
 	struct weft_cmd cmd;

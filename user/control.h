@@ -33,8 +33,6 @@ void control_set_engine(struct control *ctl, struct weft_engine *e);
  * Sets *stop on a detach command. mono_now: CLOCK_MONOTONIC ns. */
 void control_tick(struct control *ctl, int64_t mono_now, const struct weft_engine_pub *live,
 		  volatile int *stop);
-/* The policy as a config (what control_tick last applied). */
-const struct weft_config *control_config(const struct control *ctl);
 
 /* Shared with the CLI: a policy from a config and back. */
 void policy_from_config(struct weft_policy *p, const struct weft_config *c);

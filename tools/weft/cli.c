@@ -193,12 +193,6 @@ void jw_bool(struct jw *w, const char *key, bool v)
 	fputs(v ? "true" : "false", w->f);
 }
 
-void jw_i64(struct jw *w, const char *key, int64_t v)
-{
-	jw_key(w, key);
-	fprintf(w->f, "%lld", (long long)v);
-}
-
 void jw_null(struct jw *w, const char *key)
 {
 	jw_key(w, key);

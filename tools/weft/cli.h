@@ -79,7 +79,6 @@ int64_t mono_to_real_ns(void);
 uint64_t mono_now_ns(void);
 /* "2023-11-14T22:13:20.002334Z" */
 void iso_time(uint64_t real_ns, char *buf, size_t len);
-void jw_i64(struct jw *w, const char *key, int64_t v);
 void jw_null(struct jw *w, const char *key);
 /* "5s", "64M" for human output */
 void fmt_duration(uint64_t ns, char *buf, size_t len);
