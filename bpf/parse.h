@@ -31,6 +31,7 @@ struct pkt {
 	__u32 ack;         /* host order */
 	__u32 seq;
 	__s32 payload;     /* TCP payload bytes by the IP length; -1: unknown */
+	__u32 hdr_len;     /* frame bytes up to the TCP payload (0: a fragment) */
 };
 
 #define TCPF_FIN 0x01
@@ -156,6 +157,7 @@ static __always_inline int parse_frame(void *data, void *end, struct pkt *p)
 	p->ack = bpf_ntohl(t->ack_seq);
 	p->seq = bpf_ntohl(t->seq);
 	__u32 hdrs = (off & 0xffff) - p->l3_off + t->doff * 4;
+	p->hdr_len = (off & 0xffff) + t->doff * 4;
 	if (iplen && iplen >= hdrs)
 		p->payload = (__s32)(iplen - hdrs);
 	p->flags |= (t->syn ? WEFT_META_SYN : 0) | (t->fin ? WEFT_META_FIN : 0) |

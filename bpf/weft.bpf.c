@@ -9,6 +9,10 @@
  * front of the rest and redirects it to the AF_XDP socket of its RX queue.
  * Everything else passes. Every verdict and parse failure is counted per CPU.
  *
+ * Host mode runs the same classifier from TC on ingress and egress: a
+ * followed packet is copied into a ring buffer and always passes, so the
+ * host keeps its traffic.
+ *
  * Two iterator programs sweep the flow table and the bypass map of entries
  * idle past the policy's timeouts, in the kernel, so a sweep of 100k flows
  * costs one read() and no dump to user space.
@@ -78,6 +82,12 @@ struct {
 	__type(key, __u32);
 	__type(value, struct weft_policy);
 } policy SEC(".maps");
+
+/* host mode's copies, drained by user space (size set at load) */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 20);
+} ring SEC(".maps");
 
 /* written by user space only; here so one skeleton makes and pins them all */
 struct {
@@ -246,33 +256,33 @@ int sweep_bypass(struct bpf_iter__bpf_map_elem *ctx)
 	return 0;
 }
 
-SEC("xdp")
-int weft_xdp(struct xdp_md *ctx)
+/* ---- the classifier both attach points share ---- */
+
+#define CL_PASS 0   /* not ours, or filtered: the host's alone */
+#define CL_KEEP 1   /* bypassed, or a pure ACK the flow table keeps */
+#define CL_FOLLOW 2 /* hand it to user space with *m */
+
+/* Parse the frame in [data, end) (wire length len), apply the filters and
+ * the bypass, update the flow table, and for a packet user space follows
+ * fill *m (all but the time) and *hdr_len (the bytes up to the payload). */
+static __always_inline int classify(void *data, void *end, __u64 len, struct weft_meta *m,
+				    __u32 *hdr_len)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
 	__u32 zero = 0;
 	struct pkt p = {};
-
-	count(WEFT_CNT_PACKETS);
-	struct weft_config_map *cfg = bpf_map_lookup_elem(&cfg_map, &zero);
-	if (!cfg || !cfg->enabled) {
-		count(WEFT_CNT_PASS_DISABLED);
-		return XDP_PASS;
-	}
 	int rc = parse_frame(data, end, &p);
 	if (rc != PARSE_OK) {
 		count(rc == PARSE_NOT_IP ? WEFT_CNT_PASS_NOT_IP :
 		      rc == PARSE_NOT_TCP ? WEFT_CNT_PASS_NOT_TCP : (__u32)rc);
-		return XDP_PASS;
+		return CL_PASS;
 	}
 	if (port_ignored(p.port[0]) || port_ignored(p.port[1])) {
 		count(WEFT_CNT_FILTER_PORT);
-		return XDP_PASS;
+		return CL_PASS;
 	}
 	if (cidr_ignored(&p, 0) || cidr_ignored(&p, 1)) {
 		count(WEFT_CNT_FILTER_CIDR);
-		return XDP_PASS;
+		return CL_PASS;
 	}
 	/* canonical order: both directions hash and key alike */
 	int side = weft_endpoint_after(p.addr[0], p.port[0], p.addr[1], p.port[1]);
@@ -300,7 +310,7 @@ int weft_xdp(struct xdp_md *ctx)
 		k.family = p.family;
 		__u64 now = bpf_ktime_get_ns();
 		int in_order = 0;
-		struct weft_flow *f = flow_touch(&k, &p, side, (__u64)(end - data), now, &in_order);
+		struct weft_flow *f = flow_touch(&k, &p, side, len, now, &in_order);
 
 		struct weft_bypass *b = bpf_map_lookup_elem(&bypass, &k);
 		if (b && (p.tcpflags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
@@ -310,10 +320,10 @@ int weft_xdp(struct xdp_md *ctx)
 		}
 		if (b && (b->sides & (side ? 2 : 1))) {
 			__sync_fetch_and_add(&b->packets, 1);
-			__sync_fetch_and_add(&b->bytes, (__u64)(end - data));
+			__sync_fetch_and_add(&b->bytes, len);
 			b->last_ns = now;
 			count(WEFT_CNT_BYPASS);
-			return cfg->bypass_action == XDP_DROP ? XDP_DROP : XDP_PASS;
+			return CL_KEEP;
 		}
 		if (f) {
 			/* what the other end's kept ACKs said, for the engine */
@@ -328,22 +338,10 @@ int weft_xdp(struct xdp_md *ctx)
 					  side ? 2 : 1, p.ack);
 				__sync_fetch_and_add(&f->acks_kept, 1);
 				count(WEFT_CNT_ACK_KEPT);
-				return cfg->bypass_action == XDP_DROP ? XDP_DROP : XDP_PASS;
+				return CL_KEEP;
 			}
 		}
 	}
-
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct weft_meta)) != 0) {
-		count(WEFT_CNT_ERR_META);
-		return XDP_PASS;
-	}
-	data = (void *)(long)ctx->data;
-	struct weft_meta *m = (void *)(long)ctx->data_meta;
-	if ((void *)(m + 1) > data) {
-		count(WEFT_CNT_ERR_META);
-		return XDP_PASS;
-	}
-	m->ts_ns = bpf_ktime_get_ns();
 	m->hash = hash;
 	m->l3_off = p.l3_off;
 	m->l4_off = p.l4_off;
@@ -358,8 +356,163 @@ int weft_xdp(struct xdp_md *ctx)
 		m->flags |= WEFT_META_PEER_ACK;
 	if (p.flags & WEFT_META_FRAG)
 		count(WEFT_CNT_FRAG);
+	*hdr_len = p.hdr_len;
+	return CL_FOLLOW;
+}
+
+/* ---- tap mode: XDP, redirected to the AF_XDP socket of the RX queue ---- */
+
+SEC("xdp")
+int weft_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 zero = 0, hdr_len = 0;
+	struct weft_meta mm = {};
+
+	count(WEFT_CNT_PACKETS);
+	struct weft_config_map *cfg = bpf_map_lookup_elem(&cfg_map, &zero);
+	if (!cfg || !cfg->enabled) {
+		count(WEFT_CNT_PASS_DISABLED);
+		return XDP_PASS;
+	}
+	int v = classify(data, end, (__u64)(end - data), &mm, &hdr_len);
+	if (v == CL_PASS)
+		return XDP_PASS;
+	if (v == CL_KEEP)
+		return cfg->bypass_action == XDP_DROP ? XDP_DROP : XDP_PASS;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct weft_meta)) != 0) {
+		count(WEFT_CNT_ERR_META);
+		return XDP_PASS;
+	}
+	data = (void *)(long)ctx->data;
+	struct weft_meta *m = (void *)(long)ctx->data_meta;
+	if ((void *)(m + 1) > data) {
+		count(WEFT_CNT_ERR_META);
+		return XDP_PASS;
+	}
+	*m = mm;
+	m->ts_ns = bpf_ktime_get_ns();
 
 	long r = bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
 	count(r == XDP_REDIRECT ? WEFT_CNT_REDIRECT : WEFT_CNT_REDIRECT_FAIL);
 	return (int)r;
+}
+
+/* ---- host mode: TC on ingress and egress, copies into a ring buffer ---- */
+
+/* TCX_NEXT: weft only watches; whatever comes after it decides */
+#define TC_NEXT (-1)
+/* headers past the skb's linear part are pulled in up to this */
+#define PULL_LEN 192
+
+/* One record of caplen bytes of the frame, from a reservation of CAP bytes
+ * (a constant: the verifier sizes the reservation by it, checking this
+ * subprogram once for each caller's CAP; inlined, clang merges the copies
+ * and the verifier loses the bound). 0, or -1 when the ring is full. */
+static __noinline int ring_copy(struct __sk_buff *skb, const struct weft_meta *m, __u32 caplen,
+				const __u32 CAP)
+{
+	__u64 cap = CAP, n = caplen;
+	struct weft_ring_rec *r = bpf_ringbuf_reserve(&ring, sizeof(*r) + cap, 0);
+	if (!r)
+		return -1;
+	/* n = min(n, cap) in one register: compiled from C, the test lands
+	 * on a copy and the verifier never learns the bound */
+	asm volatile("if %[n] <= %[c] goto +1\n\t%[n] = %[c]" : [n] "+r"(n) : [c] "r"(cap));
+	r->meta = *m;
+	r->caplen = (__u32)n;
+	r->wirelen = skb->len;
+	if (n < 1 || bpf_skb_load_bytes(skb, 0, r + 1, n) != 0) {
+		bpf_ringbuf_discard(r, 0);
+		return -1;
+	}
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/* Size classes: a record takes the smallest that holds it, so a pure ACK
+ * does not reserve room for a 64 KB GSO packet. */
+static __always_inline int ring_copy_sized(struct __sk_buff *skb, const struct weft_meta *m,
+					   __u32 caplen)
+{
+	if (caplen <= 256)
+		return ring_copy(skb, m, caplen, 256);
+	if (caplen <= 1600)
+		return ring_copy(skb, m, caplen, 1600);
+	if (caplen <= 4096)
+		return ring_copy(skb, m, caplen, 4096);
+	if (caplen <= 9216)
+		return ring_copy(skb, m, caplen, 9216);
+	if (caplen <= 16384 + 512)
+		return ring_copy(skb, m, caplen, 16384 + 512);
+	if (caplen <= 32768 + 512)
+		return ring_copy(skb, m, caplen, 32768 + 512);
+	return ring_copy(skb, m, caplen, WEFT_SNAP_MAX);
+}
+
+/* skb->data and data_end, each read straight from the context: clang
+ * would otherwise fold the two reads into one through a computed offset,
+ * which the verifier refuses for a context pointer. */
+static __always_inline void skb_bounds(struct __sk_buff *skb, void **data, void **end)
+{
+	long d, e;
+	asm volatile("%0 = *(u32 *)(%1 + 76)" : "=r"(d) : "r"(skb));
+	asm volatile("%0 = *(u32 *)(%1 + 80)" : "=r"(e) : "r"(skb));
+	*data = (void *)d;
+	*end = (void *)e;
+}
+_Static_assert(__builtin_offsetof(struct __sk_buff, data) == 76, "skb->data");
+_Static_assert(__builtin_offsetof(struct __sk_buff, data_end) == 80, "skb->data_end");
+
+static __always_inline int weft_tc(struct __sk_buff *skb)
+{
+	__u32 zero = 0, hdr_len = 0;
+	struct weft_meta m = {};
+
+	count(WEFT_CNT_PACKETS);
+	struct weft_config_map *cfg = bpf_map_lookup_elem(&cfg_map, &zero);
+	if (!cfg || !cfg->enabled) {
+		count(WEFT_CNT_PASS_DISABLED);
+		return TC_NEXT;
+	}
+	__u32 len = skb->len;
+	void *data, *end;
+	skb_bounds(skb, &data, &end);
+	if ((__u32)(end - data) < len && end - data < PULL_LEN) {
+		/* rare: locally made and veth skbs have their headers linear */
+		bpf_skb_pull_data(skb, len < PULL_LEN ? len : PULL_LEN);
+		count(WEFT_CNT_PULL);
+		skb_bounds(skb, &data, &end);
+	}
+	if (classify(data, end, len, &m, &hdr_len) != CL_FOLLOW)
+		return TC_NEXT;
+	m.ts_ns = bpf_ktime_get_ns();
+	__u32 snap = cfg->snaplen && cfg->snaplen < WEFT_SNAP_MAX ? cfg->snaplen : WEFT_SNAP_MAX;
+	__u32 caplen = len < snap ? len : snap;
+	if (ring_copy_sized(skb, &m, caplen) == 0) {
+		count(WEFT_CNT_RING_COPY);
+		return TC_NEXT;
+	}
+	/* The ring is full. The headers alone say which bytes went missing,
+	 * so the engine can report them as a gap rather than lose them
+	 * without a word. */
+	if (hdr_len && hdr_len < caplen && ring_copy(skb, &m, hdr_len, 256) == 0)
+		count(WEFT_CNT_RING_TRUNC);
+	else
+		count(WEFT_CNT_RING_LOST);
+	return TC_NEXT;
+}
+
+SEC("tc")
+int weft_tc_ingress(struct __sk_buff *skb)
+{
+	return weft_tc(skb);
+}
+
+SEC("tc")
+int weft_tc_egress(struct __sk_buff *skb)
+{
+	return weft_tc(skb);
 }

@@ -60,6 +60,12 @@ enum weft_counter {
 	WEFT_CNT_FLOW_NEW,      /* kernel flow table entries made */
 	WEFT_CNT_FLOW_FULL,     /* no entry could be made (table update failed) */
 	WEFT_CNT_SWEPT,         /* idle kernel flow and bypass entries swept */
+	/* host mode: copies into the ring buffer instead of redirects */
+	WEFT_CNT_RING_COPY,     /* copied whole (up to the snap length) */
+	WEFT_CNT_RING_TRUNC,    /* ring too full for the payload: headers only, so
+				 * the engine reports the payload as a gap */
+	WEFT_CNT_RING_LOST,     /* not even the headers fitted: lost */
+	WEFT_CNT_PULL,          /* headers outside the skb's linear part, pulled in */
 	WEFT_CNT__MAX
 };
 
@@ -68,8 +74,21 @@ struct weft_config_map {
 	uint32_t enabled;       /* 0: pass everything */
 	uint32_t bypass_action; /* what a bypassed flow's packets get: XDP_DROP or XDP_PASS */
 	uint32_t owner_pid;     /* the weft that attached it (tells stale pins apart) */
-	uint32_t pad;
+	uint32_t snaplen;       /* host mode: bytes of a frame copied (0: WEFT_SNAP_MAX) */
 };
+
+/* Host mode: the TC programs copy each followed packet into a BPF ring
+ * buffer as this header and the frame's first caplen bytes (Ethernet on). A
+ * record with caplen < wirelen was cut by the snap length or by a full ring:
+ * the engine reports the missing payload as a gap. */
+struct weft_ring_rec {
+	struct weft_meta meta;
+	uint32_t caplen;
+	uint32_t wirelen;       /* skb->len: a GSO packet before segmentation */
+};
+
+/* the largest copy: a 64 KB GSO super-packet with its headers */
+#define WEFT_SNAP_MAX (65536 + 512)
 
 /* Policy verdicts in the port and CIDR maps. */
 #define WEFT_POLICY_IGNORE 1  /* not copied to user space (passed in the kernel) */
