@@ -262,15 +262,22 @@ int sweep_bypass(struct bpf_iter__bpf_map_elem *ctx)
 #define CL_KEEP 1   /* bypassed, or a pure ACK the flow table keeps */
 #define CL_FOLLOW 2 /* hand it to user space with *m */
 
+#define CL_SHORT 3  /* headers past [data, end) while the packet has more */
+
 /* Parse the frame in [data, end) (wire length len), apply the filters and
  * the bypass, update the flow table, and for a packet user space follows
- * fill *m (all but the time) and *hdr_len (the bytes up to the payload). */
+ * fill *m (all but the time) and *hdr_len (the bytes up to the payload).
+ * With may_short, headers cut by end in a longer packet give CL_SHORT, for
+ * the caller to pull them in and ask again. */
 static __always_inline int classify(void *data, void *end, __u64 len, struct weft_meta *m,
-				    __u32 *hdr_len)
+				    __u32 *hdr_len, int may_short)
 {
 	__u32 zero = 0;
 	struct pkt p = {};
 	int rc = parse_frame(data, end, &p);
+	if (may_short && rc != PARSE_OK && rc != PARSE_NOT_IP && rc != PARSE_NOT_TCP &&
+	    (__u64)(end - data) < len)
+		return CL_SHORT;
 	if (rc != PARSE_OK) {
 		count(rc == PARSE_NOT_IP ? WEFT_CNT_PASS_NOT_IP :
 		      rc == PARSE_NOT_TCP ? WEFT_CNT_PASS_NOT_TCP : (__u32)rc);
@@ -376,7 +383,7 @@ int weft_xdp(struct xdp_md *ctx)
 		count(WEFT_CNT_PASS_DISABLED);
 		return XDP_PASS;
 	}
-	int v = classify(data, end, (__u64)(end - data), &mm, &hdr_len);
+	int v = classify(data, end, (__u64)(end - data), &mm, &hdr_len, 0);
 	if (v == CL_PASS)
 		return XDP_PASS;
 	if (v == CL_KEEP)
@@ -480,27 +487,30 @@ static __always_inline int weft_tc(struct __sk_buff *skb)
 	__u32 len = skb->len;
 	void *data, *end;
 	skb_bounds(skb, &data, &end);
-	if ((__u32)(end - data) < len && end - data < PULL_LEN) {
+	int v = classify(data, end, len, &m, &hdr_len, 1);
+	if (v == CL_SHORT) {
 		/* rare: locally made and veth skbs have their headers linear */
 		bpf_skb_pull_data(skb, len < PULL_LEN ? len : PULL_LEN);
 		count(WEFT_CNT_PULL);
 		skb_bounds(skb, &data, &end);
+		v = classify(data, end, len, &m, &hdr_len, 0);
 	}
-	if (classify(data, end, len, &m, &hdr_len) != CL_FOLLOW)
+	if (v != CL_FOLLOW)
 		return TC_NEXT;
 	m.ts_ns = bpf_ktime_get_ns();
 	__u32 snap = cfg->snaplen && cfg->snaplen < WEFT_SNAP_MAX ? cfg->snaplen : WEFT_SNAP_MAX;
 	__u32 caplen = len < snap ? len : snap;
 	if (ring_copy_sized(skb, &m, caplen) == 0) {
-		count(WEFT_CNT_RING_COPY);
+		count(WEFT_CNT_REDIRECT);
 		return TC_NEXT;
 	}
 	/* The ring is full. The headers alone say which bytes went missing,
 	 * so the engine can report them as a gap rather than lose them
 	 * without a word. */
-	if (hdr_len && hdr_len < caplen && ring_copy(skb, &m, hdr_len, 256) == 0)
+	if (hdr_len && hdr_len < caplen && ring_copy(skb, &m, hdr_len, 256) == 0) {
+		count(WEFT_CNT_REDIRECT);
 		count(WEFT_CNT_RING_TRUNC);
-	else
+	} else
 		count(WEFT_CNT_RING_LOST);
 	return TC_NEXT;
 }

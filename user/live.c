@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The live source: attach weft's XDP program with a bpf_link, pin its maps
- * for the control plane, open an AF_XDP socket per RX queue and drain them
- * into the engine. The engine copies whatever it must hold (out-of-order
- * data), so every frame goes back to the fill ring as soon as the engine
- * returns: nothing held by reassembly can starve the ring.
+ * The live source: attach weft's programs with bpf_links, pin their maps
+ * for the control plane, and drain what they hand over into the engine.
+ * Tap mode: XDP and an AF_XDP socket per RX queue. The engine copies
+ * whatever it must hold (out-of-order data), so every frame goes back to the
+ * fill ring as soon as the engine returns: nothing held by reassembly can
+ * starve the ring. Host mode: TC on ingress and egress and one ring buffer,
+ * whose records are given back the same way.
  */
 #include <dirent.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
@@ -41,6 +45,10 @@
 #define BATCH 64
 #define SWEEP_SLICE 256 /* idle connections ended between two batches */
 #define MAX_QUEUES 64
+#define RING_DEFAULT (64ull << 20)
+/* tcx attach types (kernel 6.6), newer than these headers */
+#define WEFT_TCX_INGRESS 46
+#define WEFT_TCX_EGRESS 47
 
 struct queue {
 	struct xsk_socket *xsk;
@@ -54,7 +62,12 @@ struct queue {
 
 struct weft_live {
 	struct weft_bpf *skel;
-	int link_fd;
+	uint32_t mode;         /* WEFT_MODE_* */
+	int link_fd;           /* tap: the XDP link */
+	int tc_fd[2];          /* host: the ingress and egress links */
+	int ring_fd, counters_fd; /* our own copies: kept when the skeleton goes */
+	struct ring_buffer *rb;
+	struct weft_engine *feed; /* the engine the ring's callback feeds */
 	int ifindex;
 	char ifname[IF_NAMESIZE];
 	char pindir[256];
@@ -108,6 +121,25 @@ bool weft_iface_has_default_route(const char *ifname)
 		fclose(f);
 	}
 	return found;
+}
+
+bool weft_iface_is_hosts(const char *ifname)
+{
+	struct ifaddrs *ifa, *i;
+	bool mine = false;
+	if (getifaddrs(&ifa) == 0) {
+		for (i = ifa; i; i = i->ifa_next) {
+			if (!i->ifa_addr || !i->ifa_name || strcmp(i->ifa_name, ifname))
+				continue;
+			if (i->ifa_addr->sa_family == AF_INET)
+				mine = true;
+			else if (i->ifa_addr->sa_family == AF_INET6 &&
+				 !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr))
+				mine = true;
+		}
+		freeifaddrs(ifa);
+	}
+	return mine || weft_iface_has_default_route(ifname);
 }
 
 /* RX queues through the ethtool ioctl, which follows the network namespace
@@ -294,7 +326,7 @@ fail:
 void weft_live_bind(struct weft_live *l, const struct weft_config *cfg, struct weft_callbacks *cb)
 {
 	control_free(l->ctl);
-	l->ctl = control_new(&l->cfd, cfg, WEFT_MODE_TAP);
+	l->ctl = control_new(&l->cfd, cfg, l->mode);
 	if (l->ctl)
 		control_bind(l->ctl, cb);
 }
@@ -325,12 +357,24 @@ static void close_queues(struct weft_live *l)
 	}
 }
 
+/* Close the attach links: nothing new comes in. The links were never
+ * pinned, so closing detaches. */
+static void unlink_progs(struct weft_live *l)
+{
+	int *fds[] = { &l->link_fd, &l->tc_fd[0], &l->tc_fd[1] };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
 void weft_live_detach(struct weft_live *l)
 {
-	if (l->link_fd >= 0)
-		close(l->link_fd); /* detaches: the link was never pinned */
-	l->link_fd = -1;
+	unlink_progs(l);
 	close_queues(l);
+	ring_buffer__free(l->rb);
+	l->rb = NULL;
 	l->detached = true;
 }
 
@@ -352,6 +396,10 @@ void weft_live_close(struct weft_live *l)
 	weft_live_detach(l);
 	control_free(l->ctl);
 	close_cfd(&l->cfd);
+	if (l->ring_fd >= 0)
+		close(l->ring_fd);
+	if (l->counters_fd >= 0)
+		close(l->counters_fd);
 	if (l->pindir[0]) {
 		unpin_dir(l->pindir);
 	} else if (l->madedir[0]) {
@@ -363,22 +411,88 @@ void weft_live_close(struct weft_live *l)
 	free(l);
 }
 
+/* Tap: XDP, native first, generic (skb) mode where the driver cannot;
+ * then a socket per RX queue. */
+static int attach_tap(struct weft_live *l, const struct weft_live_opts *o, char *err,
+		      size_t errlen)
+{
+	int pfd = bpf_program__fd(l->skel->progs.weft_xdp);
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	if (!o->skb_mode) {
+		lo.flags = XDP_FLAGS_DRV_MODE;
+		l->link_fd = bpf_link_create(pfd, l->ifindex, BPF_XDP, &lo);
+		l->st.native = l->link_fd >= 0;
+	}
+	if (l->link_fd < 0) {
+		lo.flags = XDP_FLAGS_SKB_MODE;
+		l->link_fd = bpf_link_create(pfd, l->ifindex, BPF_XDP, &lo);
+	}
+	if (l->link_fd < 0) {
+		snprintf(err, errlen, "cannot attach XDP to %s: %s", o->ifname, strerror(errno));
+		return -1;
+	}
+	l->nq = o->queues ? o->queues : count_rx_queues(o->ifname);
+	if (l->nq > MAX_QUEUES)
+		l->nq = MAX_QUEUES;
+	for (uint32_t i = 0; i < l->nq; i++)
+		if (open_queue(l, i, err, errlen))
+			return -1;
+	l->st.queues = l->nq;
+	return 0;
+}
+
+static int ring_record(void *ctx, void *data, size_t size);
+
+/* Host: the ring buffer's reader, then TC on ingress and egress (tcx
+ * links: beside any other TC program, gone with us). */
+static int attach_host(struct weft_live *l, const struct weft_live_opts *o, char *err,
+		       size_t errlen)
+{
+	l->rb = ring_buffer__new(l->ring_fd, ring_record, l, NULL);
+	if (!l->rb) {
+		snprintf(err, errlen, "cannot map the ring buffer: %s", strerror(errno));
+		return -1;
+	}
+	int progs[2] = { bpf_program__fd(l->skel->progs.weft_tc_ingress),
+			 bpf_program__fd(l->skel->progs.weft_tc_egress) };
+	int types[2] = { WEFT_TCX_INGRESS, WEFT_TCX_EGRESS };
+	for (int i = 0; i < 2; i++) {
+		l->tc_fd[i] = bpf_link_create(progs[i], l->ifindex, types[i], NULL);
+		if (l->tc_fd[i] < 0) {
+			snprintf(err, errlen, "cannot attach TC %s to %s: %s",
+				 i ? "egress" : "ingress", o->ifname,
+				 errno == EINVAL ? "this kernel has no tcx links (6.6 or later)"
+						 : strerror(errno));
+			return -1;
+		}
+	}
+	l->st.queues = 1;
+	return 0;
+}
+
 struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size_t errlen)
 {
 	struct weft_live *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
-	l->link_fd = -1;
+	l->link_fd = l->tc_fd[0] = l->tc_fd[1] = l->ring_fd = l->counters_fd = -1;
 	l->cfd = (struct control_fds){ -1, -1, -1, -1, -1, -1, -1, -1 };
+	l->mode = o->mode == WEFT_MODE_HOST ? WEFT_MODE_HOST : WEFT_MODE_TAP;
+	l->st.mode = l->mode;
 	snprintf(l->ifname, sizeof(l->ifname), "%s", o->ifname);
 	l->ifindex = (int)if_nametoindex(o->ifname);
 	l->frames = o->frames ? o->frames : 8192; /* 16 MB a queue: bursts wait in the rings */
+	uint64_t ring = o->ring_bytes ? o->ring_bytes : RING_DEFAULT;
 	if (!l->ifindex) {
 		snprintf(err, errlen, "interface %s not found", o->ifname);
 		goto fail;
 	}
 	if (geteuid() != 0) {
 		snprintf(err, errlen, "weft run needs root (CAP_BPF, CAP_NET_ADMIN)");
+		goto fail;
+	}
+	if (l->mode == WEFT_MODE_HOST && (ring < 4096 || ring > (1ull << 31) || (ring & (ring - 1)))) {
+		snprintf(err, errlen, "the ring buffer must be a power of 2 from 4K to 2G");
 		goto fail;
 	}
 	if (ensure_bpffs(err, errlen))
@@ -394,9 +508,10 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	}
 	if (check_pins(dir, o->ifname, err, errlen))
 		goto fail; /* not ours: leave it as it is */
-	/* (after the pins: another weft is named as such, not as a program) */
+	/* (after the pins: another weft is named as such, not as a program).
+	 * Host mode's tcx links sit beside other programs; XDP has one slot. */
 	__u32 other = 0;
-	if (bpf_xdp_query_id(l->ifindex, 0, &other) == 0 && other) {
+	if (l->mode == WEFT_MODE_TAP && bpf_xdp_query_id(l->ifindex, 0, &other) == 0 && other) {
 		snprintf(err, errlen, "another XDP program (id %u) is attached to %s", other,
 			 o->ifname);
 		goto fail;
@@ -404,15 +519,26 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	snprintf(l->pindir, sizeof(l->pindir), "%s", dir);
 
 	libbpf_set_print(NULL);
-	l->skel = weft_bpf__open_and_load();
-	if (!l->skel) {
-		snprintf(err, errlen, "cannot load the XDP program: %s", strerror(errno));
+	l->skel = weft_bpf__open();
+	/* tap mode never writes the ring: a page will do */
+	if (!l->skel || bpf_map__set_max_entries(l->skel->maps.ring,
+						 l->mode == WEFT_MODE_HOST ? (uint32_t)ring : 4096) ||
+	    weft_bpf__load(l->skel)) {
+		snprintf(err, errlen, "cannot load the BPF programs: %s", strerror(errno));
 		goto fail;
 	}
-	struct weft_config_map cfg = { .enabled = 1, .bypass_action = 1 /* XDP_DROP */,
-				       .owner_pid = (uint32_t)getpid() };
+	/* bypassed flows: dropped on a mirror, always passed on the host's own */
+	struct weft_config_map cfg = { .enabled = 1,
+				       .bypass_action = l->mode == WEFT_MODE_HOST ? XDP_PASS : XDP_DROP,
+				       .owner_pid = (uint32_t)getpid(), .snaplen = o->snaplen };
 	uint32_t zero = 0;
 	bpf_map_update_elem(bpf_map__fd(l->skel->maps.cfg_map), &zero, &cfg, 0);
+	l->ring_fd = fcntl(bpf_map__fd(l->skel->maps.ring), F_DUPFD_CLOEXEC, 3);
+	l->counters_fd = fcntl(bpf_map__fd(l->skel->maps.counters), F_DUPFD_CLOEXEC, 3);
+	if (l->ring_fd < 0 || l->counters_fd < 0) {
+		snprintf(err, errlen, "cannot keep the maps: %s", strerror(errno));
+		goto fail;
+	}
 	char p[300];
 	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(l->skel->obj, pinned[i]);
@@ -424,29 +550,8 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	}
 	if (open_control(l, err, errlen))
 		goto fail;
-	/* native first; generic (skb) mode where the driver cannot */
-	int pfd = bpf_program__fd(l->skel->progs.weft_xdp);
-	LIBBPF_OPTS(bpf_link_create_opts, lo);
-	if (!o->skb_mode) {
-		lo.flags = XDP_FLAGS_DRV_MODE;
-		l->link_fd = bpf_link_create(pfd, l->ifindex, BPF_XDP, &lo);
-		l->st.native = l->link_fd >= 0;
-	}
-	if (l->link_fd < 0) {
-		lo.flags = XDP_FLAGS_SKB_MODE;
-		l->link_fd = bpf_link_create(pfd, l->ifindex, BPF_XDP, &lo);
-	}
-	if (l->link_fd < 0) {
-		snprintf(err, errlen, "cannot attach XDP to %s: %s", o->ifname, strerror(errno));
+	if ((l->mode == WEFT_MODE_HOST ? attach_host : attach_tap)(l, o, err, errlen))
 		goto fail;
-	}
-	l->nq = o->queues ? o->queues : count_rx_queues(o->ifname);
-	if (l->nq > MAX_QUEUES)
-		l->nq = MAX_QUEUES;
-	for (uint32_t i = 0; i < l->nq; i++)
-		if (open_queue(l, i, err, errlen))
-			goto fail;
-	l->st.queues = l->nq;
 	l->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 	return l;
 fail:
@@ -470,15 +575,37 @@ static void xsk_stats(struct weft_live *l)
 	}
 }
 
+/* A kernel counter summed over CPUs. */
+static uint64_t kernel_counter(struct weft_live *l, uint32_t c)
+{
+	int n = libbpf_num_possible_cpus();
+	uint64_t v[n > 0 ? n : 1], sum = 0;
+	if (n <= 0 || l->counters_fd < 0 || bpf_map_lookup_elem(l->counters_fd, &c, v))
+		return 0;
+	for (int i = 0; i < n; i++)
+		sum += v[i];
+	return sum;
+}
+
+static void source_stats(struct weft_live *l)
+{
+	if (l->mode == WEFT_MODE_TAP) {
+		xsk_stats(l);
+	} else {
+		l->st.ring_trunc = kernel_counter(l, WEFT_CNT_RING_TRUNC);
+		l->st.ring_lost = kernel_counter(l, WEFT_CNT_RING_LOST);
+	}
+}
+
 void weft_live_stats(struct weft_live *l, struct weft_live_stats *s)
 {
-	xsk_stats(l);
+	source_stats(l);
 	*s = l->st;
 }
 
 static void live_pub(struct weft_live *l, struct weft_engine_pub *p)
 {
-	xsk_stats(l);
+	source_stats(l);
 	p->frames = l->st.frames;
 	p->xsk_dropped = l->st.xsk_rx_dropped;
 	p->xsk_ring_full = l->st.xsk_rx_ring_full;
@@ -488,6 +615,37 @@ static void live_pub(struct weft_live *l, struct weft_engine_pub *p)
 	p->native = l->st.native;
 	p->engine_sweep_ns_max = l->st.sweep_ns_max;
 	p->engine_sweep_ns_last = l->st.sweep_ns_last;
+}
+
+/* A frame as the program described it: time, flow hash, the peer's kept
+ * ACK. */
+static void frame_from_meta(struct weft_live *l, const struct weft_meta *m, struct weft_frame *f)
+{
+	f->ts_ns = (uint64_t)((int64_t)m->ts_ns + l->mono_to_real);
+	/* fragments carry an address-pair hash: let the engine hash the
+	 * reassembled datagram itself */
+	f->hash = (m->flags & WEFT_META_FRAG) ? 0 : m->hash;
+	f->peer_ack_valid = (m->flags & WEFT_META_PEER_ACK) != 0;
+	f->peer_ack = m->peer_ack;
+}
+
+/* One ring buffer record (host mode): the frame follows its header. */
+static int ring_record(void *ctx, void *data, size_t size)
+{
+	struct weft_live *l = ctx;
+	const struct weft_ring_rec *r = data;
+	if (size < sizeof(*r) || r->caplen > size - sizeof(*r) || r->meta.magic != WEFT_META_MAGIC ||
+	    r->meta.version != WEFT_META_VERSION) {
+		l->st.no_meta++;
+		return 0;
+	}
+	struct weft_frame f = { .data = (const uint8_t *)(r + 1), .caplen = r->caplen,
+				.wirelen = r->wirelen < r->caplen ? r->caplen : r->wirelen,
+				.link = WEFT_LINK_ETHERNET };
+	frame_from_meta(l, &r->meta, &f);
+	weft_engine_feed(l->feed, &f);
+	l->st.frames++;
+	return 0;
 }
 
 /* One batch from one socket. Returns frames taken. */
@@ -508,12 +666,7 @@ static uint32_t drain(struct weft_live *l, struct queue *q, struct weft_engine *
 		/* the metadata sits in the headroom right before the frame */
 		if (xsk_umem__add_offset_to_addr(d->addr) % FRAME_SIZE >= sizeof(*m) &&
 		    m->magic == WEFT_META_MAGIC && m->version == WEFT_META_VERSION) {
-			f.ts_ns = (uint64_t)((int64_t)m->ts_ns + l->mono_to_real);
-			/* fragments carry an address-pair hash: let the engine
-			 * hash the reassembled datagram itself */
-			f.hash = (m->flags & WEFT_META_FRAG) ? 0 : m->hash;
-			f.peer_ack_valid = (m->flags & WEFT_META_PEER_ACK) != 0;
-			f.peer_ack = m->peer_ack;
+			frame_from_meta(l, m, &f);
 		} else {
 			f.ts_ns = (uint64_t)clock_ns(CLOCK_REALTIME);
 			l->st.no_meta++;
@@ -532,24 +685,39 @@ static uint32_t drain(struct weft_live *l, struct queue *q, struct weft_engine *
 	return n;
 }
 
+/* Everything waiting: every socket's batch, or the ring buffer. */
+static uint64_t drain_all(struct weft_live *l, struct weft_engine *e)
+{
+	uint64_t got = 0;
+	if (l->rb) {
+		l->feed = e;
+		int n = ring_buffer__consume(l->rb);
+		return n > 0 ? (uint64_t)n : 0;
+	}
+	for (uint32_t i = 0; i < l->nq; i++)
+		got += drain(l, &l->q[i], e);
+	return got;
+}
+
 int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop, char *err,
 		  size_t errlen)
 {
 	struct pollfd pfd[MAX_QUEUES];
-	for (uint32_t i = 0; i < l->nq; i++)
+	uint32_t npfd = l->rb ? 1 : l->nq;
+	if (l->rb)
+		pfd[0] = (struct pollfd){ .fd = ring_buffer__epoll_fd(l->rb), .events = POLLIN };
+	for (uint32_t i = 0; !l->rb && i < l->nq; i++)
 		pfd[i] = (struct pollfd){ .fd = xsk_socket__fd(l->q[i].xsk), .events = POLLIN };
 	int64_t next_sweep = clock_ns(CLOCK_MONOTONIC) + 1000000000ll;
 	int64_t next_ctl = 0, sweep_at = 0, sweep_cost = 0;
 	bool sweeping = false;
 	while (!*stop) {
-		uint32_t got = 0;
-		for (uint32_t i = 0; i < l->nq; i++)
-			got += drain(l, &l->q[i], e);
+		uint64_t got = drain_all(l, e);
 		if (!got && !sweeping) {
-			for (uint32_t i = 0; i < l->nq; i++)
+			for (uint32_t i = 0; !l->rb && i < l->nq; i++)
 				if (xsk_ring_prod__needs_wakeup(&l->q[i].fill))
 					recvfrom(pfd[i].fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
-			int rc = poll(pfd, l->nq, 100);
+			int rc = poll(pfd, npfd, 100);
 			if (rc < 0 && errno != EINTR) {
 				snprintf(err, errlen, "poll: %s", strerror(errno));
 				return -1;
@@ -589,5 +757,10 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 			next_ctl = now + 100000000ll;
 		}
 	}
+	/* Stopped: detach, then take what the rings still hold, so a stop
+	 * loses nothing the kernel already handed over. */
+	unlink_progs(l);
+	while (drain_all(l, e))
+		;
 	return 0;
 }

@@ -41,7 +41,7 @@ struct weft_meta {
 /* Per-CPU counters, an array indexed by these. */
 enum weft_counter {
 	WEFT_CNT_PACKETS = 0,   /* every frame the program saw */
-	WEFT_CNT_REDIRECT,      /* handed to user space */
+	WEFT_CNT_REDIRECT,      /* handed to user space (AF_XDP, or host mode's ring) */
 	WEFT_CNT_REDIRECT_FAIL, /* no socket on that queue: passed instead */
 	WEFT_CNT_PASS_NOT_IP,
 	WEFT_CNT_PASS_NOT_TCP,
@@ -60,8 +60,7 @@ enum weft_counter {
 	WEFT_CNT_FLOW_NEW,      /* kernel flow table entries made */
 	WEFT_CNT_FLOW_FULL,     /* no entry could be made (table update failed) */
 	WEFT_CNT_SWEPT,         /* idle kernel flow and bypass entries swept */
-	/* host mode: copies into the ring buffer instead of redirects */
-	WEFT_CNT_RING_COPY,     /* copied whole (up to the snap length) */
+	/* host mode: to_user (WEFT_CNT_REDIRECT) counts the ring buffer's records */
 	WEFT_CNT_RING_TRUNC,    /* ring too full for the payload: headers only, so
 				 * the engine reports the payload as a gap */
 	WEFT_CNT_RING_LOST,     /* not even the headers fitted: lost */

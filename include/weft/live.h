@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The live source: weft's XDP program attached to an interface through a
- * bpf_link (so a killed weft leaves nothing attached), its maps pinned under
- * /sys/fs/bpf/weft/IFACE/ for the control plane, and one AF_XDP socket per
- * RX queue feeding an engine with the program's metadata (flow hash, packet
- * time) used as it is.
+ * The live source: weft's programs attached to an interface through
+ * bpf_links (so a killed weft leaves nothing attached), their maps pinned
+ * under /sys/fs/bpf/weft/IFACE/ for the control plane, feeding an engine
+ * with the programs' metadata (flow hash, packet time) used as it is.
+ *
+ * Tap mode: XDP takes the interface's TCP packets to one AF_XDP socket per
+ * RX queue (a mirror port). Host mode: TC programs on ingress and egress
+ * copy them into a BPF ring buffer and let them pass (the host's own
+ * interface).
  */
 #ifndef WEFT_LIVE_H
 #define WEFT_LIVE_H
@@ -21,14 +25,19 @@ extern "C" {
 
 struct weft_live_opts {
 	const char *ifname;
-	uint32_t queues;       /* 0: every RX queue of the interface */
+	uint32_t mode;         /* WEFT_MODE_TAP or WEFT_MODE_HOST */
+	uint32_t queues;       /* tap: 0 for every RX queue of the interface */
 	bool force;            /* tap mode on an interface with the default route */
-	bool skb_mode;         /* generic XDP even where native works */
-	uint32_t frames;       /* UMEM frames per queue (0: 4096) */
+	bool skb_mode;         /* tap: generic XDP even where native works */
+	uint32_t frames;       /* tap: UMEM frames per queue (0: 8192) */
+	uint64_t ring_bytes;   /* host: ring buffer size, a power of 2 (0: 64 MB) */
+	uint32_t snaplen;      /* host: bytes copied of a packet (0: all, to 64 KB) */
 };
 
 struct weft_live_stats {
 	uint64_t frames;           /* handed to the engine */
+	uint64_t ring_trunc;       /* host: ring full, headers only (payload a gap) */
+	uint64_t ring_lost;        /* host: ring full, nothing copied */
 	uint64_t xsk_rx_dropped;   /* XDP_STATISTICS, summed over sockets */
 	uint64_t xsk_rx_invalid;
 	uint64_t xsk_rx_ring_full;
@@ -37,6 +46,7 @@ struct weft_live_stats {
 	uint64_t sweep_ns_max;     /* the longest slice of an idle sweep (a stall) */
 	uint64_t sweep_ns_last;    /* the costliest whole idle sweep, all slices */
 	uint32_t queues;
+	uint32_t mode;             /* WEFT_MODE_* */
 	bool native;               /* native XDP (else generic/skb mode) */
 };
 
@@ -73,6 +83,9 @@ void weft_live_drop_bpf(struct weft_live *l);
 
 /* Does the interface carry the host's default route (IPv4 or IPv6)? */
 bool weft_iface_has_default_route(const char *ifname);
+/* Is it the host's own: an IPv4 or a non-link-local IPv6 address, or the
+ * default route? Then the default mode is host, else tap. */
+bool weft_iface_is_hosts(const char *ifname);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,7 @@ SRV4=10.199.0.1; CLI4=10.199.0.2; SRV6=fd99::1; CLI6=fd99::2
 
 topo_down() {
 	for ns in $S $C $M; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "/sys/fs/bpf/weft/$MM" 2>/dev/null
+	rm -rf "/sys/fs/bpf/weft/$MM" "/sys/fs/bpf/weft/$LS" 2>/dev/null
 	true
 }
 
@@ -50,6 +50,24 @@ topo_up() {
 		set -- $l
 		ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1
 	done
+}
+
+# Two namespaces only, S and C over the veth pair LS/LC, as two hosts
+# talk: segmentation offloads on (the host's own interface hands TC 64 KB
+# GSO packets), paced only if TOPO_RATE is set.
+topo_up_pair() {
+	topo_down
+	ip netns add $S && ip netns add $C || return 1
+	ip link add $LS netns $S type veth peer name $LC netns $C
+	ip -n $S addr add $SRV4/24 dev $LS
+	ip -n $C addr add $CLI4/24 dev $LC
+	ip -n $S addr add $SRV6/64 dev $LS nodad
+	ip -n $C addr add $CLI6/64 dev $LC nodad
+	ip -n $S link set $LS up; ip -n $C link set $LC up
+	ip -n $S link set lo up; ip -n $C link set lo up
+	if [ -n "${TOPO_RATE:-}" ]; then
+		ip netns exec $S tc qdisc add dev $LS root tbf rate "$TOPO_RATE" burst 64kb latency 100ms
+	fi
 }
 
 # Processes started in the topology, and a scratch directory: both go on

@@ -36,6 +36,9 @@ static const char *const counter_names[WEFT_CNT__MAX] = {
 	[WEFT_CNT_FLOW_NEW] = "kernel_flows_new",
 	[WEFT_CNT_FLOW_FULL] = "kernel_flows_full",
 	[WEFT_CNT_SWEPT] = "kernel_swept",
+	[WEFT_CNT_RING_TRUNC] = "ring_full_headers_only",
+	[WEFT_CNT_RING_LOST] = "ring_full_lost",
+	[WEFT_CNT_PULL] = "headers_pulled",
 };
 
 struct snapshot {
@@ -74,6 +77,14 @@ static const char *mode_name(const struct snapshot *s)
 	if (!s->has_pub)
 		return "starting";
 	return s->pub.mode == WEFT_MODE_HOST ? "host" : "tap";
+}
+
+/* how the program is attached: XDP native or generic (tap), TC (host) */
+static const char *attach_name(const struct snapshot *s)
+{
+	if (s->pub.mode == WEFT_MODE_HOST)
+		return "tc";
+	return s->pub.native ? "native" : "generic";
 }
 
 static void json_counters(struct jw *w, const struct snapshot *s)
@@ -128,7 +139,7 @@ static void show_one(const struct instance *in, void *arg)
 		jw_u64(&c->w, "pid", in->pid);
 		jw_bool(&c->w, "running", in->alive);
 		jw_str(&c->w, "mode", mode_name(&s));
-		jw_str(&c->w, "xdp", s.pub.native ? "native" : "generic");
+		jw_str(&c->w, "attach", attach_name(&s));
 		jw_u64(&c->w, "queues", s.pub.queues);
 		jw_u64(&c->w, "packets", s.cnt[WEFT_CNT_PACKETS]);
 		jw_u64(&c->w, "to_user", s.cnt[WEFT_CNT_REDIRECT]);
@@ -140,7 +151,7 @@ static void show_one(const struct instance *in, void *arg)
 		printf("%-16s pid %-7u %-7s mode %-5s %-7s queues %-2u packets %-10llu to user %-10llu "
 		       "bypassed %-10llu acks kept %-10llu open %llu\n",
 		       in->dev, in->pid, in->alive ? "running" : "GONE", mode_name(&s),
-		       s.pub.native ? "native" : "generic", s.pub.queues,
+		       attach_name(&s), s.pub.queues,
 		       (unsigned long long)s.cnt[WEFT_CNT_PACKETS],
 		       (unsigned long long)s.cnt[WEFT_CNT_REDIRECT], (unsigned long long)s.cnt[WEFT_CNT_BYPASS],
 		       (unsigned long long)s.cnt[WEFT_CNT_ACK_KEPT], (unsigned long long)s.pub.conns_open);

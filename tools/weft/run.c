@@ -13,6 +13,7 @@
 #include "weft/weft.h"
 #include "weft/sink.h"
 #include "weft/live.h"
+#include "weft/abi.h"
 
 static volatile int stop_flag;
 static volatile pid_t worker;
@@ -46,21 +47,30 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 static void run_help(void)
 {
 	fprintf(stderr,
-		"Usage: %s run dev IFACE [-o DIR] [mode tap] [queues N] [force] [skb]\n"
-		"               [ENGINE OPTIONS of 'weft read']\n"
+		"Usage: %s run dev IFACE [-o DIR] [mode host|tap] [queues N] [force] [skb]\n"
+		"               [ring SIZE] [snaplen N] [ENGINE OPTIONS of 'weft read']\n"
 		"\n"
-		"Attach weft's XDP program to IFACE and reassemble its TCP traffic live,\n"
-		"one AF_XDP socket per RX queue. Writes what 'weft read' writes: one file\n"
-		"per direction, DIR/flows.jsonl as connections end, DIR/report.xml.\n"
-		"SIGINT or SIGTERM detaches, ends every connection (reason shutdown) and\n"
-		"writes everything. Maps are pinned under %s/IFACE/.\n"
+		"Attach weft's programs to IFACE and reassemble its TCP traffic live.\n"
+		"Writes what 'weft read' writes: one file per direction, DIR/flows.jsonl\n"
+		"as connections end, DIR/report.xml. SIGINT or SIGTERM detaches, ends\n"
+		"every connection (reason shutdown) and writes everything. Maps are\n"
+		"pinned under %s/IFACE/.\n"
 		"\n"
-		"mode tap   the TCP packets of IFACE go to weft and not to the host's\n"
-		"           stack: right for a SPAN or mirror port, wrong for an interface\n"
-		"           the host talks through. weft refuses tap mode on an interface\n"
-		"           with the host's default route unless 'force' is given.\n"
-		"queues N   AF_XDP sockets for RX queues 0..N-1 (default: all of them)\n"
-		"skb        generic XDP even where the driver does native\n"
+		"mode host  TC programs on ingress and egress copy the TCP packets into a\n"
+		"           ring buffer and let every packet pass: the host's traffic is\n"
+		"           untouched. The default on an interface with the host's\n"
+		"           addresses or default route. A full ring costs the payload, and\n"
+		"           weft reports it as a gap, never as silent loss.\n"
+		"mode tap   XDP takes the TCP packets of IFACE to one AF_XDP socket per RX\n"
+		"           queue, away from the host's stack: right for a SPAN or mirror\n"
+		"           port (the default on an interface with no address), wrong for\n"
+		"           an interface the host talks through. weft refuses tap mode on\n"
+		"           an interface with the host's default route unless 'force'.\n"
+		"queues N   tap: AF_XDP sockets for RX queues 0..N-1 (default: all)\n"
+		"skb        tap: generic XDP even where the driver does native\n"
+		"ring SIZE  host: the ring buffer, a power of 2 (default 64M)\n"
+		"snaplen N  host: bytes copied of each packet (default: all, GSO\n"
+		"           packets to 64K); what is cut is reported as a gap\n"
 		"-U USER    once attached, run as USER (as tcpflow -U): a root parent\n"
 		"           only waits to remove the pins; DIR is made USER's\n",
 		prog_name, WEFT_PIN_ROOT);
@@ -90,10 +100,21 @@ int do_run(int argc, char **argv)
 				return cli_error("-o needs a directory");
 			so.dir = argv[++i];
 		} else if (is_prefix(a, "mode")) {
-			if (!v)
-				return cli_error("mode needs tap (host mode is not built yet)");
-			if (!is_prefix(v, "tap"))
-				return cli_error("mode '%s' is not available: tap only", v);
+			if (!v || (!is_prefix(v, "tap") && !is_prefix(v, "host")))
+				return cli_error("mode needs host or tap");
+			lo.mode = is_prefix(v, "tap") ? WEFT_MODE_TAP : WEFT_MODE_HOST;
+			i++;
+		} else if (is_prefix(a, "ring")) {
+			uint64_t n;
+			if (!v || parse_size(v, &n))
+				return cli_error("ring needs a size (64M)");
+			lo.ring_bytes = n;
+			i++;
+		} else if (is_prefix(a, "snaplen")) {
+			uint64_t n;
+			if (!v || parse_size(v, &n) || n < 64 || n > 1u << 20)
+				return cli_error("snaplen needs a number of bytes from 64");
+			lo.snaplen = (uint32_t)n;
 			i++;
 		} else if (is_prefix(a, "queues")) {
 			uint64_t n;
@@ -122,7 +143,9 @@ int do_run(int argc, char **argv)
 	}
 	if (!lo.ifname)
 		return cli_error("no interface (weft run dev IFACE; try '%s run help')", prog_name);
-	if (!lo.force && weft_iface_has_default_route(lo.ifname))
+	if (!lo.mode)
+		lo.mode = weft_iface_is_hosts(lo.ifname) ? WEFT_MODE_HOST : WEFT_MODE_TAP;
+	if (lo.mode == WEFT_MODE_TAP && !lo.force && weft_iface_has_default_route(lo.ifname))
 		return cli_error("%s carries this host's default route: tap mode would take its "
 				 "TCP traffic from the host; add 'force' if that is what you want",
 				 lo.ifname);
@@ -201,9 +224,13 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 	sigaction(SIGTERM, &sa, NULL);
 	struct weft_live_stats ls;
 	weft_live_stats(live, &ls);
-	if (!quiet && !json_output)
-		fprintf(stderr, "weft: attached to %s (%s XDP), %u AF_XDP queue(s), writing %s as uid %u\n",
-			ifname, ls.native ? "native" : "generic", ls.queues, so->dir, (unsigned)getuid());
+	if (!quiet && !json_output && ls.mode == WEFT_MODE_HOST)
+		fprintf(stderr, "weft: attached to %s in host mode (TC ingress and egress, ring "
+			"buffer), writing %s as uid %u\n", ifname, so->dir, (unsigned)getuid());
+	else if (!quiet && !json_output)
+		fprintf(stderr, "weft: attached to %s in tap mode (%s XDP), %u AF_XDP queue(s), "
+			"writing %s as uid %u\n", ifname, ls.native ? "native" : "generic", ls.queues,
+			so->dir, (unsigned)getuid());
 	rc = weft_live_run(live, e, &stop_flag, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "Error: %s\n", err);
@@ -217,7 +244,11 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 	weft_engine_free(e);
 	if (weft_sink_close(sink))
 		rc = 1;
-	if (!quiet && !json_output)
+	if (!quiet && !json_output && ls.mode == WEFT_MODE_HOST)
+		fprintf(stderr, "weft: ring buffer: %llu records; ring full: %llu with headers "
+			"only (reported as gaps), %llu lost\n", (unsigned long long)ls.frames,
+			(unsigned long long)ls.ring_trunc, (unsigned long long)ls.ring_lost);
+	else if (!quiet && !json_output)
 		fprintf(stderr, "weft: AF_XDP: %llu frames, kernel drops %llu (ring full %llu, "
 			"fill ring empty %llu)\n", (unsigned long long)ls.frames,
 			(unsigned long long)ls.xsk_rx_dropped, (unsigned long long)ls.xsk_rx_ring_full,
