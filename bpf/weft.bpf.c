@@ -168,6 +168,14 @@ static __always_inline struct weft_flow *flow_touch(const struct weft_flow_key *
 	}
 	f->last_ns = now;
 	__u8 fl = p->tcpflags;
+	if ((fl & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN &&
+	    ((f->flags[0] | f->flags[1]) & (TCPF_FIN | TCPF_RST))) {
+		/* a new connection on a closed tuple: forget the old one's
+		 * state (the counters stay the tuple's) */
+		f->flags[0] = f->flags[1] = 0;
+		f->ack_valid = f->seq_valid = f->kept_valid = 0;
+		f->client = 0;
+	}
 	if (side) {
 		__sync_fetch_and_add(&f->packets[1], 1);
 		__sync_fetch_and_add(&f->bytes[1], len);
@@ -190,6 +198,13 @@ static __always_inline struct weft_flow *flow_touch(const struct weft_flow_key *
 			  ((fl & TCPF_SYN) ? 1 : 0) + ((fl & TCPF_FIN) ? 1 : 0));
 	if (fl & TCPF_ACK)
 		raise_seq(side ? &f->ack[1] : &f->ack[0], &f->ack_valid, bit, p->ack);
+	if ((fl & TCPF_FIN) && p->payload >= 0) {
+		__u32 fs = p->seq + (__u32)p->payload + ((fl & TCPF_SYN) ? 1 : 0);
+		if (side)
+			f->fin_seq[1] = fs;
+		else
+			f->fin_seq[0] = fs;
+	}
 	return f;
 }
 
@@ -295,8 +310,8 @@ static __always_inline int classify(void *data, void *end, __u64 len, struct wef
 	int side = weft_endpoint_after(p.addr[0], p.port[0], p.addr[1], p.port[1]);
 	__u32 hash = weft_flow_hash(p.addr[0], p.port[0], p.addr[1], p.port[1], p.vlan[0],
 				    p.vlan[1], p.family);
-	__u32 peer_ack = 0;
-	__u8 peer_ack_valid = 0;
+	__u32 peer_ack = 0, peer_fin = 0;
+	__u8 peer_ack_valid = 0, peer_fin_valid = 0;
 	if (!(p.flags & WEFT_META_FRAG)) {
 		struct weft_flow_key k = {};
 		/* no variable index into the stack: the verifier refuses the
@@ -337,6 +352,9 @@ static __always_inline int classify(void *data, void *end, __u64 len, struct wef
 			__u8 bit = side ? 1 : 2;
 			peer_ack_valid = f->kept_valid & bit;
 			peer_ack = side ? f->kept_ack[0] : f->kept_ack[1];
+			/* and where the other end's FIN put its end */
+			peer_fin_valid = (side ? f->flags[0] : f->flags[1]) & TCPF_FIN;
+			peer_fin = side ? f->fin_seq[0] : f->fin_seq[1];
 		}
 		if (f && pure_ack(&p, f, in_order)) {
 			struct weft_policy *pol = bpf_map_lookup_elem(&policy, &zero);
@@ -358,9 +376,11 @@ static __always_inline int classify(void *data, void *end, __u64 len, struct wef
 	m->version = WEFT_META_VERSION;
 	m->magic = WEFT_META_MAGIC;
 	m->peer_ack = peer_ack;
-	m->pad = 0;
+	m->peer_fin = peer_fin;
 	if (peer_ack_valid)
 		m->flags |= WEFT_META_PEER_ACK;
+	if (peer_fin_valid)
+		m->flags |= WEFT_META_PEER_FIN;
 	if (p.flags & WEFT_META_FRAG)
 		count(WEFT_CNT_FRAG);
 	*hdr_len = p.hdr_len;

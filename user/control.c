@@ -189,6 +189,23 @@ static bool c_peer_ack(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t
 	return true;
 }
 
+static bool c_sent_fin(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *seq)
+{
+	struct control *ctl = ctx;
+	struct weft_flow_key k;
+	uint8_t cend;
+	conn_kernel_key(weft_conn_info(c), &k, &cend);
+	struct weft_flow f;
+	if (bpf_map_lookup_elem(ctl->fd.flows, &k, &f) != 0)
+		return false;
+	/* the sender of direction d: the client for c2s */
+	uint8_t sender = d == WEFT_C2S ? cend : (uint8_t)!cend;
+	if (!(f.flags[sender] & 0x01 /* FIN */))
+		return false;
+	*seq = f.fin_seq[sender];
+	return true;
+}
+
 static bool c_last_seen(void *ctx, struct weft_conn *c, uint64_t *ts)
 {
 	struct control *ctl = ctx;
@@ -209,7 +226,7 @@ void control_bind(struct control *ctl, struct weft_callbacks *cb)
 				       .on_gap = c_gap, .on_end = c_end,
 				       .on_resync = cb->on_resync ? c_resync : NULL,
 				       .on_unwanted = c_unwanted, .peer_ack = c_peer_ack,
-				       .last_seen = c_last_seen };
+				       .sent_fin = c_sent_fin, .last_seen = c_last_seen };
 }
 
 /* ---- lifetime and the tick ---- */

@@ -40,6 +40,8 @@ struct tcp_seg {
 	uint32_t wirelen; /* payload bytes sent */
 	bool peer_ack_valid; /* from the source (weft_frame), not the header */
 	uint32_t peer_ack;
+	bool peer_fin_valid;
+	uint32_t peer_fin;
 };
 
 #define TCP_FIN 0x01

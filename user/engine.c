@@ -264,15 +264,35 @@ static inline int64_t seq_off(const struct side *s, uint32_t seq)
 	return (int64_t)s->next + (int32_t)(seq - s->next_seq);
 }
 
+/* The source saw the FIN of side s pass at sequence number seq, though
+ * the engine may not have: the stream ends there, so an ACK past the data
+ * covers the FIN, not one more byte of data. */
+static void side_fin_at(struct side *s, uint32_t seq)
+{
+	if (!s->started || s->floating || s->fin)
+		return;
+	int64_t f = seq_off(s, seq);
+	if (f >= 0 && (uint64_t)f >= s->next && (uint64_t)f <= s->next + MAX_AHEAD) {
+		s->fin = true;
+		s->fin_off = (uint64_t)f;
+		if (s->fin_off > s->hi)
+			s->hi = s->fin_off;
+	}
+}
+
 /* Ask the source for the receiver's ACK of direction d, which it may know
- * from packets the engine was not given (pure ACKs kept in the kernel). */
+ * from packets the engine was not given (pure ACKs kept in the kernel),
+ * and for the sender's FIN, which it may have seen pass while its copy
+ * was lost. */
 static void poll_ack(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
 	struct side *s = &c->side[d];
 	uint32_t ack;
-	if (!e->cb.peer_ack || !s->started || s->floating || s->done)
+	if (!s->started || s->floating || s->done)
 		return;
-	if (!e->cb.peer_ack(e->cb.ctx, c, d, &ack))
+	if (e->cb.sent_fin && e->cb.sent_fin(e->cb.ctx, c, d, &ack))
+		side_fin_at(s, ack);
+	if (!e->cb.peer_ack || !e->cb.peer_ack(e->cb.ctx, c, d, &ack))
 		return;
 	int64_t a = seq_off(s, ack);
 	if (a >= 0 && (uint64_t)a <= s->next + MAX_AHEAD && (!s->ack_valid || (uint64_t)a > s->acked)) {
@@ -313,6 +333,8 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 			s->ack_valid = true;
 		}
 	}
+	if (t->peer_fin_valid)
+		side_fin_at(&c->side[!d], t->peer_fin);
 	uint32_t data_seq = t->seq;
 	if (t->flags & TCP_SYN) {
 		if (!s->syn) {
@@ -538,6 +560,8 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 	enum weft_dir d = src_index == c->client ? WEFT_C2S : WEFT_S2C;
 	t.peer_ack_valid = f->peer_ack_valid;
 	t.peer_ack = f->peer_ack;
+	t.peer_fin_valid = f->peer_fin_valid;
+	t.peer_fin = f->peer_fin;
 	tcp_packet(e, c, d, &t, ts);
 	enforce_memcap(e);
 	return 0;

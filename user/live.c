@@ -627,6 +627,8 @@ static void frame_from_meta(struct weft_live *l, const struct weft_meta *m, stru
 	f->hash = (m->flags & WEFT_META_FRAG) ? 0 : m->hash;
 	f->peer_ack_valid = (m->flags & WEFT_META_PEER_ACK) != 0;
 	f->peer_ack = m->peer_ack;
+	f->peer_fin_valid = (m->flags & WEFT_META_PEER_FIN) != 0;
+	f->peer_fin = m->peer_fin;
 }
 
 /* One ring buffer record (host mode): the frame follows its header. */

@@ -26,7 +26,10 @@ struct weft_meta {
 	 * before this packet passed: their word, in packet order (ACKs that
 	 * crossed the engine saw itself). Valid with WEFT_META_PEER_ACK. */
 	uint32_t peer_ack;
-	uint32_t pad;
+	/* The sequence number of the other end's FIN, which the kernel saw
+	 * even if its copy was lost: where that stream ends. Valid with
+	 * WEFT_META_PEER_FIN. */
+	uint32_t peer_fin;
 };
 
 #define WEFT_META_MAGIC 0x77656674u /* "weft" */
@@ -37,6 +40,7 @@ struct weft_meta {
 #define WEFT_META_FIN 0x08
 #define WEFT_META_RST 0x10
 #define WEFT_META_PEER_ACK 0x20     /* peer_ack is set */
+#define WEFT_META_PEER_FIN 0x40     /* peer_fin is set */
 
 /* Per-CPU counters, an array indexed by these. */
 enum weft_counter {
@@ -145,6 +149,7 @@ struct weft_flow {
 	uint8_t pad[2];
 	uint32_t seq_next[2];         /* the sequence number after all end i sent */
 	uint32_t kept_ack[2];         /* the highest ACK of end i's kept pure ACKs */
+	uint32_t fin_seq[2];          /* end i's FIN's sequence number (flags[i] has FIN) */
 	uint32_t pad2;
 };
 

@@ -160,6 +160,12 @@ struct weft_callbacks {
 	 * for the final gaps (during the connection, weft_frame.peer_ack
 	 * carries it in packet order). */
 	bool (*peer_ack)(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *ack);
+	/* Optional, with the same sources: the sequence number of the FIN
+	 * the sender of direction d sent, in *seq, if the source saw one pass
+	 * (its packet may not have reached the engine); false if none. Asked
+	 * when c ends, so the final gaps stop at the FIN, not a byte past it
+	 * (during the connection, weft_frame.peer_fin carries it). */
+	bool (*sent_fin)(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *seq);
 	/* Optional, with the same sources: the packet time the connection was
 	 * last seen, in *ts_ns, counting packets the engine was not given
 	 * (kept or bypassed in the kernel). Asked before an idle eviction, so
@@ -181,6 +187,10 @@ struct weft_frame {
 	 * the stream hands their word over this way, in packet order). */
 	bool peer_ack_valid;
 	uint32_t peer_ack;
+	/* optional: the receiver's FIN's sequence number, known to the source
+	 * even if the FIN's packet was lost (the kernel saw it pass) */
+	bool peer_fin_valid;
+	uint32_t peer_fin;
 };
 
 /* Engine counters. */

@@ -216,7 +216,7 @@ errors() {
 	rm -rf "/sys/fs/bpf/weft/$MM"; rmdir /sys/fs/bpf/weft 2>/dev/null
 	# tap mode on the interface with the default route
 	ip -n "$C" route add default via "$SRV4"
-	expect "default route" nsenter --net="/run/netns/$C" "$WEFT" run dev "$LC" -o "$WORK/e7"
+	expect "default route" nsenter --net="/run/netns/$C" "$WEFT" run dev "$LC" -o "$WORK/e7" mode tap
 	# and after all that, nothing attached anywhere in the topology, no pins
 	[ -n "$(ls -A /sys/fs/bpf/weft 2>/dev/null)" ] && { echo "  pins left: $(ls /sys/fs/bpf/weft)"; bad=$((bad + 1)); }
 	for ns in $S $C $M; do
