@@ -42,6 +42,8 @@ struct world {
 	int resync_calls;
 	/* a source that keeps pure ACKs (the kernel flow table) */
 	bool ack_known[2];
+	uint32_t fin[2];    /* the source's answer to sent_fin */
+	bool fin_known[2];
 	uint32_t ack[2];    /* the receiver's ACK of direction d */
 	int ack_asked;
 	int unwanted[2];    /* on_unwanted calls per direction */
@@ -142,6 +144,14 @@ static bool cb_peer_ack(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_
 	return w->ack_known[d];
 }
 
+static bool cb_sent_fin(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *seq)
+{
+	(void)c;
+	struct world *w = ctx;
+	*seq = w->fin[d];
+	return w->fin_known[d];
+}
+
 static void cb_unwanted(void *ctx, struct weft_conn *c, enum weft_dir d)
 {
 	(void)c;
@@ -155,7 +165,8 @@ static struct world *world_new(struct weft_config *cfg, bool resync)
 	struct weft_callbacks cb = { .ctx = w, .on_start = cb_start, .on_data = cb_data,
 				     .on_gap = cb_gap, .on_end = cb_end,
 				     .on_resync = resync ? cb_resync : NULL,
-				     .on_unwanted = cb_unwanted, .peer_ack = cb_peer_ack };
+				     .on_unwanted = cb_unwanted, .peer_ack = cb_peer_ack,
+				     .sent_fin = cb_sent_fin };
 	struct weft_config def;
 	if (!cfg) {
 		weft_config_default(&def);
@@ -194,6 +205,7 @@ struct pk {
 	uint16_t vlan;      /* 0: none (Ethernet frame when set) */
 	uint32_t cut;       /* bytes of payload missing (snaplen) */
 	uint32_t rack;      /* != 0: the frame carries the receiver's ACK (peer_ack) */
+	uint32_t rfin;      /* != 0: ... and the receiver's FIN's sequence number */
 };
 
 static void feed(struct world *w, struct pk p)
@@ -233,7 +245,8 @@ static void feed(struct world *w, struct pk p)
 	uint32_t wire = (uint32_t)(o + tot);
 	struct weft_frame fr = { .ts_ns = w->ts, .data = f, .caplen = wire - p.cut,
 				 .wirelen = wire, .link = link, .peer_ack_valid = p.rack != 0,
-				 .peer_ack = p.rack };
+				 .peer_ack = p.rack, .peer_fin_valid = p.rfin != 0,
+				 .peer_fin = p.rfin };
 	weft_engine_feed(w->e, &fr);
 }
 
@@ -551,6 +564,38 @@ static void t_gap_acked_by_fin(void **st)
 	world_free(w);
 }
 
+/* The server's last data and its FIN never reach the engine (a full ring),
+ * but the kernel saw the FIN pass: the client's FIN, which acknowledges it,
+ * carries its sequence number. The gap ends at the FIN, not a byte past. */
+static void t_lost_fin_by_source(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ S, 1, 1, ACK, "AAAA" });
+	/* "BBBB" and the FIN (sequence number 9) lost */
+	feed(w, (struct pk){ C, 1, 10, FIN | ACK, .rfin = 9 });
+	finish(w);
+	assert_int_equal(w->c[0].s[S].ngaps, 1);
+	assert_int_equal(w->c[0].s[S].gaps[0][0], 4);
+	assert_int_equal(w->c[0].s[S].gaps[0][1], 4);
+	assert_int_equal(w->c[0].s[S].len, 8);
+	world_free(w);
+	/* the client's FIN lost too: the source answers at the end */
+	w = world_new(NULL, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ S, 1, 1, ACK, "AAAA" });
+	w->ack_known[S] = true;
+	w->ack[S] = 10;
+	w->fin_known[S] = true;
+	w->fin[S] = 9;
+	finish(w);
+	assert_int_equal(w->c[0].s[S].ngaps, 1);
+	assert_int_equal(w->c[0].s[S].gaps[0][1], 4);
+	assert_int_equal(w->c[0].s[S].len, 8);
+	world_free(w);
+}
+
 static void t_gap_tail_at_end(void **st)
 {
 	(void)st;
@@ -807,6 +852,7 @@ int main(void)
 		cmocka_unit_test(t_gap_acked_by_source),
 		cmocka_unit_test(t_gap_acked_by_fin),
 		cmocka_unit_test(t_gap_tail_at_end),
+		cmocka_unit_test(t_lost_fin_by_source),
 		cmocka_unit_test(t_snaplen_cut),
 		cmocka_unit_test(t_idle),
 		cmocka_unit_test(t_max_flows),
