@@ -91,8 +91,8 @@ demo-read: deps all
 
 bench: deps all
 	@tests/bench/bench-read.sh
-	@if [ "$$(id -u)" = 0 ]; then tests/bench/bench-live.sh && tests/bench/bench-scale.sh; \
-	 else echo "bench-live, bench-scale: skipped, not root"; fi
+	@if [ "$$(id -u)" = 0 ]; then tests/bench/bench-live.sh && tests/bench/bench-host.sh && tests/bench/bench-scale.sh; \
+	 else echo "bench-live, bench-host, bench-scale: skipped, not root"; fi
 
 clean:
 	rm -rf $(O) build-asan
