@@ -172,14 +172,20 @@ static void c_unwanted(void *ctx, struct weft_conn *c, enum weft_dir d)
 		ctl->next.on_unwanted(ctl->next.ctx, c, d);
 }
 
+/* The kernel flow table's entry of c, and the client's end in its key. */
+static bool kernel_flow(struct control *ctl, struct weft_conn *c, struct weft_flow *f,
+			uint8_t *client_end)
+{
+	struct weft_flow_key k;
+	conn_kernel_key(weft_conn_info(c), &k, client_end);
+	return bpf_map_lookup_elem(ctl->fd.flows, &k, f) == 0;
+}
+
 static bool c_peer_ack(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *ack)
 {
-	struct control *ctl = ctx;
-	struct weft_flow_key k;
-	uint8_t cend;
-	conn_kernel_key(weft_conn_info(c), &k, &cend);
 	struct weft_flow f;
-	if (bpf_map_lookup_elem(ctl->fd.flows, &k, &f) != 0)
+	uint8_t cend;
+	if (!kernel_flow(ctx, c, &f, &cend))
 		return false;
 	/* the receiver of direction d acknowledges it: the server for c2s */
 	uint8_t recv = d == WEFT_C2S ? (uint8_t)!cend : cend;
@@ -191,12 +197,9 @@ static bool c_peer_ack(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t
 
 static bool c_sent_fin(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *seq)
 {
-	struct control *ctl = ctx;
-	struct weft_flow_key k;
-	uint8_t cend;
-	conn_kernel_key(weft_conn_info(c), &k, &cend);
 	struct weft_flow f;
-	if (bpf_map_lookup_elem(ctl->fd.flows, &k, &f) != 0)
+	uint8_t cend;
+	if (!kernel_flow(ctx, c, &f, &cend))
 		return false;
 	/* the sender of direction d: the client for c2s */
 	uint8_t sender = d == WEFT_C2S ? cend : (uint8_t)!cend;
@@ -209,11 +212,9 @@ static bool c_sent_fin(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t
 static bool c_last_seen(void *ctx, struct weft_conn *c, uint64_t *ts)
 {
 	struct control *ctl = ctx;
-	struct weft_flow_key k;
-	uint8_t cend;
-	conn_kernel_key(weft_conn_info(c), &k, &cend);
 	struct weft_flow f;
-	if (bpf_map_lookup_elem(ctl->fd.flows, &k, &f) != 0 || !f.last_ns)
+	uint8_t cend;
+	if (!kernel_flow(ctl, c, &f, &cend) || !f.last_ns)
 		return false;
 	*ts = (uint64_t)((int64_t)f.last_ns + ctl->mono_to_real);
 	return true;
