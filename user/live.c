@@ -533,11 +533,15 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 				       .owner_pid = (uint32_t)getpid(), .snaplen = o->snaplen };
 	uint32_t zero = 0;
 	bpf_map_update_elem(bpf_map__fd(l->skel->maps.cfg_map), &zero, &cfg, 0);
-	l->ring_fd = fcntl(bpf_map__fd(l->skel->maps.ring), F_DUPFD_CLOEXEC, 3);
-	l->counters_fd = fcntl(bpf_map__fd(l->skel->maps.counters), F_DUPFD_CLOEXEC, 3);
-	if (l->ring_fd < 0 || l->counters_fd < 0) {
-		snprintf(err, errlen, "cannot keep the maps: %s", strerror(errno));
-		goto fail;
+	/* host mode's own: the ring and the counters its stats read (a tap
+	 * worker keeps neither: least privilege) */
+	if (l->mode == WEFT_MODE_HOST) {
+		l->ring_fd = fcntl(bpf_map__fd(l->skel->maps.ring), F_DUPFD_CLOEXEC, 3);
+		l->counters_fd = fcntl(bpf_map__fd(l->skel->maps.counters), F_DUPFD_CLOEXEC, 3);
+		if (l->ring_fd < 0 || l->counters_fd < 0) {
+			snprintf(err, errlen, "cannot keep the maps: %s", strerror(errno));
+			goto fail;
+		}
 	}
 	char p[300];
 	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
