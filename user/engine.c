@@ -287,11 +287,11 @@ static void side_fin_at(struct side *s, uint32_t seq)
 static void poll_ack(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
 	struct side *s = &c->side[d];
-	uint32_t ack;
+	uint32_t ack, fin;
 	if (!s->started || s->floating || s->done)
 		return;
-	if (e->cb.sent_fin && e->cb.sent_fin(e->cb.ctx, c, d, &ack))
-		side_fin_at(s, ack);
+	if (e->cb.sent_fin && e->cb.sent_fin(e->cb.ctx, c, d, &fin))
+		side_fin_at(s, fin);
 	if (!e->cb.peer_ack || !e->cb.peer_ack(e->cb.ctx, c, d, &ack))
 		return;
 	int64_t a = seq_off(s, ack);
