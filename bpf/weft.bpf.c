@@ -439,12 +439,26 @@ int weft_xdp(struct xdp_md *ctx)
  * subprogram once for each caller's CAP; inlined, clang merges the copies
  * and the verifier loses the bound). 0, or -1 when the ring is full. */
 static __noinline int ring_copy(struct __sk_buff *skb, const struct weft_meta *m, __u32 caplen,
-				const __u32 CAP)
+				const __u32 CAP, __u32 wake)
 {
 	__u64 cap = CAP, n = caplen;
 	struct weft_ring_rec *r = bpf_ringbuf_reserve(&ring, sizeof(*r) + cap, 0);
 	if (!r)
 		return -1;
+	/* By default a submit wakes the reader whenever it has caught up, which
+	 * for a reader that keeps up is every record: an irq_work, a self-IPI
+	 * (a VM exit under a hypervisor) and a context switch per packet. Here
+	 * only a record that crosses a multiple of wake bytes of the ring wakes
+	 * it, as a packet socket wakes once per block. The reader polls with a
+	 * timeout for the tail a quiet link leaves below the mark; a crossing
+	 * missed because another CPU reserved between our reserve and query
+	 * only moves the wakeup to the next mark. */
+	__u64 flags = 0;
+	if (wake) {
+		__u64 end = bpf_ringbuf_query(&ring, BPF_RB_PROD_POS);
+		__u64 start = end - (sizeof(*r) + cap + BPF_RINGBUF_HDR_SZ);
+		flags = ((start ^ end) & ~((__u64)wake - 1)) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	}
 	/* n = min(n, cap) in one register: compiled from C, the test lands
 	 * on a copy and the verifier never learns the bound */
 	asm volatile("if %[n] <= %[c] goto +1\n\t%[n] = %[c]" : [n] "+r"(n) : [c] "r"(cap));
@@ -455,28 +469,30 @@ static __noinline int ring_copy(struct __sk_buff *skb, const struct weft_meta *m
 		bpf_ringbuf_discard(r, 0);
 		return -1;
 	}
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, flags);
+	if (flags == BPF_RB_FORCE_WAKEUP)
+		count(WEFT_CNT_RING_WAKE);
 	return 0;
 }
 
 /* Size classes: a record takes the smallest that holds it, so a pure ACK
  * does not reserve room for a 64 KB GSO packet. */
 static __always_inline int ring_copy_sized(struct __sk_buff *skb, const struct weft_meta *m,
-					   __u32 caplen)
+					   __u32 caplen, __u32 wake)
 {
 	if (caplen <= 256)
-		return ring_copy(skb, m, caplen, 256);
+		return ring_copy(skb, m, caplen, 256, wake);
 	if (caplen <= 1600)
-		return ring_copy(skb, m, caplen, 1600);
+		return ring_copy(skb, m, caplen, 1600, wake);
 	if (caplen <= 4096)
-		return ring_copy(skb, m, caplen, 4096);
+		return ring_copy(skb, m, caplen, 4096, wake);
 	if (caplen <= 9216)
-		return ring_copy(skb, m, caplen, 9216);
+		return ring_copy(skb, m, caplen, 9216, wake);
 	if (caplen <= 16384 + 512)
-		return ring_copy(skb, m, caplen, 16384 + 512);
+		return ring_copy(skb, m, caplen, 16384 + 512, wake);
 	if (caplen <= 32768 + 512)
-		return ring_copy(skb, m, caplen, 32768 + 512);
-	return ring_copy(skb, m, caplen, WEFT_SNAP_MAX);
+		return ring_copy(skb, m, caplen, 32768 + 512, wake);
+	return ring_copy(skb, m, caplen, WEFT_SNAP_MAX, wake);
 }
 
 /* skb->data and data_end, each read straight from the context: clang
@@ -520,14 +536,14 @@ static __always_inline int weft_tc(struct __sk_buff *skb)
 	m.ts_ns = bpf_ktime_get_ns();
 	__u32 snap = cfg->snaplen && cfg->snaplen < WEFT_SNAP_MAX ? cfg->snaplen : WEFT_SNAP_MAX;
 	__u32 caplen = len < snap ? len : snap;
-	if (ring_copy_sized(skb, &m, caplen) == 0) {
+	if (ring_copy_sized(skb, &m, caplen, cfg->wake_bytes) == 0) {
 		count(WEFT_CNT_REDIRECT);
 		return TC_NEXT;
 	}
 	/* The ring is full. The headers alone say which bytes went missing,
 	 * so the engine can report them as a gap rather than lose them
 	 * without a word. */
-	if (hdr_len && hdr_len < caplen && ring_copy(skb, &m, hdr_len, 256) == 0) {
+	if (hdr_len && hdr_len < caplen && ring_copy(skb, &m, hdr_len, 256, cfg->wake_bytes) == 0) {
 		count(WEFT_CNT_REDIRECT);
 		count(WEFT_CNT_RING_TRUNC);
 	} else

@@ -46,6 +46,16 @@
 #define SWEEP_SLICE 256 /* idle connections ended between two batches */
 #define MAX_QUEUES 64
 #define RING_DEFAULT (64ull << 20)
+#define RING_WAKE_MAX (1u << 20)
+
+/* The ring's wakeup mark (see ring_copy in weft.bpf.c): a sixteenth of the
+ * ring, so a woken reader finds the ring far from full, and at most 1 MB,
+ * about a thousand wakeups a second at 10 Gbit/s. */
+static uint32_t ring_wake_bytes(uint64_t ring)
+{
+	uint64_t w = ring / 16;
+	return w > RING_WAKE_MAX ? RING_WAKE_MAX : (uint32_t)w;
+}
 /* tcx attach types (kernel 6.6), newer than these headers */
 #define WEFT_TCX_INGRESS 46
 #define WEFT_TCX_EGRESS 47
@@ -530,7 +540,8 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	/* bypassed flows: dropped on a mirror, always passed on the host's own */
 	struct weft_config_map cfg = { .enabled = 1,
 				       .bypass_action = l->mode == WEFT_MODE_HOST ? XDP_PASS : XDP_DROP,
-				       .owner_pid = (uint32_t)getpid(), .snaplen = o->snaplen };
+				       .owner_pid = (uint32_t)getpid(), .snaplen = o->snaplen,
+				       .wake_bytes = l->mode == WEFT_MODE_HOST ? ring_wake_bytes(ring) : 0 };
 	uint32_t zero = 0;
 	bpf_map_update_elem(bpf_map__fd(l->skel->maps.cfg_map), &zero, &cfg, 0);
 	/* host mode's own: the ring and the counters its stats read (a tap

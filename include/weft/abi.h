@@ -69,6 +69,7 @@ enum weft_counter {
 				 * the engine reports the payload as a gap */
 	WEFT_CNT_RING_LOST,     /* not even the headers fitted: lost */
 	WEFT_CNT_PULL,          /* headers outside the skb's linear part, pulled in */
+	WEFT_CNT_RING_WAKE,     /* records whose submit woke the reader */
 	WEFT_CNT__MAX
 };
 
@@ -78,6 +79,9 @@ struct weft_config_map {
 	uint32_t bypass_action; /* what a bypassed flow's packets get: XDP_DROP or XDP_PASS */
 	uint32_t owner_pid;     /* the weft that attached it (tells stale pins apart) */
 	uint32_t snaplen;       /* host mode: bytes of a frame copied (0: WEFT_SNAP_MAX) */
+	uint32_t wake_bytes;    /* host mode: wake the reader once per this many
+				 * bytes written to the ring (a power of two;
+				 * 0: whenever it has caught up, the kernel's way) */
 };
 
 /* Host mode: the TC programs copy each followed packet into a BPF ring

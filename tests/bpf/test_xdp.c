@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -696,6 +697,66 @@ static void t_tc_records(void **st)
 	assert_int_equal(nrecs, 0);
 }
 
+/* Wakeups in batches: with a mark of wake_bytes, only the records that
+ * cross a multiple of it wake the reader (and are counted), so a reader
+ * that keeps up is not woken once per packet; with 0, the kernel's way. */
+static void t_tc_wake(void **st)
+{
+	(void)st;
+	struct weft_bpf *k = weft_bpf__open();
+	assert_non_null(k);
+	assert_int_equal(bpf_map__set_max_entries(k->maps.ring, 65536), 0);
+	assert_int_equal(weft_bpf__load(k), 0);
+	struct weft_config_map c = { .enabled = 1, .bypass_action = XDP_PASS, .wake_bytes = 4096 };
+	uint32_t z = 0, cw = WEFT_CNT_RING_WAKE;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(k->maps.cfg_map), &z, &c, 0), 0);
+	nrecs = 0;
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(k->maps.ring), on_rec, NULL, NULL);
+	assert_non_null(rb);
+	int ep = ring_buffer__epoll_fd(rb);
+	struct epoll_event ev;
+	uint8_t b[1200];
+	size_t n = big(b, 1200, 6001, 80);
+	/* a record is header (8) + weft_ring_rec + the 1600-byte size class */
+	uint64_t rec = 8 + sizeof(struct weft_ring_rec) + 1600, end = 0, want = 0;
+	/* below the first mark: the data waits, the reader sleeps on */
+	assert_int_equal(run_tc(k->progs.weft_tc_ingress, b, n), TC_NEXT);
+	end += rec;
+	assert_int_equal(epoll_wait(ep, &ev, 1, 0), 0);
+	/* up to and across it: one wakeup, then the reader finds both */
+	while (end / 4096 == 0) {
+		assert_int_equal(run_tc(k->progs.weft_tc_ingress, b, n), TC_NEXT);
+		end += rec;
+	}
+	assert_int_equal(epoll_wait(ep, &ev, 1, 0), 1);
+	assert_int_equal(ring_buffer__consume(rb), (int)(end / rec));
+	/* twenty more: one wakeup per mark crossed, none in between */
+	uint64_t w0 = 0, v[256] = { 0 };
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(k->maps.counters), &cw, v), 0);
+	for (int i = 0; i < ncpu; i++)
+		w0 += v[i];
+	assert_int_equal(w0, 1);
+	for (int i = 0; i < 20; i++) {
+		want += (end + rec) / 4096 - end / 4096;
+		end += rec;
+		assert_int_equal(run_tc(k->progs.weft_tc_egress, b, n), TC_NEXT);
+	}
+	uint64_t w = 0;
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(k->maps.counters), &cw, v), 0);
+	for (int i = 0; i < ncpu; i++)
+		w += v[i];
+	assert_true(want >= 7 && want < 20);
+	assert_int_equal(w - w0, want);
+	ring_buffer__consume(rb);
+	/* mark 0: every record submitted as the kernel does by default */
+	c.wake_bytes = 0;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(k->maps.cfg_map), &z, &c, 0), 0);
+	assert_int_equal(run_tc(k->progs.weft_tc_egress, b, n), TC_NEXT);
+	assert_int_equal(epoll_wait(ep, &ev, 1, 0), 1);
+	ring_buffer__free(rb);
+	weft_bpf__destroy(k);
+}
+
 /* A ring too small: the headers alone when the packet does not fit (the
  * engine makes the rest a gap), nothing when not even they do; counted. */
 static void t_tc_ring_full(void **st)
@@ -772,6 +833,7 @@ int main(void)
 		cmocka_unit_test(t_peer_fin),
 		cmocka_unit_test(t_tc_records),
 		cmocka_unit_test(t_tc_ring_full),
+		cmocka_unit_test(t_tc_wake),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	weft_bpf__destroy(skel);

@@ -39,6 +39,7 @@ static const char *const counter_names[WEFT_CNT__MAX] = {
 	[WEFT_CNT_RING_TRUNC] = "ring_full_headers_only",
 	[WEFT_CNT_RING_LOST] = "ring_full_lost",
 	[WEFT_CNT_PULL] = "headers_pulled",
+	[WEFT_CNT_RING_WAKE] = "ring_wakeups",
 };
 
 struct snapshot {
