@@ -542,8 +542,9 @@ static __always_inline int weft_tc(struct __sk_buff *skb)
 	}
 	/* The ring is full. The headers alone say which bytes went missing,
 	 * so the engine can report them as a gap rather than lose them
-	 * without a word. */
-	if (hdr_len && hdr_len < caplen && ring_copy(skb, &m, hdr_len, 256, cfg->wake_bytes) == 0) {
+	 * without a word; and they wake the reader whatever the mark (a mark
+	 * of 1 is crossed by every record): it is behind, or asleep. */
+	if (hdr_len && hdr_len < caplen && ring_copy(skb, &m, hdr_len, 256, 1) == 0) {
 		count(WEFT_CNT_REDIRECT);
 		count(WEFT_CNT_RING_TRUNC);
 	} else

@@ -412,4 +412,6 @@ void weft_sink_flush(struct weft_sink *s)
 {
 	if (s->hs)
 		hasher_push(s->hs);
+	if (s->o.chunks)
+		fflush(s->o.chunks);
 }

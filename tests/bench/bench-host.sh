@@ -2,20 +2,33 @@
 # Host mode's cost to the host: iperf3 between two namespaces over a veth
 # pair (segmentation offloads on, as on a host's own interface), in the same
 # script run with nothing attached to the server's interface, with weft run
-# in host mode on it (streams written to tmpfs), and with tcpdump capturing
-# it to /dev/null. Both directions: the server receiving (weft's TC ingress)
-# and sending (TC egress, 64 KB GSO packets). Prints throughput, the
-# monitor's own CPU seconds, the whole machine's busy CPU seconds per GB
-# moved, and each monitor's throughput as a share of the bare link's.
-# weft-1M is weft with --depth 1M (as Suricata's stream depth): past the
-# first megabyte of each direction, the flow is bypassed in the kernel and
-# costs only a map lookup.
-# usage: tests/bench/bench-host.sh [GB per run] [rounds] (root)
+# in host mode on it, and with tcpdump on it. Both directions: the server
+# receiving (weft's TC ingress) and sending (TC egress, 64 KB GSO packets).
+# Prints throughput, the monitor's own CPU seconds, the whole machine's busy
+# CPU seconds per GB moved, and each monitor's throughput as a share of the
+# bare link's. The monitors, by what they do with the bytes:
+#   tcpdump      captures to /dev/null (the issue's yardstick);
+#   weft-c       reassembles every byte and prints the streams (-c) to
+#                /dev/null: the same "output discarded" as tcpdump's;
+#   weft-1M      weft with --depth 1M (Suricata's stream depth): past the
+#                first megabyte of each direction a flow is bypassed in the
+#                kernel and costs a map lookup;
+#   weft         reassembles every byte into files on tmpfs, with SHA-256;
+#   tcpdump-w    captures every byte into a pcap file on the same tmpfs: the
+#                same "every byte stored" as weft's.
+# Writing a file costs what the page cache costs (dd on this machine's tmpfs:
+# about 1.6 GB/s), so a monitor that stores every byte of a 20 Gbit/s link
+# competes with iperf3 for the CPU whatever it is; compare weft with the
+# tcpdump that does the same work.
+# Rounds are outside, monitors inside, so the machine's drift falls on all.
+# usage: tests/bench/bench-host.sh [GB per run] [rounds] [monitors...] (root)
 set -u
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "Error: needs root"; exit 1; }
 GB=${1:-3}
 ROUNDS=${2:-3}
+shift 2 2>/dev/null
+TOOLS=${*:-none tcpdump weft-c weft-1M weft tcpdump-w}
 export TOPO=wbh$$
 source tests/live/topo.sh
 W=$(mktemp -d /dev/shm/weft-bhost.XXXXXX)
@@ -30,28 +43,29 @@ HZ=$(getconf CLK_TCK)
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 
-start_mon() { # none | weft | weft-1M | tcpdump
+start_mon() { # a monitor of TOOLS
 	MON=
+	rm -rf "$W/o" "$W/cap.pcap"
+	local NS=(nsenter --net="/run/netns/$S")
 	case $1 in
-	weft*)
-		rm -rf "$W/o"
-		local extra=()
-		[ "$1" = weft-1M ] && extra=(--depth 1M)
-		nsenter --net="/run/netns/$S" build/weft run dev "$LS" -o "$W/o" mode host -q \
-			"${extra[@]}" >"$W/weft.log" 2>&1 &
-		MON=$!
-		for _ in $(seq 50); do [ -e "/sys/fs/bpf/weft/$LS/epub" ] && break; sleep 0.1; done
-		sleep 0.3 ;;
-	tcpdump)
-		nsenter --net="/run/netns/$S" tcpdump -i "$LS" -B 65536 -w /dev/null -q \
-			>"$W/td.log" 2>&1 &
-		MON=$!
-		sleep 1 ;;
+	weft)    "${NS[@]}" build/weft run dev "$LS" mode host -q -o "$W/o" >"$W/weft.log" 2>&1 & ;;
+	weft-1M) "${NS[@]}" build/weft run dev "$LS" mode host -q -o "$W/o" --depth 1M \
+			>"$W/weft.log" 2>&1 & ;;
+	weft-c)  "${NS[@]}" build/weft run dev "$LS" mode host -q -c >/dev/null 2>"$W/weft.log" & ;;
+	tcpdump) "${NS[@]}" tcpdump -i "$LS" -B 65536 -w /dev/null -q >"$W/td.log" 2>&1 & ;;
+	tcpdump-w) "${NS[@]}" tcpdump -i "$LS" -B 65536 -w "$W/cap.pcap" -q >"$W/td.log" 2>&1 & ;;
+	*) return ;;
 	esac
+	MON=$!
+	if [ "${1#weft}" != "$1" ]; then
+		for _ in $(seq 50); do [ -e "/sys/fs/bpf/weft/$LS/epub" ] && break; sleep 0.1; done
+		sleep 0.3
+	else
+		sleep 1
+	fi
 	# the monitor's CPU from here: weft's program load (the verifier) is
 	# start-up, not a cost per packet
-	MON0=0
-	[ -n "$MON" ] && MON0=$(cpu_of "$MON")
+	MON0=$(cpu_of "$MON")
 }
 # sets MONCPU (not in a subshell: the wait must be this shell's)
 stop_mon() {
@@ -81,27 +95,27 @@ hz, m, busy = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 print("%.2f %.2f %.3f" % (gbit, m / hz, busy / hz / moved))' "$HZ" "$MONCPU" "$((b1 - b0))")
 }
 
-echo "iperf3 -n ${GB}G over a veth pair, $ROUNDS rounds each (medians); weft: host mode, streams to tmpfs"
-printf "%-22s %-8s %10s %12s %14s %10s\n" direction monitor "Gbit/s" "monitor cpu" "busy cpu s/GB" "of bare"
+med() { printf "%s\n" "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "iperf3 -n ${GB}G over a veth pair, $ROUNDS rounds (medians); weft in host mode; files on tmpfs"
+printf "%-16s %-10s %10s %12s %14s %8s\n" direction monitor "Gbit/s" "monitor cpu" "busy cpu s/GB" "of bare"
 for dir in "server receives:" "server sends:-R"; do
 	label=${dir%%:*}; flag=${dir#*:}
-	declare -A G=() MC=() B=()
-	for tool in none weft weft-1M tcpdump; do
-		gs=(); ms=(); bs=()
-		for _ in $(seq "$ROUNDS"); do
+	declare -A GS=() MS=() BS=()
+	for _ in $(seq "$ROUNDS"); do
+		for tool in $TOOLS; do
 			measure "$tool" "$flag"
 			read -r g m b <<<"$RESULT"
-			gs+=("$g"); ms+=("$m"); bs+=("$b")
+			GS[$tool]+=" $g"; MS[$tool]+=" $m"; BS[$tool]+=" $b"
 		done
-		med() { printf "%s\n" "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-		G[$tool]=$(med "${gs[@]}"); MC[$tool]=$(med "${ms[@]}"); B[$tool]=$(med "${bs[@]}")
 	done
-	for tool in none weft weft-1M tcpdump; do
-		printf "%-22s %-8s %10s %12s %14s %9.0f%%\n" "$label" "$tool" "${G[$tool]}" "${MC[$tool]}" \
-			"${B[$tool]}" "$(echo "${G[$tool]} ${G[none]}" | awk '{print 100 * $1 / $2}')"
+	# shellcheck disable=SC2086
+	bare=$(med ${GS[none]:-0})
+	for tool in $TOOLS; do
+		# shellcheck disable=SC2086
+		printf "%-16s %-10s %10s %12s %14s %7.0f%%\n" "$label" "$tool" "$(med ${GS[$tool]})" \
+			"$(med ${MS[$tool]})" "$(med ${BS[$tool]})" \
+			"$(echo "$(med ${GS[$tool]}) $bare" | awk '{print $2 ? 100 * $1 / $2 : 0}')"
 	done
-	cost() { echo "${G[$1]} ${G[none]}" | awk '{printf "%.1f%%", 100 - 100 * $1 / $2}'; }
-	echo "$label: throughput lost: weft $(cost weft), weft --depth 1M $(cost weft-1M), tcpdump $(cost tcpdump)"
-	unset G MC B
+	unset GS MS BS
 done
 grep -h "^weft: ring" "$W/weft.log" 2>/dev/null

@@ -98,11 +98,17 @@ serve_http() {
 
 # weft run in namespace NS on IFACE, in the background (WEFT_PID), once it
 # has attached; its log in $WORK/weft.log. stop_weft: SIGINT, and wait.
-start_weft() { # ns iface outdir [args]
+start_weft() { # ns iface outdir|- [args]   (-: no -o, stdout to $WORK/weft.out)
 	local ns=$1 dev=$2 out=$3; shift 3
 	# nsenter changes only the network namespace: pins stay visible to the
 	# next command, as they would for a second shell on the same host
-	nsenter --net="/run/netns/$ns" "$WEFT" run dev "$dev" -o "$out" "$@" >"$WORK/weft.log" 2>&1 &
+	if [ "$out" = - ]; then
+		nsenter --net="/run/netns/$ns" "$WEFT" run dev "$dev" "$@" >"$WORK/weft.out" \
+			2>"$WORK/weft.log" &
+	else
+		nsenter --net="/run/netns/$ns" "$WEFT" run dev "$dev" -o "$out" "$@" \
+			>"$WORK/weft.log" 2>&1 &
+	fi
 	WEFT_PID=$!
 	PIDS+=("$WEFT_PID")
 	for _ in $(seq 50); do

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "weft/sink.h"
 #include "weft/weft.h"
 #include <sys/resource.h>
 
@@ -241,6 +242,43 @@ int engine_option(int argc, char **argv, int *ip, struct weft_config *cfg)
 		return -cli_error("bad value '%s' for %s", v, a);
 	*ip = i + 1;
 	return 1;
+}
+
+int sink_option(int argc, char **argv, int *ip, struct weft_sink_opts *so)
+{
+	int i = *ip;
+	const char *a = argv[i];
+	const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+	if (!strcmp(a, "-c")) {
+		so->chunks = stdout;
+		return 1;
+	}
+	bool dir = !strcmp(a, "-o"), tmpl = !strcmp(a, "-T"), maxo = !strcmp(a, "--max-open");
+	if (!dir && !tmpl && !maxo)
+		return 0;
+	if (!v)
+		return -cli_error("%s needs a value", a);
+	if (dir) {
+		so->dir = v;
+	} else if (tmpl) {
+		so->name_template = v;
+	} else {
+		uint64_t n;
+		if (parse_size(v, &n) || !n || n > 65536)
+			return -cli_error("bad value '%s' for %s", v, a);
+		so->max_open = (int)n;
+	}
+	*ip = i + 1;
+	return 1;
+}
+
+void sink_options_done(struct weft_sink_opts *so)
+{
+	if (!so->dir) {
+		if (so->chunks)
+			so->files = so->report = false;
+		so->dir = ".";
+	}
 }
 
 /* The closing summary of read and run: one line on stderr, or JSON. */

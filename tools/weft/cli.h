@@ -49,6 +49,14 @@ struct weft_config;
  * the value), 0 not an engine option, -1 error already printed. */
 int engine_option(int argc, char **argv, int *i, struct weft_config *cfg);
 
+struct weft_sink_opts;
+/* An output option of read and run at argv[*i]: -o DIR, -c, -T TEMPLATE,
+ * --max-open N. Returns as engine_option does. */
+int sink_option(int argc, char **argv, int *i, struct weft_sink_opts *so);
+/* After the options: -c without -o prints the streams and writes no file
+ * (as tcpflow -c); no -o is the current directory. */
+void sink_options_done(struct weft_sink_opts *so);
+
 struct weft_stats;
 void print_summary(const struct weft_stats *s, uint64_t packets, bool quiet);
 

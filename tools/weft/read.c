@@ -69,42 +69,31 @@ int do_read(int argc, char **argv)
 {
 	struct weft_config cfg;
 	weft_config_default(&cfg);
-	struct weft_sink_opts so = { .dir = ".", .files = true, .report = true };
+	struct weft_sink_opts so = { .files = true, .report = true };
 	struct weft_read_opts ro = { .stop = &stop_flag };
 	const char **files = calloc((size_t)argc + 1, sizeof(char *));
 	int nfiles = 0;
-	bool quiet = false, dir_given = false;
+	bool quiet = false;
 	int rc;
 	if (!files)
 		return cli_error("out of memory");
 
 #define NEED_ARG() do { if (i + 1 >= argc) { free(files); \
 	return cli_error("%s needs a value", a); } } while (0)
-#define BAD(what) do { free(files); \
-	return cli_error("bad value '%s' for %s", argv[i], what); } while (0)
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "help") || !strcmp(a, "-h") || !strcmp(a, "--help")) {
 			read_help();
 			free(files);
 			return 0;
-		} else if (!strcmp(a, "-o")) {
-			NEED_ARG(); so.dir = argv[++i]; dir_given = true;
 		} else if (!strcmp(a, "filter") || !strcmp(a, "-f")) {
 			NEED_ARG(); ro.filter = argv[++i];
-		} else if (!strcmp(a, "-c")) {
-			so.chunks = stdout;
-		} else if (!strcmp(a, "-T")) {
-			NEED_ARG(); so.name_template = argv[++i];
-		} else if ((rc = engine_option(argc, argv, &i, &cfg)) != 0) {
+		} else if ((rc = engine_option(argc, argv, &i, &cfg)) != 0 ||
+			   (rc = sink_option(argc, argv, &i, &so)) != 0) {
 			if (rc < 0) {
 				free(files);
 				return 1;
 			}
-		} else if (!strcmp(a, "--max-open")) {
-			uint64_t n;
-			NEED_ARG(); if (parse_size(argv[++i], &n) || !n || n > 65536) BAD(a);
-			so.max_open = (int)n;
 		} else if (!strcmp(a, "--force")) {
 			so.force = true;
 		} else if (!strcmp(a, "-q")) {
@@ -120,9 +109,7 @@ int do_read(int argc, char **argv)
 		free(files);
 		return cli_error("no capture file given (try '%s read help')", prog_name);
 	}
-	/* -c alone prints streams and writes nothing (as tcpflow -c) */
-	if (so.chunks && !dir_given)
-		so.files = so.report = false;
+	sink_options_done(&so);
 	/* Refuse before touching the output if an input cannot be read. */
 	for (int i = 0; i < nfiles; i++) {
 		struct stat sb;

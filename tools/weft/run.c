@@ -47,8 +47,8 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 static void run_help(void)
 {
 	fprintf(stderr,
-		"Usage: %s run dev IFACE [-o DIR] [mode host|tap] [queues N] [force] [skb]\n"
-		"               [ring SIZE] [snaplen N] [ENGINE OPTIONS of 'weft read']\n"
+		"Usage: %s run dev IFACE [-o DIR] [-c] [-T TEMPLATE] [mode host|tap] [queues N]\n"
+		"               [force] [skb] [ring SIZE] [snaplen N] [ENGINE OPTIONS of 'weft read']\n"
 		"\n"
 		"Attach weft's programs to IFACE and reassemble its TCP traffic live.\n"
 		"Writes what 'weft read' writes: one file per direction, DIR/flows.jsonl\n"
@@ -71,6 +71,9 @@ static void run_help(void)
 		"ring SIZE  host: the ring buffer, a power of 2 (default 64M)\n"
 		"snaplen N  host: bytes copied of each packet (default: all, GSO\n"
 		"           packets to 64K); what is cut is reported as a gap\n"
+		"-c         print every chunk on stdout (as tcpflow -c); without -o,\n"
+		"           no file is written\n"
+		"-T TEMPLATE, --max-open N   file names and open files, as in 'weft read'\n"
 		"-U USER    once attached, run as USER (as tcpflow -U): a root parent\n"
 		"           only waits to remove the pins; DIR is made USER's\n",
 		prog_name, WEFT_PIN_ROOT);
@@ -81,7 +84,7 @@ int do_run(int argc, char **argv)
 	struct weft_config cfg;
 	weft_config_default(&cfg);
 	struct weft_live_opts lo = { 0 };
-	struct weft_sink_opts so = { .dir = ".", .files = true, .report = true };
+	struct weft_sink_opts so = { .files = true, .report = true };
 	bool quiet = false;
 	const char *user = NULL;
 	int rc;
@@ -95,10 +98,6 @@ int do_run(int argc, char **argv)
 			if (!v)
 				return cli_error("dev needs an interface name");
 			lo.ifname = argv[++i];
-		} else if (!strcmp(a, "-o")) {
-			if (!v)
-				return cli_error("-o needs a directory");
-			so.dir = argv[++i];
 		} else if (is_prefix(a, "mode")) {
 			if (!v || (!is_prefix(v, "tap") && !is_prefix(v, "host")))
 				return cli_error("mode needs host or tap");
@@ -134,7 +133,8 @@ int do_run(int argc, char **argv)
 			if (!v)
 				return cli_error("-U needs a user name");
 			user = argv[++i];
-		} else if ((rc = engine_option(argc, argv, &i, &cfg)) != 0) {
+		} else if ((rc = engine_option(argc, argv, &i, &cfg)) != 0 ||
+			   (rc = sink_option(argc, argv, &i, &so)) != 0) {
 			if (rc < 0)
 				return 1;
 		} else {
@@ -143,6 +143,7 @@ int do_run(int argc, char **argv)
 	}
 	if (!lo.ifname)
 		return cli_error("no interface (weft run dev IFACE; try '%s run help')", prog_name);
+	sink_options_done(&so);
 	if (!lo.mode)
 		lo.mode = weft_iface_is_hosts(lo.ifname) ? WEFT_MODE_HOST : WEFT_MODE_TAP;
 	if (lo.mode == WEFT_MODE_TAP && !lo.force && weft_iface_has_default_route(lo.ifname))
@@ -163,7 +164,9 @@ int do_run(int argc, char **argv)
 	/* -U: DIR becomes the user's; the child drops to the user and does the
 	 * work with the sockets it inherited; this root parent keeps nothing
 	 * but the pins' name, and removes them when the child is done. */
-	if ((mkdir(so.dir, 0750) != 0 && errno != EEXIST) || chown(so.dir, pw->pw_uid, pw->pw_gid) != 0) {
+	if ((so.files || so.report) &&
+	    ((mkdir(so.dir, 0750) != 0 && errno != EEXIST) ||
+	     chown(so.dir, pw->pw_uid, pw->pw_gid) != 0)) {
 		rc = cli_error("%s: %s", so.dir, strerror(errno));
 		weft_live_close(live);
 		return rc;
@@ -224,13 +227,16 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 	sigaction(SIGTERM, &sa, NULL);
 	struct weft_live_stats ls;
 	weft_live_stats(live, &ls);
+	bool files = so->files || so->report;
+	const char *out = files ? "writing" : "printing the streams to";
+	const char *where = files ? so->dir : "stdout";
 	if (!quiet && !json_output && ls.mode == WEFT_MODE_HOST)
 		fprintf(stderr, "weft: attached to %s in host mode (TC ingress and egress, ring "
-			"buffer), writing %s as uid %u\n", ifname, so->dir, (unsigned)getuid());
+			"buffer), %s %s as uid %u\n", ifname, out, where, (unsigned)getuid());
 	else if (!quiet && !json_output)
 		fprintf(stderr, "weft: attached to %s in tap mode (%s XDP), %u AF_XDP queue(s), "
-			"writing %s as uid %u\n", ifname, ls.native ? "native" : "generic", ls.queues,
-			so->dir, (unsigned)getuid());
+			"%s %s as uid %u\n", ifname, ls.native ? "native" : "generic", ls.queues,
+			out, where, (unsigned)getuid());
 	rc = weft_live_run(live, e, &stop_flag, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "Error: %s\n", err);
