@@ -85,15 +85,21 @@ static struct fr v6ext(uint16_t sp, uint16_t dp)
 	return f;
 }
 
-static uint64_t counter(int c)
+/* A counter of skeleton sk, summed over the CPUs. */
+static uint64_t counter_of(struct weft_bpf *sk, int c)
 {
 	uint64_t v[256] = { 0 };
 	uint32_t k = (uint32_t)c;
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.counters), &k, v), 0);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(sk->maps.counters), &k, v), 0);
 	uint64_t s = 0;
 	for (int i = 0; i < ncpu; i++)
 		s += v[i];
 	return s;
+}
+
+static uint64_t counter(int c)
+{
+	return counter_of(skel, c);
 }
 
 struct result {
@@ -634,6 +640,16 @@ static void drain_ring(struct weft_bpf *k)
 	ring_buffer__free(rb);
 }
 
+/* The programs loaded afresh with a ring buffer of ring bytes. */
+static struct weft_bpf *with_ring(uint32_t ring)
+{
+	struct weft_bpf *k = weft_bpf__open();
+	assert_non_null(k);
+	assert_int_equal(bpf_map__set_max_entries(k->maps.ring, ring), 0);
+	assert_int_equal(weft_bpf__load(k), 0);
+	return k;
+}
+
 static void set_snaplen(struct weft_bpf *k, uint32_t snap)
 {
 	struct weft_config_map c = { .enabled = 1, .bypass_action = XDP_PASS, .snaplen = snap };
@@ -703,12 +719,9 @@ static void t_tc_records(void **st)
 static void t_tc_wake(void **st)
 {
 	(void)st;
-	struct weft_bpf *k = weft_bpf__open();
-	assert_non_null(k);
-	assert_int_equal(bpf_map__set_max_entries(k->maps.ring, 65536), 0);
-	assert_int_equal(weft_bpf__load(k), 0);
+	struct weft_bpf *k = with_ring(65536);
 	struct weft_config_map c = { .enabled = 1, .bypass_action = XDP_PASS, .wake_bytes = 4096 };
-	uint32_t z = 0, cw = WEFT_CNT_RING_WAKE;
+	uint32_t z = 0;
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd(k->maps.cfg_map), &z, &c, 0), 0);
 	nrecs = 0;
 	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(k->maps.ring), on_rec, NULL, NULL);
@@ -731,20 +744,14 @@ static void t_tc_wake(void **st)
 	assert_int_equal(epoll_wait(ep, &ev, 1, 0), 1);
 	assert_int_equal(ring_buffer__consume(rb), (int)(end / rec));
 	/* twenty more: one wakeup per mark crossed, none in between */
-	uint64_t w0 = 0, v[256] = { 0 };
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(k->maps.counters), &cw, v), 0);
-	for (int i = 0; i < ncpu; i++)
-		w0 += v[i];
+	uint64_t w0 = counter_of(k, WEFT_CNT_RING_WAKE);
 	assert_int_equal(w0, 1);
 	for (int i = 0; i < 20; i++) {
 		want += (end + rec) / 4096 - end / 4096;
 		end += rec;
 		assert_int_equal(run_tc(k->progs.weft_tc_egress, b, n), TC_NEXT);
 	}
-	uint64_t w = 0;
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(k->maps.counters), &cw, v), 0);
-	for (int i = 0; i < ncpu; i++)
-		w += v[i];
+	uint64_t w = counter_of(k, WEFT_CNT_RING_WAKE);
 	assert_true(want >= 7 && want < 20);
 	assert_int_equal(w - w0, want);
 	ring_buffer__consume(rb);
@@ -762,14 +769,10 @@ static void t_tc_wake(void **st)
 static void t_tc_ring_full(void **st)
 {
 	(void)st;
-	struct weft_bpf *k = weft_bpf__open();
-	assert_non_null(k);
-	assert_int_equal(bpf_map__set_max_entries(k->maps.ring, 4096), 0);
-	assert_int_equal(weft_bpf__load(k), 0);
+	struct weft_bpf *k = with_ring(4096);
 	set_snaplen(k, 0);
 	uint8_t b[3000];
 	size_t n = big(b, 3000, 6000, 80); /* a 4 KB record: never fits */
-	uint32_t c = WEFT_CNT_RING_TRUNC;
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(run_tc(k->progs.weft_tc_egress, b, n), TC_NEXT);
 	drain_ring(k);
@@ -784,14 +787,7 @@ static void t_tc_ring_full(void **st)
 	int i;
 	for (i = 0; i < 20; i++)
 		assert_int_equal(run_tc(k->progs.weft_tc_egress, b, n), TC_NEXT);
-	uint64_t v[256] = { 0 }, trunc = 0, lost = 0;
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(k->maps.counters), &c, v), 0);
-	for (i = 0; i < ncpu; i++)
-		trunc += v[i];
-	c = WEFT_CNT_RING_LOST;
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(k->maps.counters), &c, v), 0);
-	for (i = 0; i < ncpu; i++)
-		lost += v[i];
+	uint64_t trunc = counter_of(k, WEFT_CNT_RING_TRUNC), lost = counter_of(k, WEFT_CNT_RING_LOST);
 	assert_true(trunc > 3 && lost > 0);
 	drain_ring(k);
 	assert_int_equal(nrecs, 2 + (int)(trunc - 3));
