@@ -16,18 +16,8 @@
 # Needs root. Prints "control: N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-WEFT=$ROOT/build/weft
-PY=/usr/bin/python3
-pass=0; fail=0
-ok() { echo "ok   control: $1"; pass=$((pass + 1)); }
-ko() { echo "FAIL control: $1"; fail=$((fail + 1)); }
-
-if [ "$(id -u)" != 0 ]; then
-	echo "control: skipped: not root (namespaces, XDP and AF_XDP need it)"
-	echo "control: 0 passed, 0 failed, 4 skipped"
-	exit 0
-fi
+SUITE=control CASES=4 WHY="namespaces, XDP and AF_XDP need it"
+source tests/live/suite.sh
 
 export TOPO=wc$$
 export TOPO_RATE=20mbit # transfers last long enough to watch them
@@ -202,5 +192,4 @@ e=$("$WEFT" prog detach dev "$MM" 2>&1); echo "$e" | grep -q "no weft instance i
 if [ $bad = 0 ]; then ok "prog detach dev: open connections written (shutdown), program and pins gone"
 else ko "prog detach"; fi
 
-echo "control: $pass passed, $fail failed, 0 skipped"
-[ $fail = 0 ]
+suite_end

@@ -16,18 +16,8 @@
 # Needs root. Prints "host: N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-WEFT=$ROOT/build/weft
-PY=/usr/bin/python3
-pass=0; fail=0
-ok() { echo "ok   host: $1"; pass=$((pass + 1)); }
-ko() { echo "FAIL host: $1"; fail=$((fail + 1)); }
-
-if [ "$(id -u)" != 0 ]; then
-	echo "host: skipped: not root (namespaces and TC programs need it)"
-	echo "host: 0 passed, 0 failed, 5 skipped"
-	exit 0
-fi
+SUITE=host CASES=5 WHY="namespaces and TC programs need it"
+source tests/live/suite.sh
 
 export TOPO=wh$$
 source tests/live/topo.sh
@@ -265,5 +255,4 @@ EOF
 }
 chunks
 
-echo "host: $pass passed, $fail failed, 0 skipped"
-[ $fail = 0 ]
+suite_end

@@ -10,19 +10,9 @@
 # Needs root. Prints "live: N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-WEFT=$ROOT/build/weft
+SUITE=live CASES=7 WHY="namespaces, XDP and AF_XDP need it"
+source tests/live/suite.sh
 CORPUS=${CORPUS:-$ROOT/../shared/corpus}
-PY=/usr/bin/python3
-pass=0; fail=0; skip=0
-ok() { echo "ok   live: $1"; pass=$((pass + 1)); }
-ko() { echo "FAIL live: $1"; fail=$((fail + 1)); }
-
-if [ "$(id -u)" != 0 ]; then
-	echo "live: skipped: not root (namespaces, XDP and AF_XDP need it)"
-	echo "live: 0 passed, 0 failed, 4 skipped"
-	exit 0
-fi
 
 export TOPO=wt$$
 source tests/live/topo.sh
@@ -227,5 +217,4 @@ errors() {
 }
 errors
 
-echo "live: $pass passed, $fail failed, $skip skipped"
-[ $fail = 0 ]
+suite_end
