@@ -30,7 +30,12 @@ suite() {
 	echo "== $name"
 	"$@" >"$out" 2>&1
 	local rc=$?
-	grep -E "^(FAIL|skip)|^\[  (FAILED|ERROR) |^\[   LINE|ERROR:|runtime error" "$out" | head -40
+	if [ $rc -ne 0 ] && grep -q "^FAIL" "$out"; then
+		# a failing script's own words around its FAIL lines say why
+		grep -vE "^(ok|skip) |: [0-9]+ passed, [0-9]+ failed, " "$out" | tail -40
+	else
+		grep -E "^(FAIL|skip)|^\[  (FAILED|ERROR) |^\[   LINE|ERROR:|runtime error" "$out" | head -40
+	fi
 	count "$out"
 	if [ $rc -ne 0 ] && ! grep -qE "^(FAIL|\[  FAILED)" "$out"; then
 		# it died without saying which test: that is a failure too

@@ -139,10 +139,7 @@ EOF
 	check_streams "$out" "$got" exact || bad=$((bad + 1))
 	[ "$(tc_progs)" = 0 ] || { echo "  TC programs left attached"; bad=$((bad + 1)); }
 	[ -e "/sys/fs/bpf/weft/$LS" ] && { echo "  pins left"; bad=$((bad + 1)); }
-	kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; PIDS=()
-	topo_down
-	if [ $bad = 0 ]; then ok "default mode host: 4 downloads (IPv4+IPv6) intact, byte-exact in the s2c streams"
-	else ko "downloads: $bad"; fi
+	case_end $bad "downloads" "default mode host: 4 downloads (IPv4+IPv6) intact, byte-exact in the s2c streams"
 }
 downloads
 
@@ -166,10 +163,7 @@ overflow() {
 	$PY -c 'import json,sys; c=json.load(open(sys.argv[1]))["xdp"]; sys.exit(0 if c["ring_full_headers_only"] > 0 else 1)' \
 		"$WORK/ostats.json" || { echo "  no record was cut to its headers"; bad=$((bad + 1)); }
 	check_streams "$out" "$got" gaps || bad=$((bad + 1))
-	kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; PIDS=()
-	topo_down
-	if [ $bad = 0 ]; then ok "ring full: downloads intact, lost payload reported as exact gaps, every other byte right"
-	else ko "overflow: $bad"; fi
+	case_end $bad "overflow" "ring full: downloads intact, lost payload reported as exact gaps, every other byte right"
 }
 overflow
 
@@ -190,10 +184,7 @@ bypass() {
 	$PY -c 'import json,sys; c=json.load(open(sys.argv[1]))["xdp"]; sys.exit(0 if c["bypassed"] > 20 else 1)' \
 		"$WORK/bstats.json" || { echo "  nothing bypassed"; bad=$((bad + 1)); }
 	check_streams "$out" "$got" depth:1048576 || bad=$((bad + 1))
-	kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; PIDS=()
-	topo_down
-	if [ $bad = 0 ]; then ok "depth 1M: bypassed in the kernel yet passed: downloads intact, streams cut at the depth"
-	else ko "bypass: $bad"; fi
+	case_end $bad "bypass" "depth 1M: bypassed in the kernel yet passed: downloads intact, streams cut at the depth"
 }
 bypass
 
@@ -248,10 +239,7 @@ c2s = [bytes(v) for (c, d), v in streams.items() if d == b"c2s"]
 assert want in s2c, "the download is not one of the %d s2c streams" % len(s2c)
 assert any(b"GET /e.bin HTTP/1.1" in v for v in c2s), "no request in c2s"
 EOF
-	kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; PIDS=()
-	topo_down
-	if [ $bad = 0 ]; then ok "-c: the download byte-exact in the chunks on stdout, no file written"
-	else ko "chunks: $bad"; fi
+	case_end $bad "chunks" "-c: the download byte-exact in the chunks on stdout, no file written"
 }
 chunks
 

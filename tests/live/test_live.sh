@@ -166,10 +166,7 @@ unprivileged() {
 	[ -n "$f" ] && tail -c 3000000 "$out/$f" | cmp -s - "$srv/u.bin" || { echo "  stream not exact"; bad=$((bad + 1)); }
 	[ -e "/sys/fs/bpf/weft/$MM" ] && { echo "  pins left"; bad=$((bad + 1)); }
 	ip -n "$M" link show "$MM" | grep -q xdp && { echo "  XDP left attached"; bad=$((bad + 1)); }
-	kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; PIDS=()
-	topo_down
-	if [ $bad = 0 ]; then ok "-U nobody: the worker runs as nobody, its files are nobody's, nothing left behind"
-	else ko "-U: $bad"; fi
+	case_end $bad "-U" "-U nobody: the worker runs as nobody, its files are nobody's, nothing left behind"
 }
 unprivileged
 
