@@ -9,7 +9,13 @@
 #include "control.h"
 #include "weft/flowhash.h"
 
-#define TICK_NS 1000000000ll /* policy, counters, sweeps: once a second */
+#define TICK_NS 1000000000ll /* policy and counters: once a second */
+/* The kernel's sweeps walk every bucket of two 256K-entry tables, full or
+ * empty: some milliseconds each. They run every eighth of the shortest
+ * idle timeout, so an entry outlives its timeout by at most an eighth,
+ * and at least every SWEEP_MAX_NS. */
+#define SWEEP_MIN_NS TICK_NS
+#define SWEEP_MAX_NS (10 * TICK_NS)
 
 struct control {
 	struct control_fds fd;
@@ -19,6 +25,7 @@ struct control {
 	uint32_t gen;
 	uint32_t mode;
 	int64_t next_tick;
+	int64_t next_sweep;
 	/* set while a command ends a connection: its bypass reason */
 	uint32_t ending_reason;
 	uint64_t bypass_written;
@@ -288,6 +295,7 @@ static void reread_policy(struct control *ctl)
 		return;
 	ctl->gen = p.gen;
 	config_from_policy(&ctl->cfg, &p);
+	ctl->next_sweep = 0; /* new timeouts: a sweep now, and a new interval */
 	if (ctl->e)
 		weft_engine_set_config(ctl->e, &ctl->cfg);
 }
@@ -304,6 +312,16 @@ static void sweep(int link_fd)
 	while (read(it, buf, sizeof(buf)) > 0)
 		;
 	close(it);
+}
+
+static int64_t sweep_interval(const struct weft_config *c)
+{
+	uint64_t t[] = { c->idle_established_ns, c->idle_closing_ns, c->idle_halfopen_ns };
+	int64_t every = SWEEP_MAX_NS;
+	for (int i = 0; i < 3; i++)
+		if (t[i] && (int64_t)(t[i] / 8) < every)
+			every = (int64_t)(t[i] / 8);
+	return every < SWEEP_MIN_NS ? SWEEP_MIN_NS : every;
 }
 
 static void publish(struct control *ctl, const struct weft_engine_pub *live)
@@ -342,9 +360,12 @@ void control_tick(struct control *ctl, int64_t mono_now, const struct weft_engin
 		return;
 	ctl->next_tick = mono_now + TICK_NS;
 	reread_policy(ctl);
-	uint64_t t0 = mono_ns();
-	sweep(ctl->fd.sweep_flows);
-	sweep(ctl->fd.sweep_bypass);
-	ctl->sweep_ns_last = mono_ns() - t0;
+	if (mono_now >= ctl->next_sweep) {
+		uint64_t t0 = mono_ns();
+		sweep(ctl->fd.sweep_flows);
+		sweep(ctl->fd.sweep_bypass);
+		ctl->sweep_ns_last = mono_ns() - t0;
+		ctl->next_sweep = mono_now + sweep_interval(&ctl->cfg);
+	}
 	publish(ctl, live);
 }

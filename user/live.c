@@ -43,6 +43,7 @@
 #endif
 #define FRAME_SIZE XSK_UMEM__DEFAULT_FRAME_SIZE
 #define BATCH 64
+#define MERGE_BATCH 256 /* frames looked at per socket in one merge */
 #define SWEEP_SLICE 256 /* idle connections ended between two batches */
 #define MAX_QUEUES 64
 #define RING_DEFAULT (64ull << 20)
@@ -530,8 +531,12 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 
 	libbpf_set_print(NULL);
 	l->skel = weft_bpf__open();
-	/* tap mode never writes the ring: a page will do */
-	if (!l->skel || bpf_map__set_max_entries(l->skel->maps.ring,
+	/* only this mode's programs go through the verifier: it is most of
+	 * the start-up time. Tap mode never writes the ring: a page will do. */
+	if (!l->skel || bpf_program__set_autoload(l->skel->progs.weft_xdp, l->mode == WEFT_MODE_TAP) ||
+	    bpf_program__set_autoload(l->skel->progs.weft_tc_ingress, l->mode == WEFT_MODE_HOST) ||
+	    bpf_program__set_autoload(l->skel->progs.weft_tc_egress, l->mode == WEFT_MODE_HOST) ||
+	    bpf_map__set_max_entries(l->skel->maps.ring,
 						 l->mode == WEFT_MODE_HOST ? (uint32_t)ring : 4096) ||
 	    weft_bpf__load(l->skel)) {
 		snprintf(err, errlen, "cannot load the BPF programs: %s", strerror(errno));
@@ -665,60 +670,169 @@ static int ring_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* One batch from one socket. Returns frames taken. */
-static uint32_t drain(struct weft_live *l, struct queue *q, struct weft_engine *e)
+/* A frame's metadata, where the program put it: in the headroom right
+ * before the frame; NULL if it is not there. */
+static const struct weft_meta *frame_meta(const struct xdp_desc *d, const uint8_t *pkt)
 {
-	uint32_t idx, n = xsk_ring_cons__peek(&q->rx, BATCH, &idx);
-	if (!n)
-		return 0;
-	uint64_t addrs[BATCH];
-	for (uint32_t i = 0; i < n; i++) {
-		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx + i);
-		uint64_t addr = xsk_umem__extract_addr(d->addr);
-		uint8_t *pkt = xsk_umem__get_data(q->area, xsk_umem__add_offset_to_addr(d->addr));
-		addrs[i] = addr;
-		struct weft_frame f = { .data = pkt, .caplen = d->len, .wirelen = d->len,
-					.link = WEFT_LINK_ETHERNET };
-		const struct weft_meta *m = (const void *)(pkt - sizeof(*m));
-		/* the metadata sits in the headroom right before the frame */
-		if (xsk_umem__add_offset_to_addr(d->addr) % FRAME_SIZE >= sizeof(*m) &&
-		    m->magic == WEFT_META_MAGIC && m->version == WEFT_META_VERSION) {
-			frame_from_meta(l, m, &f);
-		} else {
-			f.ts_ns = (uint64_t)clock_ns(CLOCK_REALTIME);
-			l->st.no_meta++;
-		}
-		weft_engine_feed(e, &f);
+	const struct weft_meta *m = (const void *)(pkt - sizeof(*m));
+	if (xsk_umem__add_offset_to_addr(d->addr) % FRAME_SIZE >= sizeof(*m) &&
+	    m->magic == WEFT_META_MAGIC && m->version == WEFT_META_VERSION)
+		return m;
+	return NULL;
+}
+
+static uint8_t *frame_data(struct queue *q, const struct xdp_desc *d)
+{
+	return xsk_umem__get_data(q->area, xsk_umem__add_offset_to_addr(d->addr));
+}
+
+/* The engine takes the frame at rx index i. */
+static void feed_frame(struct weft_live *l, struct queue *q, uint32_t i, struct weft_engine *e)
+{
+	const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, i);
+	uint8_t *pkt = frame_data(q, d);
+	struct weft_frame f = { .data = pkt, .caplen = d->len, .wirelen = d->len,
+				.link = WEFT_LINK_ETHERNET };
+	const struct weft_meta *m = frame_meta(d, pkt);
+	if (m) {
+		frame_from_meta(l, m, &f);
+	} else {
+		f.ts_ns = (uint64_t)clock_ns(CLOCK_REALTIME);
+		l->st.no_meta++;
 	}
-	xsk_ring_cons__release(&q->rx, n);
-	l->st.frames += n;
-	/* every frame goes straight back: the engine copied what it keeps */
+	weft_engine_feed(e, &f);
+}
+
+/* Frames [idx, idx + n) of q's RX ring go straight back to its fill ring
+ * (the engine copied what it keeps), and leave the RX ring. */
+static void give_back(struct weft_live *l, struct queue *q, uint32_t idx, uint32_t n)
+{
 	uint32_t fidx;
+	if (!n)
+		return;
 	while (xsk_ring_prod__reserve(&q->fill, n, &fidx) != n)
 		; /* the ring has room: we only give back what we took */
 	for (uint32_t i = 0; i < n; i++)
-		*xsk_ring_prod__fill_addr(&q->fill, fidx + i) = addrs[i];
+		*xsk_ring_prod__fill_addr(&q->fill, fidx + i) =
+			xsk_umem__extract_addr(xsk_ring_cons__rx_desc(&q->rx, idx + i)->addr);
 	xsk_ring_prod__submit(&q->fill, n);
+	xsk_ring_cons__release(&q->rx, n);
+	l->st.frames += n;
+}
+
+/* One socket: a batch in ring order. Returns frames taken. */
+static uint32_t drain(struct weft_live *l, struct queue *q, struct weft_engine *e)
+{
+	uint32_t idx = 0, n = xsk_ring_cons__peek(&q->rx, BATCH, &idx);
+	for (uint32_t i = 0; i < n; i++)
+		feed_frame(l, q, idx + i, e);
+	give_back(l, q, idx, n);
 	return n;
 }
 
-/* Everything waiting: every socket's batch, or the ring buffer. */
+/* The program's timestamp of the frame at rx index i (0 without one). */
+static uint64_t frame_ts(struct queue *q, uint32_t i)
+{
+	const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, i);
+	const struct weft_meta *m = frame_meta(d, frame_data(q, d));
+	return m ? m->ts_ns : 0;
+}
+
+/* Several sockets: the frames waiting in all of them, fed in the order the
+ * program stamped them. A flow's packets can come on more than one queue
+ * (each direction is hashed on its own, and a retransmission's new hash
+ * can move one), and a batch per queue in turn would hand the engine a
+ * FIN, or the ACK that makes a hole a gap, before data it follows. The
+ * merge stops when a queue with more waiting than it took runs out: its
+ * next frames may be older than the others' rest, which wait for the next
+ * call. Returns frames taken. */
+static uint64_t drain_merged(struct weft_live *l, struct weft_engine *e)
+{
+	uint32_t idx[MAX_QUEUES], n[MAX_QUEUES], at[MAX_QUEUES];
+	uint64_t ts[MAX_QUEUES], got = 0;
+	for (uint32_t i = 0; i < l->nq; i++) {
+		n[i] = xsk_ring_cons__peek(&l->q[i].rx, MERGE_BATCH, &idx[i]);
+		at[i] = 0;
+		ts[i] = n[i] ? frame_ts(&l->q[i], idx[i]) : 0;
+	}
+	for (;;) {
+		int best = -1;
+		for (uint32_t i = 0; i < l->nq; i++)
+			if (at[i] < n[i] && (best < 0 || ts[i] < ts[best]))
+				best = (int)i;
+		if (best < 0)
+			break;
+		struct queue *q = &l->q[best];
+		feed_frame(l, q, idx[best] + at[best], e);
+		got++;
+		if (++at[best] < n[best])
+			ts[best] = frame_ts(q, idx[best] + at[best]);
+		else if (n[best] == MERGE_BATCH)
+			break; /* a full batch: more may wait there, older than the rest */
+	}
+	for (uint32_t i = 0; i < l->nq; i++) {
+		xsk_ring_cons__cancel(&l->q[i].rx, n[i] - at[i]);
+		give_back(l, &l->q[i], idx[i], at[i]);
+	}
+	return got;
+}
+
+/* Everything waiting: the sockets' frames, or the ring buffer's records. */
 static uint64_t drain_all(struct weft_live *l, struct weft_engine *e)
 {
-	uint64_t got = 0;
 	if (l->rb) {
 		l->feed = e;
 		int n = ring_buffer__consume(l->rb);
 		return n > 0 ? (uint64_t)n : 0;
 	}
-	for (uint32_t i = 0; i < l->nq; i++)
-		got += drain(l, &l->q[i], e);
-	return got;
+	return l->nq > 1 ? drain_merged(l, e) : drain(l, &l->q[0], e);
+}
+
+/* Tap mode's pacing. A socket's poller that has caught up is woken for
+ * every frame AF_XDP copies in: on a busy link, two context switches per
+ * handful of frames, which cost more than the frames themselves. So once
+ * a batch has emptied the rings the loop naps, and takes what came
+ * meanwhile in one go, as a packet socket's block timer does; only a nap
+ * that brings nothing hands the wait back to poll(). The nap halves when
+ * what came during one would fill a quarter of the RX ring, and doubles
+ * when it was under a sixteenth, between NAP_MIN and NAP_MAX. */
+#define NAP_MIN 20000ll    /* ns */
+#define NAP_MAX 2000000ll  /* ns: a quiet link's last frames wait no longer */
+struct pacer {
+	int64_t nap;           /* ns */
+	uint64_t taken;        /* frames since the last wait */
+	bool napped;           /* the last wait was a nap */
+};
+
+/* Wait for frames: a nap if frames came since the last wait, else poll. */
+static int pace_wait(struct weft_live *l, struct pacer *pc, struct pollfd *pfd, uint32_t npfd)
+{
+	for (uint32_t i = 0; !l->rb && i < l->nq; i++)
+		if (xsk_ring_prod__needs_wakeup(&l->q[i].fill))
+			recvfrom(pfd[i].fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+	if (!l->rb && pc->taken) {
+		if (pc->napped) {
+			if (pc->taken > l->frames / 4 && pc->nap > NAP_MIN)
+				pc->nap /= 2;
+			else if (pc->taken < l->frames / 16 && pc->nap < NAP_MAX)
+				pc->nap *= 2;
+		}
+		pc->taken = 0;
+		pc->napped = true;
+		struct timespec t = { .tv_sec = 0, .tv_nsec = pc->nap };
+		nanosleep(&t, NULL);
+		l->st.wakeups++;
+		return 0;
+	}
+	pc->napped = false;
+	l->st.wakeups++;
+	return poll(pfd, npfd, 100) < 0 && errno != EINTR ? -1 : 0;
 }
 
 int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop, char *err,
 		  size_t errlen)
 {
+	struct pacer pc = { .nap = NAP_MIN * 16 };
 	struct pollfd pfd[MAX_QUEUES];
 	uint32_t npfd = l->rb ? 1 : l->nq;
 	if (l->rb)
@@ -730,15 +844,10 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 	bool sweeping = false;
 	while (!*stop) {
 		uint64_t got = drain_all(l, e);
-		if (!got && !sweeping) {
-			for (uint32_t i = 0; !l->rb && i < l->nq; i++)
-				if (xsk_ring_prod__needs_wakeup(&l->q[i].fill))
-					recvfrom(pfd[i].fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
-			int rc = poll(pfd, npfd, 100);
-			if (rc < 0 && errno != EINTR) {
-				snprintf(err, errlen, "poll: %s", strerror(errno));
-				return -1;
-			}
+		pc.taken += got;
+		if (!got && !sweeping && pace_wait(l, &pc, pfd, npfd) != 0) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			return -1;
 		}
 		int64_t now = clock_ns(CLOCK_MONOTONIC);
 		if (!sweeping && now >= next_sweep) {

@@ -1,48 +1,103 @@
 #!/bin/bash
-# Live: one capture replayed into the mirror veth, received by weft run and,
-# in the same script run (one after the other: XDP takes the TCP frames, so
-# both cannot see them at once), by tcpdump writing to /dev/null on the same
-# interface. Prints packets sent and received, kernel drops, and CPU seconds
-# per million packets on the wire (sent: weft keeps pure ACKs and bypassed
-# flows in the kernel, so it receives fewer than tcpdump for the same
-# traffic), for each replay rate. Outputs on tmpfs: the disk's writeback is
-# not what is measured.
-# usage: tests/bench/bench-live.sh [CONNS] (root)
+# Live (tap mode): one capture replayed into the mirror veth, at several
+# rates, received in turn by each monitor on the same interface (XDP takes
+# the TCP frames, so two cannot see them at once):
+#   tcpdump   tcpdump -w /dev/null: capture only
+#   weft-c    weft run -c >/dev/null: every byte reassembled, nothing stored
+#   weft      weft run -o DIR: per-direction files + flows.jsonl with SHA-256
+#             (on tmpfs: the disk's writeback is not what is measured)
+# For each: packets received, kernel drops, the monitor's own CPU (all its
+# threads, from schedstat, over the replay) and the whole machine's busy CPU
+# over the replay less that of the same replay with no monitor (so the
+# kernel's copy into each tool's ring counts too), both per million packets
+# sent, the median of ROUNDS rounds. weft keeps pure ACKs in the kernel, so
+# it receives fewer packets than tcpdump for the same traffic.
+# usage: tests/bench/bench-live.sh [CONNS] [ROUNDS] (root)
 set -u
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "Error: needs root"; exit 1; }
 CONNS=${1:-600}
+ROUNDS=${2:-3}
 export TOPO=wb$$
 source tests/live/topo.sh
 W=$(mktemp -d /dev/shm/weft-blive.XXXXXX)
 trap 'topo_down; rm -rf "$W"' EXIT INT TERM
 topo_up 1
-ip -n "$C" link set "$MS" mtu 9000; ip -n "$M" link set "$MM" mtu 9000
+# the mirror port keeps its MTU of 1500, as a SPAN port does: the capture's
+# frames fit, and veth runs XDP natively at that size
 build/weft-gen -o "$W/r.pcap" -t /dev/null --conns "$CONNS" --concurrent 32 --size 20000:300000 --seed 7
-echo "capture: $(capinfos -c "$W/r.pcap" 2>/dev/null | awk '/Number/ {print $NF}') packets, $(( $(stat -c %s "$W/r.pcap") >> 20 )) MB"
+PKTS=$(tcpdump -r "$W/r.pcap" -qn 2>/dev/null | wc -l)
+echo "capture: $PKTS packets, $(( $(stat -c %s "$W/r.pcap") >> 20 )) MB; $ROUNDS rounds, medians"
 NS="nsenter --net=/run/netns/$M"
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime+stime in ticks
 HZ=$(getconf CLK_TCK)
-printf "%-10s %-8s %10s %10s %10s %12s\n" rate tool sent received drops "cpu s/Mpkt"
-for rate in topspeed 2000 500; do
-	flag="--topspeed"; [ "$rate" != topspeed ] && flag="--mbps=$rate"
-	# weft
-	rm -rf "$W/o"
-	$NS build/weft run dev "$MM" -o "$W/o" >"$W/weft.log" 2>&1 &
-	P=$!; sleep 1.5
+# ns on CPU of every thread of a process
+oncpu() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+# the machine's busy ticks: user nice system irq softirq
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+median() { sort -g | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : 0}'; }
+
+# start a monitor, wait until it listens; sets P
+start() {
+	local mon=$1
+	rm -rf "$W/o" "$W/log"
+	case $mon in
+	none) P=; return 0 ;;
+	tcpdump) $NS tcpdump -i "$MM" -B 65536 -w /dev/null -q >"$W/log" 2>&1 & P=$!; pat="listening" ;;
+	weft-c) $NS build/weft run dev "$MM" -c >/dev/null 2>"$W/log" & P=$!; pat="attached" ;;
+	weft) $NS build/weft run dev "$MM" -o "$W/o" >"$W/log" 2>&1 & P=$!; pat="attached" ;;
+	esac
+	for _ in $(seq 100); do grep -q "$pat" "$W/log" && break; sleep 0.05; done
+	sleep 0.3
+}
+
+# one replay at $1 under monitor $2: "received drops cpu_own_ns busy_ticks sent"
+one() {
+	local rate=$1 mon=$2 flag="--topspeed" c0 b0 sent c1 b1 recv drops
+	[ "$rate" != topspeed ] && flag="--mbps=$rate"
+	start "$mon"
+	c0=0; [ -n "$P" ] && c0=$(oncpu "$P")
+	b0=$(busy)
 	sent=$(ip netns exec "$C" tcpreplay -i "$MS" $flag "$W/r.pcap" 2>&1 | awk '/Actual:/ {print $2}')
-	sleep 1; t=$(cpu $P); kill -INT $P; wait $P
-	recv=$(grep -o "AF_XDP: [0-9]*" "$W/weft.log" | awk '{print $2}')
-	drops=$(grep -o "kernel drops [0-9]*" "$W/weft.log" | awk '{print $3}')
-	printf "%-10s %-8s %10s %10s %10s %12.3f\n" "$rate" weft "$sent" "${recv:-0}" "${drops:-?}" \
-		"$(echo "$t $HZ ${sent:-1}" | awk '{print $1/$2/($3/1e6)}')"
-	# tcpdump
-	$NS tcpdump -i "$MM" -B 65536 -w /dev/null -q >"$W/td.log" 2>&1 &
-	P=$!; sleep 1.5
-	sent=$(ip netns exec "$C" tcpreplay -i "$MS" $flag "$W/r.pcap" 2>&1 | awk '/Actual:/ {print $2}')
-	sleep 1; t=$(cpu $P); kill -INT $P; wait $P
-	recv=$(awk '/packets captured/ {print $1}' "$W/td.log")
-	drops=$(awk '/dropped by kernel/ {print $1}' "$W/td.log")
-	printf "%-10s %-8s %10s %10s %10s %12.3f\n" "$rate" tcpdump "$sent" "${recv:-0}" "${drops:-?}" \
-		"$(echo "$t $HZ ${sent:-1}" | awk '{print $1/$2/($3/1e6)}')"
+	sleep 0.5
+	b1=$(busy); c1=0; [ -n "$P" ] && c1=$(oncpu "$P")
+	if [ -n "$P" ]; then kill -INT "$P"; wait "$P"; fi
+	case $mon in
+	none) recv=0; drops=0 ;;
+	tcpdump) recv=$(awk '/packets captured/ {print $1}' "$W/log")
+		drops=$(awk '/dropped by kernel/ {print $1}' "$W/log") ;;
+	weft*) recv=$(grep -o "AF_XDP: [0-9]*" "$W/log" | awk '{print $2}')
+		drops=$(grep -o "kernel drops [0-9]*" "$W/log" | awk '{print $3}') ;;
+	esac
+	echo "${recv:-0} ${drops:-0} $((c1 - c0)) $((b1 - b0)) ${sent:-1}"
+}
+
+MONS="none tcpdump weft-c weft"
+RATES="topspeed 2000 500"
+declare -A R
+for r in $(seq "$ROUNDS"); do
+	for rate in $RATES; do
+		for mon in $MONS; do R[$rate,$mon]+="$(one "$rate" "$mon")"$'\n'; done
+	done
 done
+
+printf "%-9s %-8s %9s %9s %7s %13s %14s %12s\n" rate monitor sent received drops \
+	"own cpu s/M" "added busy s/M" "own vs tcpdump"
+for rate in $RATES; do
+	bare=$(echo -n "${R[$rate,none]}" | awk '{print $4}' | median)
+	declare -A OWN
+	for mon in $MONS; do
+		[ "$mon" = none ] && continue
+		rows=${R[$rate,$mon]}
+		sent=$(echo -n "$rows" | awk '{print $5}' | median)
+		recv=$(echo -n "$rows" | awk '{print $1}' | median)
+		drops=$(echo -n "$rows" | awk '{print $2}' | sort -g | tail -1)
+		own=$(echo -n "$rows" | awk '{print $3 / 1e9 / ($5 / 1e6)}' | median)
+		added=$(echo -n "$rows" | awk -v b="$bare" -v hz="$HZ" '{print ($4 - b) / hz / ($5 / 1e6)}' | median)
+		OWN[$mon]=$own
+		ratio=$(awk -v a="$own" -v t="${OWN[tcpdump]}" 'BEGIN {if (t > 0) printf "%.2fx", a / t; else print "-"}')
+		printf "%-9s %-8s %9s %9s %7s %13.3f %14.3f %12s\n" "$rate" "$mon" "$sent" "$recv" \
+			"$drops" "$own" "$added" "$ratio"
+	done
+done
+echo "(drops: the worst round; own cpu: the monitor's threads; added busy: the machine's"
+echo " busy time over the replay less that of the same replay with no monitor)"

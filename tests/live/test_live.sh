@@ -4,7 +4,10 @@
 #   1. real traffic: parallel HTTP downloads (IPv4 and IPv6, 1-50 MB random
 #      files) between two namespaces, weft in tap mode on a mirror of the
 #      link: every file byte-exact in an s2c stream, every request in c2s;
-#   2. the same with a 2-queue veth and one AF_XDP socket per queue;
+#      the frames taken in batches (tens a wakeup, not two or three);
+#   2. the same with a 2-queue veth and one AF_XDP socket per queue (the
+#      mirror hashes each direction on its own, so a connection's packets
+#      come on both queues and must be merged back in time order);
 #   3. replay: captures tcpreplayed into a veth give what `weft read` gives;
 #   4. errors: each one line, non-zero, nothing left attached or pinned.
 # Needs root. Prints "live: N passed, N failed, N skipped".
@@ -56,7 +59,12 @@ EOF2
 	$N "$WEFT" stats dev "$MM" 2>&1 | grep -q "no weft instance is attached" || sbad=1
 	if [ $sbad = 0 ]; then ok "$label: weft stats and prog show from another shell (JSON), and after the stop"
 	else ko "$label: weft stats / prog show"; fi
-	grep -E "^weft: AF_XDP" "$WORK/weft.log"
+	# the reader takes the frames in batches, not a wakeup per few frames
+	# (AF_XDP wakes a caught-up poller for every frame), and loses none
+	local line; line=$(grep -E "^weft: AF_XDP" "$WORK/weft.log"); echo "  $line"
+	if echo "$line" | awk '{ if (!($3 > 10000 && $3 / $6 >= 32 && $10 == 0)) exit 1 }'
+	then ok "$label: frames taken in batches ($(echo "$line" | awk '{printf "%d", $3 / $6}') a wakeup), no kernel drops"
+	else ko "$label: frames / wakeups or drops: $line"; fi
 	if $PY - "$srv" "$got" "$out" <<'EOF'
 import json, os, sys
 srv, got, out = sys.argv[1:4]

@@ -255,8 +255,9 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 			"only (reported as gaps), %llu lost\n", (unsigned long long)ls.frames,
 			(unsigned long long)ls.ring_trunc, (unsigned long long)ls.ring_lost);
 	else if (!quiet && !json_output)
-		fprintf(stderr, "weft: AF_XDP: %llu frames, kernel drops %llu (ring full %llu, "
-			"fill ring empty %llu)\n", (unsigned long long)ls.frames,
+		fprintf(stderr, "weft: AF_XDP: %llu frames in %llu wakeups, kernel drops %llu "
+			"(ring full %llu, fill ring empty %llu)\n", (unsigned long long)ls.frames,
+			(unsigned long long)ls.wakeups,
 			(unsigned long long)ls.xsk_rx_dropped, (unsigned long long)ls.xsk_rx_ring_full,
 			(unsigned long long)ls.xsk_fill_empty);
 	print_summary(&s, ls.frames, quiet);
