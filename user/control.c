@@ -10,10 +10,10 @@
 #include "weft/flowhash.h"
 
 #define TICK_NS 1000000000ll /* policy and counters: once a second */
-/* The kernel's sweeps walk every bucket of two 256K-entry tables, full or
- * empty: some milliseconds each. They run every eighth of the shortest
- * idle timeout, so an entry outlives its timeout by at most an eighth,
- * and at least every SWEEP_MAX_NS. */
+/* The kernel's sweeps walk every bucket of a 256K-entry table, full or
+ * empty: 4.3 ms each here. They run every eighth of the shortest idle
+ * timeout, so an entry outlives its timeout by at most an eighth, and at
+ * least every SWEEP_MAX_NS. */
 #define SWEEP_MIN_NS TICK_NS
 #define SWEEP_MAX_NS (10 * TICK_NS)
 
@@ -300,10 +300,14 @@ static void reread_policy(struct control *ctl)
 		weft_engine_set_config(ctl->e, &ctl->cfg);
 }
 
-/* One pass of an iterator: the program deletes what is idle. */
-static void sweep(int link_fd)
+/* One pass of an iterator over map_fd: the program deletes what is idle.
+ * The iterator pays for every bucket (4.3 ms for an empty 256K table
+ * here); finding that there is no first key costs 0.13 ms, so an empty
+ * table, as the bypass map mostly is, is not walked. */
+static void sweep(int link_fd, int map_fd)
 {
-	if (link_fd < 0)
+	struct weft_flow_key k;
+	if (link_fd < 0 || (bpf_map_get_next_key(map_fd, NULL, &k) != 0 && errno == ENOENT))
 		return;
 	int it = bpf_iter_create(link_fd);
 	if (it < 0)
@@ -362,8 +366,8 @@ void control_tick(struct control *ctl, int64_t mono_now, const struct weft_engin
 	reread_policy(ctl);
 	if (mono_now >= ctl->next_sweep) {
 		uint64_t t0 = mono_ns();
-		sweep(ctl->fd.sweep_flows);
-		sweep(ctl->fd.sweep_bypass);
+		sweep(ctl->fd.sweep_flows, ctl->fd.flows);
+		sweep(ctl->fd.sweep_bypass, ctl->fd.bypass);
 		ctl->sweep_ns_last = mono_ns() - t0;
 		ctl->next_sweep = mono_now + sweep_interval(&ctl->cfg);
 	}

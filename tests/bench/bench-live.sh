@@ -4,8 +4,10 @@
 # the TCP frames, so two cannot see them at once):
 #   tcpdump   tcpdump -w /dev/null: capture only
 #   weft-c    weft run -c >/dev/null: every byte reassembled, nothing stored
+#   tcpdump-w tcpdump -w FILE: the capture stored, as a pcap
 #   weft      weft run -o DIR: per-direction files + flows.jsonl with SHA-256
-#             (on tmpfs: the disk's writeback is not what is measured)
+# (files on tmpfs: the disk's writeback is not what is measured). weft-c is
+# compared with tcpdump, weft with tcpdump-w: the same job done.
 # For each: packets received, kernel drops, the monitor's own CPU (all its
 # threads, from schedstat, over the replay) and the whole machine's busy CPU
 # over the replay less that of the same replay with no monitor (so the
@@ -43,6 +45,8 @@ start() {
 	case $mon in
 	none) P=; return 0 ;;
 	tcpdump) $NS tcpdump -i "$MM" -B 65536 -w /dev/null -q >"$W/log" 2>&1 & P=$!; pat="listening" ;;
+	tcpdump-w) rm -f "$W/td.pcap"
+		$NS tcpdump -i "$MM" -B 65536 -w "$W/td.pcap" -q >"$W/log" 2>&1 & P=$!; pat="listening" ;;
 	weft-c) $NS build/weft run dev "$MM" -c >/dev/null 2>"$W/log" & P=$!; pat="attached" ;;
 	weft) $NS build/weft run dev "$MM" -o "$W/o" >"$W/log" 2>&1 & P=$!; pat="attached" ;;
 	esac
@@ -63,7 +67,7 @@ one() {
 	if [ -n "$P" ]; then kill -INT "$P"; wait "$P"; fi
 	case $mon in
 	none) recv=0; drops=0 ;;
-	tcpdump) recv=$(awk '/packets captured/ {print $1}' "$W/log")
+	tcpdump*) recv=$(awk '/packets captured/ {print $1}' "$W/log")
 		drops=$(awk '/dropped by kernel/ {print $1}' "$W/log") ;;
 	weft*) recv=$(grep -o "AF_XDP: [0-9]*" "$W/log" | awk '{print $2}')
 		drops=$(grep -o "kernel drops [0-9]*" "$W/log" | awk '{print $3}') ;;
@@ -71,7 +75,8 @@ one() {
 	echo "${recv:-0} ${drops:-0} $((c1 - c0)) $((b1 - b0)) ${sent:-1}"
 }
 
-MONS="none tcpdump weft-c weft"
+MONS="none tcpdump weft-c tcpdump-w weft"
+declare -A PEER=([weft-c]=tcpdump [weft]=tcpdump-w)
 RATES="topspeed 2000 500"
 declare -A R
 for r in $(seq "$ROUNDS"); do
@@ -80,8 +85,8 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 
-printf "%-9s %-8s %9s %9s %7s %13s %14s %12s\n" rate monitor sent received drops \
-	"own cpu s/M" "added busy s/M" "own vs tcpdump"
+printf "%-9s %-9s %9s %9s %7s %13s %14s %12s\n" rate monitor sent received drops \
+	"own cpu s/M" "added busy s/M" "own vs peer"
 for rate in $RATES; do
 	bare=$(echo -n "${R[$rate,none]}" | awk '{print $4}' | median)
 	declare -A OWN
@@ -94,10 +99,12 @@ for rate in $RATES; do
 		own=$(echo -n "$rows" | awk '{print $3 / 1e9 / ($5 / 1e6)}' | median)
 		added=$(echo -n "$rows" | awk -v b="$bare" -v hz="$HZ" '{print ($4 - b) / hz / ($5 / 1e6)}' | median)
 		OWN[$mon]=$own
-		ratio=$(awk -v a="$own" -v t="${OWN[tcpdump]}" 'BEGIN {if (t > 0) printf "%.2fx", a / t; else print "-"}')
-		printf "%-9s %-8s %9s %9s %7s %13.3f %14.3f %12s\n" "$rate" "$mon" "$sent" "$recv" \
+		peer=${PEER[$mon]:-}; t=0; [ -n "$peer" ] && t=${OWN[$peer]:-0}
+		ratio=$(awk -v a="$own" -v t="$t" 'BEGIN {if (t > 0) printf "%.2fx", a / t; else print "-"}')
+		printf "%-9s %-9s %9s %9s %7s %13.3f %14.3f %12s\n" "$rate" "$mon" "$sent" "$recv" \
 			"$drops" "$own" "$added" "$ratio"
 	done
 done
 echo "(drops: the worst round; own cpu: the monitor's threads; added busy: the machine's"
-echo " busy time over the replay less that of the same replay with no monitor)"
+echo " busy time over the replay less that of the same replay with no monitor; peer:"
+echo " tcpdump for weft-c, tcpdump-w for weft)"
