@@ -812,10 +812,10 @@ static int pace_wait(struct weft_live *l, struct pacer *pc, struct pollfd *pfd, 
 			recvfrom(pfd[i].fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	if (!l->rb && pc->taken) {
 		if (pc->napped) {
-			if (pc->taken > l->frames / 4 && pc->nap > NAP_MIN)
-				pc->nap /= 2;
-			else if (pc->taken < l->frames / 16 && pc->nap < NAP_MAX)
-				pc->nap *= 2;
+			if (pc->taken > l->frames / 4)
+				pc->nap = pc->nap / 2 < NAP_MIN ? NAP_MIN : pc->nap / 2;
+			else if (pc->taken < l->frames / 16)
+				pc->nap = pc->nap * 2 > NAP_MAX ? NAP_MAX : pc->nap * 2;
 		}
 		pc->taken = 0;
 		pc->napped = true;
