@@ -797,7 +797,8 @@ static uint64_t drain_all(struct weft_live *l, struct weft_engine *e)
  * what came during one would fill a quarter of the RX ring, and doubles
  * when it was under a sixteenth, between NAP_MIN and NAP_MAX. */
 #define NAP_MIN 20000ll    /* ns */
-#define NAP_MAX 2000000ll  /* ns: a quiet link's last frames wait no longer */
+#define NAP_MAX 4000000ll  /* ns: a quiet link's last frames wait no longer; an
+			    * 8192-frame ring takes a 2 Mpps burst that long */
 struct pacer {
 	int64_t nap;           /* ns */
 	uint64_t taken;        /* frames since the last wait */

@@ -14,7 +14,8 @@
 # kernel's copy into each tool's ring counts too), both per million packets
 # sent, the median of ROUNDS rounds. weft keeps pure ACKs in the kernel, so
 # it receives fewer packets than tcpdump for the same traffic.
-# usage: tests/bench/bench-live.sh [CONNS] [ROUNDS] (root)
+# usage: [RATES="topspeed 2000 500"] [MONS="none tcpdump weft-c tcpdump-w weft"]
+#        tests/bench/bench-live.sh [CONNS] [ROUNDS]   (root)
 set -u
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "Error: needs root"; exit 1; }
@@ -75,9 +76,9 @@ one() {
 	echo "${recv:-0} ${drops:-0} $((c1 - c0)) $((b1 - b0)) ${sent:-1}"
 }
 
-MONS="none tcpdump weft-c tcpdump-w weft"
+MONS=${MONS:-"none tcpdump weft-c tcpdump-w weft"}
 declare -A PEER=([weft-c]=tcpdump [weft]=tcpdump-w)
-RATES="topspeed 2000 500"
+RATES=${RATES:-"topspeed 2000 500"}
 declare -A R
 for r in $(seq "$ROUNDS"); do
 	for rate in $RATES; do
