@@ -44,10 +44,15 @@ struct weft_sink {
 	int errors;
 	char *cbuf;           /* -c: chunks waiting to go out, or NULL */
 	size_t clen;
+	bool chunks_gone;     /* -c's reader went away */
 };
 
-/* -c's own buffer: stdio's is a page, a write per two or three chunks */
+/* -c's own buffer: stdio's is a page, a write per two or three chunks.
+ * Bytes of a chunk this large or more skip it and go out in a write of
+ * their own, as stdio does with a large fwrite: host mode's 64 KB GSO
+ * records are written from where the ring holds them, with no copy. */
 #define CHUNK_BUF (256u << 10)
+#define CHUNK_DIRECT (16u << 10)
 
 static const char *dir_name(enum weft_dir d) { return d == WEFT_C2S ? "c2s" : "s2c"; }
 
@@ -122,12 +127,16 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
 		s->o.name_template = WEFT_DEFAULT_TEMPLATE;
 	if (s->o.max_open <= 0)
 		s->o.max_open = 128;
-	/* chunks into a pipe or a file go out in large writes (the live loop
-	 * flushes them every second); a terminal gets each as it comes */
-	if (o->chunks && !isatty(fileno(o->chunks)) && !(s->cbuf = malloc(CHUNK_BUF))) {
-		snprintf(err, errlen, "out of memory");
-		free(s);
-		return NULL;
+	/* chunks into a pipe or a file go out in large writes of our own (the
+	 * live loop flushes them every second), after whatever stdio holds; a
+	 * terminal gets each through stdio as it comes */
+	if (o->chunks && !isatty(fileno(o->chunks))) {
+		fflush(o->chunks);
+		if (!(s->cbuf = malloc(CHUNK_BUF))) {
+			snprintf(err, errlen, "out of memory");
+			free(s);
+			return NULL;
+		}
 	}
 	if (o->dir && (o->files || o->report)) {
 		if (mkdir_p(o->dir) != 0) {
@@ -265,27 +274,50 @@ static char *put_u64(char *end, uint64_t v)
 	return end;
 }
 
+/* n bytes to the chunks' descriptor, past stdio (which holds nothing:
+ * see weft_sink_open). A reader that went away ends -c's output, not the
+ * reassembly. */
+static void chunks_write(struct weft_sink *s, const char *p, size_t n)
+{
+	int fd = fileno(s->o.chunks);
+	while (n && !s->chunks_gone) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			s->chunks_gone = true;
+			break;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
 static void chunks_flush(struct weft_sink *s)
 {
-	if (s->clen)
-		fwrite(s->cbuf, 1, s->clen, s->o.chunks);
-	s->clen = 0;
-	fflush(s->o.chunks);
+	if (s->cbuf) {
+		chunks_write(s, s->cbuf, s->clen);
+		s->clen = 0;
+	} else
+		fflush(s->o.chunks);
 }
 
 /* Bytes for -c, in order: gathered in the sink's buffer, or straight to
  * the stream when there is none (a terminal) or they would not fit. */
 static void chunk_put(struct weft_sink *s, const void *p, size_t n)
 {
-	if (s->cbuf && s->clen + n > CHUNK_BUF && s->clen) {
-		fwrite(s->cbuf, 1, s->clen, s->o.chunks);
-		s->clen = 0;
-	}
-	if (s->cbuf && n <= CHUNK_BUF) {
-		memcpy(s->cbuf + s->clen, p, n);
-		s->clen += n;
-	} else
+	if (!s->cbuf) {
 		fwrite(p, 1, n, s->o.chunks);
+		return;
+	}
+	if (s->clen + n > CHUNK_BUF || n >= CHUNK_DIRECT)
+		chunks_flush(s);
+	if (n >= CHUNK_DIRECT) {
+		chunks_write(s, p, n);
+		return;
+	}
+	memcpy(s->cbuf + s->clen, p, n);
+	s->clen += n;
 }
 
 /* One chunk for -c: "-- conn ID DIR offset OFF, LEN bytes --", the bytes,
