@@ -11,9 +11,10 @@
 
 #define TICK_NS 1000000000ll /* policy and counters: once a second */
 /* The kernel's sweeps walk every bucket of a 256K-entry table, full or
- * empty: 4.3 ms each here. They run every eighth of the shortest idle
- * timeout, so an entry outlives its timeout by at most an eighth, and at
- * least every SWEEP_MAX_NS. */
+ * empty: 4.3 ms each here. They run every quarter of the shortest idle
+ * timeout, so an entry outlives its timeout by at most a quarter (the
+ * tables are LRU maps: a full one makes room by itself), and at least
+ * every SWEEP_MAX_NS. */
 #define SWEEP_MIN_NS TICK_NS
 #define SWEEP_MAX_NS (10 * TICK_NS)
 
@@ -323,8 +324,8 @@ static int64_t sweep_interval(const struct weft_config *c)
 	uint64_t t[] = { c->idle_established_ns, c->idle_closing_ns, c->idle_halfopen_ns };
 	int64_t every = SWEEP_MAX_NS;
 	for (int i = 0; i < 3; i++)
-		if (t[i] && (int64_t)(t[i] / 8) < every)
-			every = (int64_t)(t[i] / 8);
+		if (t[i] && (int64_t)(t[i] / 4) < every)
+			every = (int64_t)(t[i] / 4);
 	return every < SWEEP_MIN_NS ? SWEEP_MIN_NS : every;
 }
 

