@@ -65,7 +65,9 @@ one() {
 	sent=$(ip netns exec "$C" tcpreplay -i "$MS" $flag "$W/r.pcap" 2>&1 | awk '/Actual:/ {print $2}')
 	sleep 0.5
 	b1=$(busy); c1=0; [ -n "$P" ] && c1=$(oncpu "$P")
-	if [ -n "$P" ]; then kill -INT "$P"; wait "$P"; fi
+	# stopped only after tcpdump's block timer has handed over its last
+	# block: what it has not written by then is lost, not late
+	if [ -n "$P" ]; then sleep 1.2; kill -INT "$P"; wait "$P"; fi
 	case $mon in
 	none) recv=0; drops=0 ;;
 	tcpdump*) recv=$(awk '/packets captured/ {print $1}' "$W/log")
