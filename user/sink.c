@@ -302,8 +302,9 @@ static void chunks_flush(struct weft_sink *s)
 		fflush(s->o.chunks);
 }
 
-/* Bytes for -c, in order: gathered in the sink's buffer, or straight to
- * the stream when there is none (a terminal) or they would not fit. */
+/* Bytes for -c, in order: gathered in the sink's buffer; 16 KB or more
+ * written on their own after what it holds; through stdio when there is
+ * no buffer (a terminal). */
 static void chunk_put(struct weft_sink *s, const void *p, size_t n)
 {
 	if (!s->cbuf) {

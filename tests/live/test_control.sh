@@ -2,7 +2,8 @@
 # Live tests of the control plane (weft flow / policy / prog / stats) on a
 # running `weft run`, in namespaces made here and removed on every exit:
 #   - policy set idle-timeout: an idle connection ends (reason idle) within
-#     the new bound, without a restart;
+#     the new bound, without a restart, and the kernel's sweep removes its
+#     flow table entry;
 #   - policy set depth 1000: files of 1000 bytes while the kernel's bypass
 #     counter rises during the transfer, and the download stays intact;
 #   - policy set port N ignore: no files for it, its packets counted in the
@@ -16,7 +17,7 @@
 # Needs root. Prints "control: N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
-SUITE=control CASES=4 WHY="namespaces, XDP and AF_XDP need it"
+SUITE=control CASES=5 WHY="namespaces, XDP and AF_XDP need it"
 source tests/live/suite.sh
 
 export TOPO=wc$$
@@ -82,6 +83,22 @@ if [ "$n_open" -ge 1 ] && [ -n "$ended" ] && [ "$reason" = idle ] && [ "$pol" = 
 	ok "policy set idle-timeout 2s: the idle connection ended (idle) $($PY -c "print('%.1f' % ($ended - $t0))") s later, no restart"
 else
 	ko "idle-timeout: open=$n_open reason=$reason policy=$pol ended=$ended t0=$t0"
+fi
+# the kernel's own entry for it goes too: the daemon's sweep runs every
+# quarter of the shortest timeout (at least every second), and the new
+# policy makes one run at once
+gone=""
+for _ in $(seq 60); do
+	if J flow list | $PY -c 'import json,sys; sys.exit(any(9000 in (f["sport"], f["dport"]) for f in json.load(sys.stdin)))'; then
+		gone=$(date +%s.%N); break
+	fi
+	sleep 0.1
+done
+swept=$(J stats | jq_py 'd["xdp"]["kernel_swept"]')
+if [ -n "$gone" ] && [ "${swept:-0}" -ge 1 ]; then
+	ok "policy set idle-timeout 2s: the kernel flow table entry swept too ($($PY -c "print('%.1f' % ($gone - $t0))") s after the change)"
+else
+	ko "kernel sweep: entry still listed or kernel_swept=$swept"
 fi
 
 # ---- depth 1000: files of 1000 bytes, bypass counter rising meanwhile ----
