@@ -14,8 +14,12 @@
 # kernel's copy into each tool's ring counts too), both per million packets
 # sent, the median of ROUNDS rounds. weft keeps pure ACKs in the kernel, so
 # it receives fewer packets than tcpdump for the same traffic.
+# PIN=1 runs tcpreplay (and with it the softirq that feeds the mirror) on
+# CPU 0 and every monitor on CPU 1, as a capture box keeps its capture
+# process off the interrupt's core; unpinned, the scheduler moves a monitor
+# to whichever CPU is idle at each wakeup and its caches go cold.
 # usage: [RATES="topspeed 2000 500"] [MONS="none tcpdump weft-c tcpdump-w weft"]
-#        tests/bench/bench-live.sh [CONNS] [ROUNDS]   (root)
+#        [PIN=1] tests/bench/bench-live.sh [CONNS] [ROUNDS]   (root)
 set -u
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "Error: needs root"; exit 1; }
@@ -32,6 +36,11 @@ build/weft-gen -o "$W/r.pcap" -t /dev/null --conns "$CONNS" --concurrent 32 --si
 PKTS=$(tcpdump -r "$W/r.pcap" -qn 2>/dev/null | wc -l)
 echo "capture: $PKTS packets, $(( $(stat -c %s "$W/r.pcap") >> 20 )) MB; $ROUNDS rounds, medians"
 NS="nsenter --net=/run/netns/$M"
+REPLAY=()
+if [ "${PIN:-0}" = 1 ]; then
+	NS="taskset -c 1 $NS"; REPLAY=(taskset -c 0)
+	echo "pinned: tcpreplay on CPU 0, monitors on CPU 1"
+fi
 HZ=$(getconf CLK_TCK)
 # ns on CPU of every thread of a process
 oncpu() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
@@ -62,7 +71,8 @@ one() {
 	start "$mon"
 	c0=0; [ -n "$P" ] && c0=$(oncpu "$P")
 	b0=$(busy)
-	sent=$(ip netns exec "$C" tcpreplay -i "$MS" $flag "$W/r.pcap" 2>&1 | awk '/Actual:/ {print $2}')
+	sent=$("${REPLAY[@]}" ip netns exec "$C" tcpreplay -i "$MS" $flag "$W/r.pcap" 2>&1 |
+		awk '/Actual:/ {print $2}')
 	sleep 0.5
 	b1=$(busy); c1=0; [ -n "$P" ] && c1=$(oncpu "$P")
 	# stopped only after tcpdump's block timer has handed over its last
