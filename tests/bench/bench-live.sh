@@ -64,9 +64,10 @@ start() {
 	sleep 0.3
 }
 
-# one replay at $1 under monitor $2: "received drops cpu_own_ns busy_ticks sent"
+# one replay at $1 under monitor $2:
+# "received drops cpu_own_ns busy_ticks sent gaps" (gaps: weft's, else -)
 one() {
-	local rate=$1 mon=$2 flag="--topspeed" c0 b0 sent c1 b1 recv drops
+	local rate=$1 mon=$2 flag="--topspeed" c0 b0 sent c1 b1 recv drops gaps=-
 	[ "$rate" != topspeed ] && flag="--mbps=$rate"
 	start "$mon"
 	c0=0; [ -n "$P" ] && c0=$(oncpu "$P")
@@ -83,9 +84,10 @@ one() {
 	tcpdump*) recv=$(awk '/packets captured/ {print $1}' "$W/log")
 		drops=$(awk '/dropped by kernel/ {print $1}' "$W/log") ;;
 	weft*) recv=$(grep -o "AF_XDP: [0-9]*" "$W/log" | awk '{print $2}')
-		drops=$(grep -o "kernel drops [0-9]*" "$W/log" | awk '{print $3}') ;;
+		drops=$(grep -o "kernel drops [0-9]*" "$W/log" | awk '{print $3}')
+		gaps=$(grep -o "[0-9]* gaps" "$W/log" | awk '{print $1}') ;;
 	esac
-	echo "${recv:-0} ${drops:-0} $((c1 - c0)) $((b1 - b0)) ${sent:-1}"
+	echo "${recv:-0} ${drops:-0} $((c1 - c0)) $((b1 - b0)) ${sent:-1} ${gaps:-?}"
 }
 
 MONS=${MONS:-"none tcpdump weft-c tcpdump-w weft"}
@@ -98,7 +100,7 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 
-printf "%-9s %-9s %9s %9s %7s %13s %14s %12s\n" rate monitor sent received drops \
+printf "%-9s %-9s %9s %9s %7s %5s %13s %14s %12s\n" rate monitor sent received drops gaps \
 	"own cpu s/M" "added busy s/M" "own vs peer"
 for rate in $RATES; do
 	bare=$(echo -n "${R[$rate,none]}" | awk '{print $4}' | median)
@@ -109,15 +111,16 @@ for rate in $RATES; do
 		sent=$(echo -n "$rows" | awk '{print $5}' | median)
 		recv=$(echo -n "$rows" | awk '{print $1}' | median)
 		drops=$(echo -n "$rows" | awk '{print $2}' | sort -g | tail -1)
+		gaps=$(echo -n "$rows" | awk '{print $6}' | sort -g | tail -1)
 		own=$(echo -n "$rows" | awk '{print $3 / 1e9 / ($5 / 1e6)}' | median)
 		added=$(echo -n "$rows" | awk -v b="$bare" -v hz="$HZ" '{print ($4 - b) / hz / ($5 / 1e6)}' | median)
 		OWN[$mon]=$own
 		peer=${PEER[$mon]:-}; t=0; [ -n "$peer" ] && t=${OWN[$peer]:-0}
 		ratio=$(awk -v a="$own" -v t="$t" 'BEGIN {if (t > 0) printf "%.2fx", a / t; else print "-"}')
-		printf "%-9s %-9s %9s %9s %7s %13.3f %14.3f %12s\n" "$rate" "$mon" "$sent" "$recv" \
-			"$drops" "$own" "$added" "$ratio"
+		printf "%-9s %-9s %9s %9s %7s %5s %13.3f %14.3f %12s\n" "$rate" "$mon" "$sent" "$recv" \
+			"$drops" "$gaps" "$own" "$added" "$ratio"
 	done
 done
-echo "(drops: the worst round; own cpu: the monitor's threads; added busy: the machine's"
-echo " busy time over the replay less that of the same replay with no monitor; peer:"
-echo " tcpdump for weft-c, tcpdump-w for weft)"
+echo "(drops, and gaps in weft's streams: the worst round; own cpu: the monitor's"
+echo " threads; added busy: the machine's busy time over the replay less that of the"
+echo " same replay with no monitor; peer: tcpdump for weft-c, tcpdump-w for weft)"
