@@ -387,6 +387,20 @@ static __always_inline int classify(void *data, void *end, __u64 len, struct wef
 	return CL_FOLLOW;
 }
 
+/* Every packet counted; the configuration, or NULL (counted) when weft is
+ * disabled and the packet goes on untouched. */
+static __always_inline struct weft_config_map *config_if_enabled(void)
+{
+	__u32 zero = 0;
+	count(WEFT_CNT_PACKETS);
+	struct weft_config_map *cfg = bpf_map_lookup_elem(&cfg_map, &zero);
+	if (!cfg || !cfg->enabled) {
+		count(WEFT_CNT_PASS_DISABLED);
+		return NULL;
+	}
+	return cfg;
+}
+
 /* ---- tap mode: XDP, redirected to the AF_XDP socket of the RX queue ---- */
 
 SEC("xdp")
@@ -394,15 +408,12 @@ int weft_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	__u32 zero = 0, hdr_len = 0;
+	__u32 hdr_len = 0;
 	struct weft_meta mm = {};
 
-	count(WEFT_CNT_PACKETS);
-	struct weft_config_map *cfg = bpf_map_lookup_elem(&cfg_map, &zero);
-	if (!cfg || !cfg->enabled) {
-		count(WEFT_CNT_PASS_DISABLED);
+	struct weft_config_map *cfg = config_if_enabled();
+	if (!cfg)
 		return XDP_PASS;
-	}
 	int v = classify(data, end, (__u64)(end - data), &mm, &hdr_len, 0);
 	if (v == CL_PASS)
 		return XDP_PASS;
@@ -511,15 +522,12 @@ _Static_assert(__builtin_offsetof(struct __sk_buff, data_end) == 80, "skb->data_
 
 static __always_inline int weft_tc(struct __sk_buff *skb)
 {
-	__u32 zero = 0, hdr_len = 0;
+	__u32 hdr_len = 0;
 	struct weft_meta m = {};
 
-	count(WEFT_CNT_PACKETS);
-	struct weft_config_map *cfg = bpf_map_lookup_elem(&cfg_map, &zero);
-	if (!cfg || !cfg->enabled) {
-		count(WEFT_CNT_PASS_DISABLED);
+	struct weft_config_map *cfg = config_if_enabled();
+	if (!cfg)
 		return TC_NEXT;
-	}
 	__u32 len = skb->len;
 	void *data, *end;
 	skb_bounds(skb, &data, &end);
