@@ -18,6 +18,19 @@
 #define SWEEP_MIN_NS TICK_NS
 #define SWEEP_MAX_NS (10 * TICK_NS)
 
+/* Naming a connection in the conns map and removing its name cost a bpf()
+ * call each, and the insert an allocation in the kernel: on a link of
+ * short connections, a tenth of tap mode's CPU. So names change in
+ * batches, at each call of control_tick (every 100 ms): a connection that
+ * ends before its batch never costs a call, and the rest cost two calls
+ * per batch. The CLI's view of what weft follows is that old at most. */
+struct conn_name {
+	uint64_t id;
+	struct weft_flow_key k;
+	struct weft_conn_entry v;
+	bool ended;
+};
+
 struct control {
 	struct control_fds fd;
 	struct weft_config cfg;
@@ -32,6 +45,12 @@ struct control {
 	uint64_t bypass_written;
 	uint64_t sweep_ns_last;
 	int64_t mono_to_real;  /* the kernel's clock to packet time */
+	/* the next batch: names to add, in id order, and keys to remove */
+	struct conn_name *add;
+	size_t nadd, add_cap;
+	struct weft_flow_key *del;
+	size_t ndel, del_cap;
+	uint64_t named_upto;   /* ids up to this one went out in a batch */
 };
 
 static uint64_t mono_ns(void)
@@ -108,15 +127,103 @@ static void bypass_add(struct control *ctl, const struct weft_conn_info *ci, uin
 		ctl->bypass_written++;
 }
 
+static bool grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return true;
+	size_t c = *cap ? *cap * 2 : 256;
+	void *p = realloc(*v, c * size);
+	if (!p)
+		return false;
+	*v = p;
+	*cap = c;
+	return true;
+}
+
+/* c's name leaves the conns map in the next batch, or never goes in. */
+static void unname(struct control *ctl, uint64_t id, const struct weft_flow_key *k)
+{
+	if (id > ctl->named_upto) {
+		/* still waiting: the batch is in id order */
+		size_t lo = 0, hi = ctl->nadd;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (ctl->add[mid].id < id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < ctl->nadd && ctl->add[lo].id == id)
+			ctl->add[lo].ended = true;
+		return;
+	}
+	if (grow((void **)&ctl->del, &ctl->del_cap, ctl->ndel, sizeof(*ctl->del)))
+		ctl->del[ctl->ndel++] = *k;
+}
+
+/* The batch: removals first, as a tuple's old connection leaves before
+ * its new one comes in. A batch call stops at the first entry it cannot
+ * take (a key gone, a full map); that one is skipped and the rest go on. */
+static void names_flush(struct control *ctl)
+{
+	size_t done = 0;
+	while (done < ctl->ndel) {
+		__u32 n = (__u32)(ctl->ndel - done);
+		if (bpf_map_delete_batch(ctl->fd.conns, &ctl->del[done], &n, NULL) == 0)
+			break;
+		if (n == 0 && errno != ENOENT) {
+			/* no batch operations: one call each */
+			for (; done < ctl->ndel; done++)
+				bpf_map_delete_elem(ctl->fd.conns, &ctl->del[done]);
+			break;
+		}
+		done += n + 1;
+	}
+	ctl->ndel = 0;
+	size_t live = 0;
+	for (size_t i = 0; i < ctl->nadd; i++) {
+		ctl->named_upto = ctl->add[i].id;
+		if (!ctl->add[i].ended)
+			ctl->add[live++] = ctl->add[i];
+	}
+	ctl->nadd = 0;
+	if (!live)
+		return;
+	struct weft_flow_key *keys = malloc(live * sizeof(*keys));
+	struct weft_conn_entry *vals = malloc(live * sizeof(*vals));
+	if (keys && vals) {
+		for (size_t i = 0; i < live; i++) {
+			keys[i] = ctl->add[i].k;
+			vals[i] = ctl->add[i].v;
+		}
+		done = 0;
+		while (done < live) {
+			__u32 n = (__u32)(live - done);
+			if (bpf_map_update_batch(ctl->fd.conns, &keys[done], &vals[done], &n, NULL) == 0)
+				break;
+			if (n == 0 && errno != E2BIG && errno != ENOMEM) {
+				for (; done < live; done++)
+					bpf_map_update_elem(ctl->fd.conns, &keys[done], &vals[done], 0);
+				break;
+			}
+			done += n + 1;
+		}
+	}
+	free(keys);
+	free(vals);
+}
+
 static void c_start(void *ctx, struct weft_conn *c)
 {
 	struct control *ctl = ctx;
 	const struct weft_conn_info *ci = weft_conn_info(c);
-	struct weft_flow_key k;
-	struct weft_conn_entry v = { .id = ci->id, .first_ns = ci->first_ns, .reuse = ci->reuse,
-				     .midstream = ci->midstream };
-	conn_kernel_key(ci, &k, &v.client);
-	bpf_map_update_elem(ctl->fd.conns, &k, &v, 0);
+	if (grow((void **)&ctl->add, &ctl->add_cap, ctl->nadd, sizeof(*ctl->add))) {
+		struct conn_name *n = &ctl->add[ctl->nadd++];
+		*n = (struct conn_name){ .id = ci->id, .v = { .id = ci->id, .first_ns = ci->first_ns,
+							      .reuse = ci->reuse,
+							      .midstream = ci->midstream } };
+		conn_kernel_key(ci, &n->k, &n->v.client);
+	}
 	if (ctl->next.on_start)
 		ctl->next.on_start(ctl->next.ctx, c);
 }
@@ -151,7 +258,7 @@ static void c_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 	struct weft_flow_key k;
 	uint8_t cend;
 	conn_kernel_key(ci, &k, &cend);
-	bpf_map_delete_elem(ctl->fd.conns, &k);
+	unname(ctl, ci->id, &k);
 	/* Ended while its packets still come: they stop costing anything.
 	 * A SYN on the tuple reopens it (the program lets SYNs through). */
 	uint32_t why = 0;
@@ -263,6 +370,10 @@ struct control *control_new(const struct control_fds *fds, const struct weft_con
 
 void control_free(struct control *ctl)
 {
+	if (!ctl)
+		return;
+	free(ctl->add);
+	free(ctl->del);
 	free(ctl);
 }
 
@@ -361,6 +472,7 @@ void control_tick(struct control *ctl, int64_t mono_now, const struct weft_engin
 		  volatile int *stop)
 {
 	commands(ctl, stop);
+	names_flush(ctl);
 	if (mono_now < ctl->next_tick)
 		return;
 	ctl->next_tick = mono_now + TICK_NS;

@@ -44,6 +44,8 @@ fi
 HZ=$(getconf CLK_TCK)
 # ns on CPU of every thread of a process
 oncpu() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+# times the monitor's threads went to sleep: its wakeups
+sleeps() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt/ {s += $2} END {print s + 0}'; }
 # the machine's busy ticks: user nice system irq softirq
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 median() { sort -g | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : 0}'; }
@@ -65,17 +67,17 @@ start() {
 }
 
 # one replay at $1 under monitor $2:
-# "received drops cpu_own_ns busy_ticks sent gaps" (gaps: weft's, else -)
+# "received drops cpu_own_ns busy_ticks sent gaps wakeups" (gaps: weft's, else -)
 one() {
-	local rate=$1 mon=$2 flag="--topspeed" c0 b0 sent c1 b1 recv drops gaps=-
+	local rate=$1 mon=$2 flag="--topspeed" c0 b0 s0=0 s1=0 sent c1 b1 recv drops gaps=-
 	[ "$rate" != topspeed ] && flag="--mbps=$rate"
 	start "$mon"
-	c0=0; [ -n "$P" ] && c0=$(oncpu "$P")
+	c0=0; [ -n "$P" ] && { c0=$(oncpu "$P"); s0=$(sleeps "$P"); }
 	b0=$(busy)
 	sent=$("${REPLAY[@]}" ip netns exec "$C" tcpreplay -i "$MS" $flag "$W/r.pcap" 2>&1 |
 		awk '/Actual:/ {print $2}')
 	sleep 0.5
-	b1=$(busy); c1=0; [ -n "$P" ] && c1=$(oncpu "$P")
+	b1=$(busy); c1=0; [ -n "$P" ] && { c1=$(oncpu "$P"); s1=$(sleeps "$P"); }
 	# stopped only after tcpdump's block timer has handed over its last
 	# block: what it has not written by then is lost, not late
 	if [ -n "$P" ]; then sleep 1.2; kill -INT "$P"; wait "$P"; fi
@@ -87,7 +89,7 @@ one() {
 		drops=$(grep -o "kernel drops [0-9]*" "$W/log" | awk '{print $3}')
 		gaps=$(grep -o "[0-9]* gaps" "$W/log" | awk '{print $1}') ;;
 	esac
-	echo "${recv:-0} ${drops:-0} $((c1 - c0)) $((b1 - b0)) ${sent:-1} ${gaps:-?}"
+	echo "${recv:-0} ${drops:-0} $((c1 - c0)) $((b1 - b0)) ${sent:-1} ${gaps:-?} $((s1 - s0))"
 }
 
 MONS=${MONS:-"none tcpdump weft-c tcpdump-w weft"}
@@ -100,8 +102,8 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 
-printf "%-9s %-9s %9s %9s %7s %5s %13s %14s %12s\n" rate monitor sent received drops gaps \
-	"own cpu s/M" "added busy s/M" "own vs peer"
+printf "%-9s %-9s %9s %9s %7s %5s %8s %13s %14s %12s\n" rate monitor sent received drops gaps \
+	wakeups "own cpu s/M" "added busy s/M" "own vs peer"
 for rate in $RATES; do
 	bare=$(echo -n "${R[$rate,none]}" | awk '{print $4}' | median)
 	declare -A OWN
@@ -112,15 +114,17 @@ for rate in $RATES; do
 		recv=$(echo -n "$rows" | awk '{print $1}' | median)
 		drops=$(echo -n "$rows" | awk '{print $2}' | sort -g | tail -1)
 		gaps=$(echo -n "$rows" | awk '{print $6}' | sort -g | tail -1)
+		wakes=$(echo -n "$rows" | awk '{print $7}' | median)
 		own=$(echo -n "$rows" | awk '{print $3 / 1e9 / ($5 / 1e6)}' | median)
 		added=$(echo -n "$rows" | awk -v b="$bare" -v hz="$HZ" '{print ($4 - b) / hz / ($5 / 1e6)}' | median)
 		OWN[$mon]=$own
 		peer=${PEER[$mon]:-}; t=0; [ -n "$peer" ] && t=${OWN[$peer]:-0}
 		ratio=$(awk -v a="$own" -v t="$t" 'BEGIN {if (t > 0) printf "%.2fx", a / t; else print "-"}')
-		printf "%-9s %-9s %9s %9s %7s %5s %13.3f %14.3f %12s\n" "$rate" "$mon" "$sent" "$recv" \
-			"$drops" "$gaps" "$own" "$added" "$ratio"
+		printf "%-9s %-9s %9s %9s %7s %5s %8s %13.3f %14.3f %12s\n" "$rate" "$mon" "$sent" "$recv" \
+			"$drops" "$gaps" "$wakes" "$own" "$added" "$ratio"
 	done
 done
-echo "(drops, and gaps in weft's streams: the worst round; own cpu: the monitor's"
-echo " threads; added busy: the machine's busy time over the replay less that of the"
-echo " same replay with no monitor; peer: tcpdump for weft-c, tcpdump-w for weft)"
+echo "(drops, and gaps in weft's streams: the worst round; wakeups: the times the"
+echo " monitor's threads slept over the replay; own cpu: those threads' CPU; added"
+echo " busy: the machine's busy time over the replay less that of the same replay"
+echo " with no monitor; peer: tcpdump for weft-c, tcpdump-w for weft)"
