@@ -13,14 +13,16 @@
 
 #define TICK_NS 1000000000ll /* policy and counters: once a second */
 /* The kernel's sweeps walk every bucket of a 256K-entry table, full or
- * empty: 4.3 ms each here, more with entries to look at. They run every
- * quarter of the shortest idle timeout, so an entry outlives its timeout
- * by at most a quarter (the tables are LRU maps: a full one makes room by
- * itself), and at least every SWEEP_MAX_NS. They run on a thread of their
- * own: in the reader's loop a sweep held the rings for its whole length,
- * as long as an 8192-frame ring lasts at 2 Mpps. */
+ * empty: 4.3 ms each here, 8 ms with a few thousand entries, which at
+ * 500 Mbit/s was a tenth of tap mode's CPU when run every 7.5 s. They run
+ * every half of the shortest idle timeout, between SWEEP_MIN_NS and
+ * SWEEP_MAX_NS: an entry outlives its timeout by at most half (the tables
+ * are LRU maps: a full one makes room by itself, so timely sweeps are for
+ * tidiness, not room). They run on a thread of their own: in the reader's
+ * loop a sweep held the rings for its whole length, as long as an
+ * 8192-frame ring lasts at 2 Mpps. */
 #define SWEEP_MIN_NS TICK_NS
-#define SWEEP_MAX_NS (10 * TICK_NS)
+#define SWEEP_MAX_NS (30 * TICK_NS)
 
 /* Naming a connection in the conns map and removing its name cost a bpf()
  * call each, and the insert an allocation in the kernel: on a link of
@@ -379,8 +381,8 @@ static int64_t sweep_interval(const struct weft_config *c)
 	uint64_t t[] = { c->idle_established_ns, c->idle_closing_ns, c->idle_halfopen_ns };
 	int64_t every = SWEEP_MAX_NS;
 	for (int i = 0; i < 3; i++)
-		if (t[i] && (int64_t)(t[i] / 4) < every)
-			every = (int64_t)(t[i] / 4);
+		if (t[i] && (int64_t)(t[i] / 2) < every)
+			every = (int64_t)(t[i] / 2);
 	return every < SWEEP_MIN_NS ? SWEEP_MIN_NS : every;
 }
 
