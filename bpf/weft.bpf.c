@@ -111,11 +111,11 @@ struct {
 	__type(value, struct weft_engine_pub);
 } epub SEC(".maps");
 
-static __always_inline void count(__u32 c)
+/* Count one on this CPU; the count so far (0 if the map failed). */
+static __always_inline __u64 count(__u32 c)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &c);
-	if (v)
-		*v += 1;
+	return v ? ++*v : 0;
 }
 
 static __always_inline int cidr_ignored(const struct pkt *p, int which)
@@ -434,7 +434,18 @@ int weft_xdp(struct xdp_md *ctx)
 	m->ts_ns = bpf_ktime_get_ns();
 
 	long r = bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
-	count(r == XDP_REDIRECT ? WEFT_CNT_REDIRECT : WEFT_CNT_REDIRECT_FAIL);
+	__u64 n = count(r == XDP_REDIRECT ? WEFT_CNT_REDIRECT : WEFT_CNT_REDIRECT_FAIL);
+	/* The doorbell. An AF_XDP socket wakes its poller for every batch it
+	 * takes in, so a reader that keeps up would wake per packet; one
+	 * that naps for a fixed time must nap short, or a burst overflows
+	 * its ring meanwhile. So the reader sleeps on the (otherwise unused)
+	 * ring buffer, and a record there, every bell_frames frames this CPU
+	 * hands over, wakes it: once per that many frames on a busy link,
+	 * at once in a burst, and its timeout takes a quiet link's tail. The
+	 * submit wakes it only when it has read every record before. */
+	if (cfg->bell_frames && n && !(n & (cfg->bell_frames - 1)) &&
+	    bpf_ringbuf_output(&ring, &n, sizeof(n), 0) == 0)
+		count(WEFT_CNT_BELL);
 	return (int)r;
 }
 

@@ -58,6 +58,17 @@ static uint32_t ring_wake_bytes(uint64_t ring)
 	uint64_t w = ring / 16;
 	return w > RING_WAKE_MAX ? RING_WAKE_MAX : (uint32_t)w;
 }
+
+/* Tap mode's doorbell (see weft_xdp): rung every eighth of an RX ring a
+ * CPU hands over, a power of two, so a woken reader finds its ring far
+ * from full. */
+static uint32_t bell_frames(uint32_t frames)
+{
+	uint32_t b = 1;
+	while (b * 2 <= frames / 8)
+		b *= 2;
+	return b;
+}
 /* tcx attach types (kernel 6.6), newer than these headers */
 #define WEFT_TCX_INGRESS 46
 #define WEFT_TCX_EGRESS 47
@@ -79,6 +90,11 @@ struct weft_live {
 	int tc_fd[2];          /* host: the ingress and egress links */
 	int ring_fd, counters_fd; /* our own copies: kept when the skeleton goes */
 	struct ring_buffer *rb;
+	/* tap: the doorbells in the same ring, read by moving its consumer
+	 * position to the producer's (what they say is only that frames
+	 * wait; libbpf's reader would add a descriptor for nothing) */
+	unsigned long *bell_cons;
+	const unsigned long *bell_prod;
 	struct weft_engine *feed; /* the engine the ring's callback feeds */
 	int ifindex;
 	char ifname[IF_NAMESIZE];
@@ -387,6 +403,12 @@ void weft_live_detach(struct weft_live *l)
 	close_queues(l);
 	ring_buffer__free(l->rb);
 	l->rb = NULL;
+	if (l->bell_cons)
+		munmap(l->bell_cons, (size_t)sysconf(_SC_PAGESIZE));
+	if (l->bell_prod)
+		munmap((void *)l->bell_prod, (size_t)sysconf(_SC_PAGESIZE));
+	l->bell_cons = NULL;
+	l->bell_prod = NULL;
 	l->detached = true;
 }
 
@@ -424,7 +446,7 @@ void weft_live_close(struct weft_live *l)
 }
 
 /* Tap: XDP, native first, generic (skb) mode where the driver cannot;
- * then a socket per RX queue. */
+ * then the doorbells' reader and a socket per RX queue. */
 static int attach_tap(struct weft_live *l, const struct weft_live_opts *o, char *err,
 		      size_t errlen)
 {
@@ -441,6 +463,17 @@ static int attach_tap(struct weft_live *l, const struct weft_live_opts *o, char 
 	}
 	if (l->link_fd < 0) {
 		snprintf(err, errlen, "cannot attach XDP to %s: %s", o->ifname, strerror(errno));
+		return -1;
+	}
+	/* the ring buffer's first page is its consumer position, the second
+	 * its producer's */
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	void *c = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, l->ring_fd, 0);
+	void *p = mmap(NULL, pg, PROT_READ, MAP_SHARED, l->ring_fd, (off_t)pg);
+	l->bell_cons = c == MAP_FAILED ? NULL : c;
+	l->bell_prod = p == MAP_FAILED ? NULL : p;
+	if (!l->bell_cons || !l->bell_prod) {
+		snprintf(err, errlen, "cannot map the ring buffer: %s", strerror(errno));
 		return -1;
 	}
 	l->nq = o->queues ? o->queues : count_rx_queues(o->ifname);
@@ -493,7 +526,7 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	l->st.mode = l->mode;
 	snprintf(l->ifname, sizeof(l->ifname), "%s", o->ifname);
 	l->ifindex = (int)if_nametoindex(o->ifname);
-	l->frames = o->frames ? o->frames : 8192; /* 16 MB a queue: bursts wait in the rings */
+	l->frames = o->frames ? o->frames : 8192; /* 32 MB a queue: bursts wait in the rings */
 	uint64_t ring = o->ring_bytes ? o->ring_bytes : RING_DEFAULT;
 	if (!l->ifindex) {
 		snprintf(err, errlen, "interface %s not found", o->ifname);
@@ -533,7 +566,8 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	libbpf_set_print(NULL);
 	l->skel = weft_bpf__open();
 	/* only this mode's programs go through the verifier: it is most of
-	 * the start-up time. Tap mode never writes the ring: a page will do. */
+	 * the start-up time. Tap mode writes only doorbells to the ring: a
+	 * page will do. */
 	if (!l->skel || bpf_program__set_autoload(l->skel->progs.weft_xdp, l->mode == WEFT_MODE_TAP) ||
 	    bpf_program__set_autoload(l->skel->progs.weft_tc_ingress, l->mode == WEFT_MODE_HOST) ||
 	    bpf_program__set_autoload(l->skel->progs.weft_tc_egress, l->mode == WEFT_MODE_HOST) ||
@@ -547,18 +581,19 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	struct weft_config_map cfg = { .enabled = 1,
 				       .bypass_action = l->mode == WEFT_MODE_HOST ? XDP_PASS : XDP_DROP,
 				       .owner_pid = (uint32_t)getpid(), .snaplen = o->snaplen,
-				       .wake_bytes = l->mode == WEFT_MODE_HOST ? ring_wake_bytes(ring) : 0 };
+				       .wake_bytes = l->mode == WEFT_MODE_HOST ? ring_wake_bytes(ring) : 0,
+				       .bell_frames = l->mode == WEFT_MODE_TAP ? bell_frames(l->frames) : 0 };
 	uint32_t zero = 0;
 	bpf_map_update_elem(bpf_map__fd(l->skel->maps.cfg_map), &zero, &cfg, 0);
-	/* host mode's own: the ring and the counters its stats read (a tap
-	 * worker keeps neither: least privilege) */
-	if (l->mode == WEFT_MODE_HOST) {
-		l->ring_fd = fcntl(bpf_map__fd(l->skel->maps.ring), F_DUPFD_CLOEXEC, 3);
+	/* the ring (records, or tap mode's doorbells), and host mode's
+	 * counters its stats read (a tap worker does without: least
+	 * privilege) */
+	l->ring_fd = fcntl(bpf_map__fd(l->skel->maps.ring), F_DUPFD_CLOEXEC, 3);
+	if (l->mode == WEFT_MODE_HOST)
 		l->counters_fd = fcntl(bpf_map__fd(l->skel->maps.counters), F_DUPFD_CLOEXEC, 3);
-		if (l->ring_fd < 0 || l->counters_fd < 0) {
-			snprintf(err, errlen, "cannot keep the maps: %s", strerror(errno));
-			goto fail;
-		}
+	if (l->ring_fd < 0 || (l->mode == WEFT_MODE_HOST && l->counters_fd < 0)) {
+		snprintf(err, errlen, "cannot keep the maps: %s", strerror(errno));
+		goto fail;
 	}
 	char p[300];
 	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
@@ -809,67 +844,55 @@ static uint64_t drain_all(struct weft_live *l, struct weft_engine *e)
 	return l->nq > 1 ? drain_merged(l, e) : drain(l, &l->q[0], e);
 }
 
-/* Tap mode's pacing. A socket's poller that has caught up is woken for
- * every frame AF_XDP copies in: on a busy link, two context switches per
- * handful of frames, which cost more than the frames themselves. So once
- * a batch has emptied the rings the loop naps, and takes what came
- * meanwhile in one go, as a packet socket's block timer does; only a nap
- * that brings nothing hands the wait back to poll(). The nap halves when
- * what came during one would fill a quarter of the RX ring, and doubles
- * when it was under a sixteenth, between NAP_MIN and NAP_MAX. */
-#define NAP_MIN 20000ll    /* ns */
-#define NAP_MAX 4000000ll  /* ns: a quiet link's last frames wait no longer; an
-			    * 8192-frame ring takes a 2 Mpps burst that long */
-struct pacer {
-	int64_t nap;           /* ns */
-	uint64_t taken;        /* frames since the last wait */
-	bool napped;           /* the last wait was a nap */
-};
-
-/* Wait for frames: a nap if frames came since the last wait, else poll. */
-static int pace_wait(struct weft_live *l, struct pacer *pc, struct pollfd *pfd, uint32_t npfd)
+/* Wait for frames. Tap mode: once frames came since the last wait, on
+ * the doorbell alone (see weft_xdp), which rings every eighth of a ring
+ * and at once in a burst, with a timeout for a quiet link's tail; on a
+ * link gone quiet, on the sockets too, which wake at the first frame.
+ * Bells rung for frames already taken are read first, or the wait would
+ * end at once. Host mode: on the ring buffer, marked the same way. */
+#define TAIL_MS 20  /* the longest a frame waits on a link that goes quiet */
+static int pace_wait(struct weft_live *l, bool took, struct pollfd *pfd, uint32_t npfd)
 {
 	for (uint32_t i = 0; !l->rb && i < l->nq; i++)
 		if (xsk_ring_prod__needs_wakeup(&l->q[i].fill))
 			recvfrom(pfd[i].fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
-	if (!l->rb && pc->taken) {
-		if (pc->napped) {
-			if (pc->taken > l->frames / 4)
-				pc->nap = pc->nap / 2 < NAP_MIN ? NAP_MIN : pc->nap / 2;
-			else if (pc->taken < l->frames / 16)
-				pc->nap = pc->nap * 2 > NAP_MAX ? NAP_MAX : pc->nap * 2;
-		}
-		pc->taken = 0;
-		pc->napped = true;
-		struct timespec t = { .tv_sec = 0, .tv_nsec = pc->nap };
-		nanosleep(&t, NULL);
-		l->st.wakeups++;
-		return 0;
-	}
-	pc->napped = false;
 	l->st.wakeups++;
-	return poll(pfd, npfd, 100) < 0 && errno != EINTR ? -1 : 0;
+	int r;
+	if (l->bell_cons) {
+		__atomic_store_n(l->bell_cons, __atomic_load_n(l->bell_prod, __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELEASE);
+		r = took ? poll(&pfd[npfd - 1], 1, TAIL_MS) : poll(pfd, npfd, 100);
+	} else {
+		r = poll(pfd, npfd, 100);
+	}
+	return r < 0 && errno != EINTR ? -1 : 0;
 }
 
 int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop, char *err,
 		  size_t errlen)
 {
-	struct pacer pc = { .nap = NAP_MIN * 16 };
-	struct pollfd pfd[MAX_QUEUES];
-	uint32_t npfd = l->rb ? 1 : l->nq;
+	/* tap: the sockets, then the doorbell; host: the ring */
+	struct pollfd pfd[MAX_QUEUES + 1];
+	uint32_t npfd = 0;
 	if (l->rb)
-		pfd[0] = (struct pollfd){ .fd = ring_buffer__epoll_fd(l->rb), .events = POLLIN };
+		pfd[npfd++] = (struct pollfd){ .fd = ring_buffer__epoll_fd(l->rb), .events = POLLIN };
 	for (uint32_t i = 0; !l->rb && i < l->nq; i++)
-		pfd[i] = (struct pollfd){ .fd = xsk_socket__fd(l->q[i].xsk), .events = POLLIN };
+		pfd[npfd++] = (struct pollfd){ .fd = xsk_socket__fd(l->q[i].xsk), .events = POLLIN };
+	if (l->bell_cons)
+		pfd[npfd++] = (struct pollfd){ .fd = l->ring_fd, .events = POLLIN };
+	bool took = false;
 	int64_t next_sweep = clock_ns(CLOCK_MONOTONIC) + 1000000000ll;
 	int64_t next_ctl = 0, sweep_at = 0, sweep_cost = 0;
 	bool sweeping = false;
 	while (!*stop) {
 		uint64_t got = drain_all(l, e);
-		pc.taken += got;
-		if (!got && !sweeping && pace_wait(l, &pc, pfd, npfd) != 0) {
-			snprintf(err, errlen, "poll: %s", strerror(errno));
-			return -1;
+		took = took || got;
+		if (!got && !sweeping) {
+			if (pace_wait(l, took, pfd, npfd) != 0) {
+				snprintf(err, errlen, "poll: %s", strerror(errno));
+				return -1;
+			}
+			took = false;
 		}
 		int64_t now = clock_ns(CLOCK_MONOTONIC);
 		if (!sweeping && now >= next_sweep) {

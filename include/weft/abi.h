@@ -70,6 +70,7 @@ enum weft_counter {
 	WEFT_CNT_RING_LOST,     /* not even the headers fitted: lost */
 	WEFT_CNT_PULL,          /* headers outside the skb's linear part, pulled in */
 	WEFT_CNT_RING_WAKE,     /* records whose submit woke the reader */
+	WEFT_CNT_BELL,          /* tap mode: doorbells rung (see bell_frames) */
 	WEFT_CNT__MAX
 };
 
@@ -82,6 +83,9 @@ struct weft_config_map {
 	uint32_t wake_bytes;    /* host mode: wake the reader once per this many
 				 * bytes written to the ring (a power of two;
 				 * 0: whenever it has caught up, the kernel's way) */
+	uint32_t bell_frames;   /* tap mode: a doorbell record in the ring each
+				 * time a CPU has handed over this many frames
+				 * (a power of two; 0: none) */
 };
 
 /* Host mode: the TC programs copy each followed packet into a BPF ring

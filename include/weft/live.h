@@ -43,7 +43,7 @@ struct weft_live_stats {
 	uint64_t xsk_rx_ring_full;
 	uint64_t xsk_fill_empty;
 	uint64_t no_meta;          /* frames without our metadata block */
-	uint64_t wakeups;          /* tap: waits (a nap or a poll) the loop woke
+	uint64_t wakeups;          /* tap: waits (on the doorbell or the sockets) the loop woke
 				    * from; frames / wakeups is its batch */
 	uint64_t sweep_ns_max;     /* the longest slice of an idle sweep (a stall) */
 	uint64_t sweep_ns_last;    /* the costliest whole idle sweep, all slices */

@@ -40,6 +40,7 @@ static const char *const counter_names[WEFT_CNT__MAX] = {
 	[WEFT_CNT_RING_LOST] = "ring_full_lost",
 	[WEFT_CNT_PULL] = "headers_pulled",
 	[WEFT_CNT_RING_WAKE] = "ring_wakeups",
+	[WEFT_CNT_BELL] = "tap_doorbells",
 };
 
 struct snapshot {
