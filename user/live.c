@@ -41,7 +41,14 @@
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
-#define FRAME_SIZE XSK_UMEM__DEFAULT_FRAME_SIZE
+/* A UMEM frame holds the kernel's headroom (XDP_PACKET_HEADROOM, where our
+ * metadata goes) and one frame of the interface. 2 KB, AF_XDP's smallest,
+ * holds a 1500-byte MTU's frame with two VLAN tags, so the same 32 MB a
+ * queue hold twice the frames of the default 4 KB: what a reader kept away
+ * from its CPU can fall behind before the kernel drops. */
+#define FRAME_SMALL 2048u
+#define FRAME_LARGE 4096u
+#define UMEM_BYTES (32u << 20)
 #define BATCH 64
 #define PREFETCH_AHEAD 3 /* frames asked for before they are fed */
 #define MERGE_BATCH 256 /* frames looked at per socket in one merge */
@@ -103,6 +110,7 @@ struct weft_live {
 	struct queue q[MAX_QUEUES];
 	uint32_t nq;
 	uint32_t frames;
+	uint32_t frame_size;   /* FRAME_SMALL or FRAME_LARGE, by the MTU */
 	int64_t mono_to_real;  /* add to bpf_ktime_get_ns() for packet time */
 	struct weft_live_stats st;
 	/* the control plane's maps and sweeper links: our own descriptors,
@@ -185,6 +193,25 @@ static uint32_t count_rx_queues(const char *ifname)
 	if (fd >= 0)
 		close(fd);
 	return n ? n : 1;
+}
+
+/* The UMEM frame for ifname's MTU (asked like the queues, of the network
+ * namespace): the small one when its largest frame, with two VLAN tags,
+ * fits behind the kernel's headroom. A frame larger than its UMEM frame
+ * is dropped by AF_XDP (and counted in the kernel drops), so an unknown
+ * MTU gets the large one. */
+static uint32_t frame_size_for(const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int mtu = 0;
+	if (fd >= 0 && ioctl(fd, SIOCGIFMTU, &ifr) == 0)
+		mtu = ifr.ifr_mtu;
+	if (fd >= 0)
+		close(fd);
+	return mtu > 0 && (unsigned)mtu + 14 + 8 <= FRAME_SMALL - XDP_PACKET_HEADROOM ? FRAME_SMALL
+										       : FRAME_LARGE;
 }
 
 /* bpffs where `ip netns exec` left none, as bpftool does */
@@ -276,7 +303,7 @@ void weft_live_keep_pins(struct weft_live *l)
 static int open_queue(struct weft_live *l, uint32_t qid, char *err, size_t errlen)
 {
 	struct queue *q = &l->q[qid];
-	q->area_len = (size_t)l->frames * FRAME_SIZE;
+	q->area_len = (size_t)l->frames * l->frame_size;
 	/* shared: after the fork of -U the worker must see the very pages the
 	 * kernel writes into (a private mapping of pinned pages is copied) */
 	q->area = mmap(NULL, q->area_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -287,7 +314,7 @@ static int open_queue(struct weft_live *l, uint32_t qid, char *err, size_t errle
 	}
 	/* every frame waits in the fill ring; the RX ring is as large */
 	struct xsk_umem_config uc = { .fill_size = l->frames, .comp_size = 64,
-				      .frame_size = FRAME_SIZE, .frame_headroom = 0 };
+				      .frame_size = l->frame_size, .frame_headroom = 0 };
 	int rc = xsk_umem__create(&q->umem, q->area, q->area_len, &q->fill, &q->comp, &uc);
 	if (rc) {
 		snprintf(err, errlen, "AF_XDP UMEM on %s: %s", l->ifname, strerror(-rc));
@@ -313,7 +340,7 @@ static int open_queue(struct weft_live *l, uint32_t qid, char *err, size_t errle
 		return -1;
 	}
 	for (uint32_t i = 0; i < n; i++)
-		*xsk_ring_prod__fill_addr(&q->fill, idx + i) = (uint64_t)i * FRAME_SIZE;
+		*xsk_ring_prod__fill_addr(&q->fill, idx + i) = (uint64_t)i * l->frame_size;
 	xsk_ring_prod__submit(&q->fill, n);
 	return 0;
 }
@@ -483,6 +510,8 @@ static int attach_tap(struct weft_live *l, const struct weft_live_opts *o, char 
 		if (open_queue(l, i, err, errlen))
 			return -1;
 	l->st.queues = l->nq;
+	l->st.ring_frames = l->frames;
+	l->st.frame_size = l->frame_size;
 	return 0;
 }
 
@@ -526,7 +555,8 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	l->st.mode = l->mode;
 	snprintf(l->ifname, sizeof(l->ifname), "%s", o->ifname);
 	l->ifindex = (int)if_nametoindex(o->ifname);
-	l->frames = o->frames ? o->frames : 8192; /* 32 MB a queue: bursts wait in the rings */
+	l->frame_size = frame_size_for(o->ifname);
+	l->frames = o->frames ? o->frames : UMEM_BYTES / l->frame_size;
 	uint64_t ring = o->ring_bytes ? o->ring_bytes : RING_DEFAULT;
 	if (!l->ifindex) {
 		snprintf(err, errlen, "interface %s not found", o->ifname);
@@ -708,10 +738,11 @@ static int ring_record(void *ctx, void *data, size_t size)
 
 /* A frame's metadata, where the program put it: in the headroom right
  * before the frame; NULL if it is not there. */
-static const struct weft_meta *frame_meta(const struct xdp_desc *d, const uint8_t *pkt)
+static const struct weft_meta *frame_meta(const struct weft_live *l, const struct xdp_desc *d,
+					  const uint8_t *pkt)
 {
 	const struct weft_meta *m = (const void *)(pkt - sizeof(*m));
-	if (xsk_umem__add_offset_to_addr(d->addr) % FRAME_SIZE >= sizeof(*m) &&
+	if (xsk_umem__add_offset_to_addr(d->addr) % l->frame_size >= sizeof(*m) &&
 	    m->magic == WEFT_META_MAGIC && m->version == WEFT_META_VERSION)
 		return m;
 	return NULL;
@@ -729,7 +760,7 @@ static void feed_frame(struct weft_live *l, struct queue *q, uint32_t i, struct 
 	uint8_t *pkt = frame_data(q, d);
 	struct weft_frame f = { .data = pkt, .caplen = d->len, .wirelen = d->len,
 				.link = WEFT_LINK_ETHERNET };
-	const struct weft_meta *m = frame_meta(d, pkt);
+	const struct weft_meta *m = frame_meta(l, d, pkt);
 	if (m) {
 		frame_from_meta(l, m, &f);
 	} else {
@@ -783,10 +814,10 @@ static uint32_t drain(struct weft_live *l, struct queue *q, struct weft_engine *
 }
 
 /* The program's timestamp of the frame at rx index i (0 without one). */
-static uint64_t frame_ts(struct queue *q, uint32_t i)
+static uint64_t frame_ts(const struct weft_live *l, struct queue *q, uint32_t i)
 {
 	const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, i);
-	const struct weft_meta *m = frame_meta(d, frame_data(q, d));
+	const struct weft_meta *m = frame_meta(l, d, frame_data(q, d));
 	return m ? m->ts_ns : 0;
 }
 
@@ -807,7 +838,7 @@ static uint64_t drain_merged(struct weft_live *l, struct weft_engine *e)
 		at[i] = 0;
 		for (uint32_t j = 0; j < n[i] && j < PREFETCH_AHEAD; j++)
 			prefetch_frame(&l->q[i], idx[i] + j);
-		ts[i] = n[i] ? frame_ts(&l->q[i], idx[i]) : 0;
+		ts[i] = n[i] ? frame_ts(l, &l->q[i], idx[i]) : 0;
 	}
 	for (;;) {
 		int best = -1;
@@ -822,7 +853,7 @@ static uint64_t drain_merged(struct weft_live *l, struct weft_engine *e)
 		feed_frame(l, q, idx[best] + at[best], e);
 		got++;
 		if (++at[best] < n[best])
-			ts[best] = frame_ts(q, idx[best] + at[best]);
+			ts[best] = frame_ts(l, q, idx[best] + at[best]);
 		else if (n[best] == MERGE_BATCH)
 			break; /* a full batch: more may wait there, older than the rest */
 	}

@@ -29,7 +29,7 @@ struct weft_live_opts {
 	uint32_t queues;       /* tap: 0 for every RX queue of the interface */
 	bool force;            /* tap mode on an interface with the default route */
 	bool skb_mode;         /* tap: generic XDP even where native works */
-	uint32_t frames;       /* tap: UMEM frames per queue (0: 8192) */
+	uint32_t frames;       /* tap: UMEM frames per queue (0: 32 MB of them) */
 	uint64_t ring_bytes;   /* host: ring buffer size, a power of 2 (0: 64 MB) */
 	uint32_t snaplen;      /* host: bytes copied of a packet (0: all, to 64 KB) */
 };
@@ -48,6 +48,8 @@ struct weft_live_stats {
 	uint64_t sweep_ns_max;     /* the longest slice of an idle sweep (a stall) */
 	uint64_t sweep_ns_last;    /* the costliest whole idle sweep, all slices */
 	uint32_t queues;
+	uint32_t ring_frames;      /* tap: UMEM frames a queue (its RX ring's size) */
+	uint32_t frame_size;       /* tap: bytes a UMEM frame (2048, or 4096 past a 1770 MTU) */
 	uint32_t mode;             /* WEFT_MODE_* */
 	bool native;               /* native XDP (else generic/skb mode) */
 };

@@ -14,12 +14,19 @@
 # kernel's copy into each tool's ring counts too), both per million packets
 # sent, the median of ROUNDS rounds. weft keeps pure ACKs in the kernel, so
 # it receives fewer packets than tcpdump for the same traffic.
+# tcpdump gets a 32 MB buffer (-B 32768), the memory of weft's RX ring
+# (16384 frames of 2 KB at this MTU): what each can hold while its reader is away is
+# then down to how it uses the same memory.
 # PIN=1 runs tcpreplay (and with it the softirq that feeds the mirror) on
 # CPU 0 and every monitor on CPU 1, as a capture box keeps its capture
 # process off the interrupt's core; unpinned, the scheduler moves a monitor
 # to whichever CPU is idle at each wakeup and its caches go cold.
+# HOG=NICE (implies PIN=1) starves the monitors: a busy loop at that nice
+# level (-19 .. 19) shares CPU 1 with them through each replay, as another
+# job would on a busy box; it is where packets are lost, and "lost %" says
+# what share of what each was handed it lost.
 # usage: [RATES="topspeed 2000 500"] [MONS="none tcpdump weft-c tcpdump-w weft"]
-#        [PIN=1] tests/bench/bench-live.sh [CONNS] [ROUNDS]   (root)
+#        [PIN=1] [HOG=NICE] tests/bench/bench-live.sh [CONNS] [ROUNDS]   (root)
 set -u
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "Error: needs root"; exit 1; }
@@ -37,9 +44,11 @@ PKTS=$(tcpdump -r "$W/r.pcap" -qn 2>/dev/null | wc -l)
 echo "capture: $PKTS packets, $(( $(stat -c %s "$W/r.pcap") >> 20 )) MB; $ROUNDS rounds, medians"
 NS="nsenter --net=/run/netns/$M"
 REPLAY=()
+HOG=${HOG:-}
+[ -n "$HOG" ] && PIN=1
 if [ "${PIN:-0}" = 1 ]; then
 	NS="taskset -c 1 $NS"; REPLAY=(taskset -c 0)
-	echo "pinned: tcpreplay on CPU 0, monitors on CPU 1"
+	echo "pinned: tcpreplay on CPU 0, monitors on CPU 1${HOG:+, with a busy loop at nice $HOG}"
 fi
 HZ=$(getconf CLK_TCK)
 # ns on CPU of every thread of a process
@@ -56,9 +65,9 @@ start() {
 	rm -rf "$W/o" "$W/log"
 	case $mon in
 	none) P=; return 0 ;;
-	tcpdump) $NS tcpdump -i "$MM" -B 65536 -w /dev/null -q >"$W/log" 2>&1 & P=$!; pat="listening" ;;
+	tcpdump) $NS tcpdump -i "$MM" -B 32768 -w /dev/null -q >"$W/log" 2>&1 & P=$!; pat="listening" ;;
 	tcpdump-w) rm -f "$W/td.pcap"
-		$NS tcpdump -i "$MM" -B 65536 -w "$W/td.pcap" -q >"$W/log" 2>&1 & P=$!; pat="listening" ;;
+		$NS tcpdump -i "$MM" -B 32768 -w "$W/td.pcap" -q >"$W/log" 2>&1 & P=$!; pat="listening" ;;
 	weft-c) $NS build/weft run dev "$MM" -c >/dev/null 2>"$W/log" & P=$!; pat="attached" ;;
 	weft) $NS build/weft run dev "$MM" -o "$W/o" >"$W/log" 2>&1 & P=$!; pat="attached" ;;
 	esac
@@ -74,8 +83,11 @@ one() {
 	start "$mon"
 	c0=0; [ -n "$P" ] && { c0=$(oncpu "$P"); s0=$(sleeps "$P"); }
 	b0=$(busy)
+	local hog=
+	if [ -n "$HOG" ]; then nice -n "$HOG" taskset -c 1 sh -c 'while :; do :; done' & hog=$!; fi
 	sent=$("${REPLAY[@]}" ip netns exec "$C" tcpreplay -i "$MS" $flag "$W/r.pcap" 2>&1 |
 		awk '/Actual:/ {print $2}')
+	[ -n "$hog" ] && { kill "$hog"; wait "$hog" 2>/dev/null; }
 	sleep 0.5
 	b1=$(busy); c1=0; [ -n "$P" ] && { c1=$(oncpu "$P"); s1=$(sleeps "$P"); }
 	# stopped only after tcpdump's block timer has handed over its last
@@ -102,10 +114,10 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 
-printf "%-9s %-9s %9s %9s %7s %5s %8s %13s %14s %12s\n" rate monitor sent received drops gaps \
-	wakeups "own cpu s/M" "added busy s/M" "own vs peer"
+printf "%-9s %-9s %9s %9s %7s %6s %5s %8s %13s %14s %12s\n" rate monitor sent received drops \
+	"lost %" gaps wakeups "own cpu s/M" "added busy s/M" "own vs peer"
 for rate in $RATES; do
-	bare=$(echo -n "${R[$rate,none]}" | awk '{print $4}' | median)
+	bare=$(echo -n "${R[$rate,none]:-}" | awk '{print $4}' | median)
 	declare -A OWN
 	for mon in $MONS; do
 		[ "$mon" = none ] && continue
@@ -113,6 +125,7 @@ for rate in $RATES; do
 		sent=$(echo -n "$rows" | awk '{print $5}' | median)
 		recv=$(echo -n "$rows" | awk '{print $1}' | median)
 		drops=$(echo -n "$rows" | awk '{print $2}' | sort -g | tail -1)
+		lost=$(echo -n "$rows" | awk '{print ($1 + $2) ? 100 * $2 / ($1 + $2) : 0}' | sort -g | tail -1)
 		gaps=$(echo -n "$rows" | awk '{print $6}' | sort -g | tail -1)
 		wakes=$(echo -n "$rows" | awk '{print $7}' | median)
 		own=$(echo -n "$rows" | awk '{print $3 / 1e9 / ($5 / 1e6)}' | median)
@@ -120,11 +133,13 @@ for rate in $RATES; do
 		OWN[$mon]=$own
 		peer=${PEER[$mon]:-}; t=0; [ -n "$peer" ] && t=${OWN[$peer]:-0}
 		ratio=$(awk -v a="$own" -v t="$t" 'BEGIN {if (t > 0) printf "%.2fx", a / t; else print "-"}')
-		printf "%-9s %-9s %9s %9s %7s %5s %8s %13.3f %14.3f %12s\n" "$rate" "$mon" "$sent" "$recv" \
-			"$drops" "$gaps" "$wakes" "$own" "$added" "$ratio"
+		printf "%-9s %-9s %9s %9s %7s %6.2f %5s %8s %13.3f %14.3f %12s\n" "$rate" "$mon" "$sent" \
+			"$recv" "$drops" "$lost" "$gaps" "$wakes" "$own" "$added" "$ratio"
 	done
 done
-echo "(drops, and gaps in weft's streams: the worst round; wakeups: the times the"
+echo "(drops, lost % (drops of what the kernel handed the monitor: packets for"
+echo " tcpdump, the frames of data and of what the flow table does not keep for"
+echo " weft) and gaps in weft's streams: the worst round; wakeups: the times the"
 echo " monitor's threads slept over the replay; own cpu: those threads' CPU; added"
 echo " busy: the machine's busy time over the replay less that of the same replay"
 echo " with no monitor; peer: tcpdump for weft-c, tcpdump-w for weft)"

@@ -234,8 +234,9 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 		fprintf(stderr, "weft: attached to %s in host mode (TC ingress and egress, ring "
 			"buffer), %s %s as uid %u\n", ifname, out, where, (unsigned)getuid());
 	else if (!quiet && !json_output)
-		fprintf(stderr, "weft: attached to %s in tap mode (%s XDP), %u AF_XDP queue(s), "
-			"%s %s as uid %u\n", ifname, ls.native ? "native" : "generic", ls.queues,
+		fprintf(stderr, "weft: attached to %s in tap mode (%s XDP), %u AF_XDP queue(s) of "
+			"%u frames of %u bytes, %s %s as uid %u\n", ifname,
+			ls.native ? "native" : "generic", ls.queues, ls.ring_frames, ls.frame_size,
 			out, where, (unsigned)getuid());
 	rc = weft_live_run(live, e, &stop_flag, err, sizeof(err));
 	if (rc)
