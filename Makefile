@@ -91,7 +91,9 @@ demo-read: deps all
 
 bench: deps all
 	@tests/bench/bench-read.sh
-	@if [ "$$(id -u)" = 0 ]; then tests/bench/bench-live.sh && tests/bench/bench-host.sh && tests/bench/bench-scale.sh; \
+	@if [ "$$(id -u)" = 0 ]; then tests/bench/bench-live.sh && \
+	  HOG=-15 MONS="none tcpdump weft-c" tests/bench/bench-live.sh && \
+	  tests/bench/bench-host.sh && tests/bench/bench-scale.sh; \
 	 else echo "bench-live, bench-host, bench-scale: skipped, not root"; fi
 
 clean:
