@@ -5,8 +5,9 @@
 # in host mode on it, and with tcpdump on it. Both directions: the server
 # receiving (weft's TC ingress) and sending (TC egress, 64 KB GSO packets).
 # Prints throughput, the monitor's own CPU seconds, the whole machine's busy
-# CPU seconds per GB moved, and each monitor's throughput as a share of the
-# bare link's. The monitors, by what they do with the bytes:
+# CPU seconds per GB moved, each monitor's throughput as a share of the
+# bare link's, and the packets whose payload it dropped (a monitor that
+# drops does less work, so a share is read with its drops). The monitors, by what they do with the bytes:
 #   tcpdump      captures to /dev/null (the issue's yardstick);
 #   weft-c       reassembles every byte and prints the streams (-c) to
 #                /dev/null: the same "output discarded" as tcpdump's;
@@ -48,10 +49,10 @@ start_mon() { # a monitor of TOOLS
 	rm -rf "$W/o" "$W/cap.pcap"
 	local NS=(nsenter --net="/run/netns/$S")
 	case $1 in
-	weft)    "${NS[@]}" build/weft run dev "$LS" mode host -q -o "$W/o" >"$W/weft.log" 2>&1 & ;;
-	weft-1M) "${NS[@]}" build/weft run dev "$LS" mode host -q -o "$W/o" --depth 1M \
+	weft)    "${NS[@]}" build/weft run dev "$LS" mode host -o "$W/o" >"$W/weft.log" 2>&1 & ;;
+	weft-1M) "${NS[@]}" build/weft run dev "$LS" mode host -o "$W/o" --depth 1M \
 			>"$W/weft.log" 2>&1 & ;;
-	weft-c)  "${NS[@]}" build/weft run dev "$LS" mode host -q -c >/dev/null 2>"$W/weft.log" & ;;
+	weft-c)  "${NS[@]}" build/weft run dev "$LS" mode host -c >/dev/null 2>"$W/weft.log" & ;;
 	tcpdump) "${NS[@]}" tcpdump -i "$LS" -B 65536 -w /dev/null -q >"$W/td.log" 2>&1 & ;;
 	tcpdump-w) "${NS[@]}" tcpdump -i "$LS" -B 65536 -w "$W/cap.pcap" -q >"$W/td.log" 2>&1 & ;;
 	*) return ;;
@@ -67,18 +68,24 @@ start_mon() { # a monitor of TOOLS
 	# start-up, not a cost per packet
 	MON0=$(cpu_of "$MON")
 }
-# sets MONCPU (not in a subshell: the wait must be this shell's)
+# sets MONCPU and MONDROP (not in a subshell: the wait must be this shell's)
 stop_mon() {
-	MONCPU=0
+	MONCPU=0 MONDROP=0
 	[ -n "$MON" ] || return
 	if ! kill -0 "$MON" 2>/dev/null; then
 		echo "Error: the monitor exited early:" >&2; cat "$W"/*.log >&2
 	fi
 	MONCPU=$(( $(cpu_of "$MON") - MON0 ))
 	kill -INT "$MON"; wait "$MON" 2>/dev/null; MON=
+	# packets whose payload never reached the monitor: tcpdump's kernel
+	# drops; weft's records cut to their headers or lost when its ring
+	# was full (reported as gaps)
+	MONDROP=$(cat "$W"/*.log 2>/dev/null | awk '/dropped by kernel/ {d += $1}
+		/^weft: ring buffer:/ {d += $8 + $15} END {print d + 0}')
+	rm -f "$W"/*.log
 }
 
-# one iperf3 run of $GB GB: sets RESULT to "gbit cpu_monitor busy_per_gb"
+# one iperf3 run of $GB GB: sets RESULT to "gbit cpu_monitor busy_per_gb dropped"
 measure() { # tool dirflag
 	start_mon "$1"
 	local b0 b1 j
@@ -92,30 +99,35 @@ d = json.load(sys.stdin)
 gbit = d["end"]["sum_received"]["bits_per_second"] / 1e9
 moved = d["end"]["sum_received"]["bytes"] / 1e9
 hz, m, busy = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-print("%.2f %.2f %.3f" % (gbit, m / hz, busy / hz / moved))' "$HZ" "$MONCPU" "$((b1 - b0))")
+print("%.2f %.2f %.3f %s" % (gbit, m / hz, busy / hz / moved, sys.argv[4]))' "$HZ" "$MONCPU" \
+		"$((b1 - b0))" "$MONDROP")
 }
 
 med() { printf "%s\n" "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "iperf3 -n ${GB}G over a veth pair, $ROUNDS rounds (medians); weft in host mode; files on tmpfs"
-printf "%-16s %-10s %10s %12s %14s %8s\n" direction monitor "Gbit/s" "monitor cpu" "busy cpu s/GB" "of bare"
+printf "%-16s %-10s %10s %12s %14s %8s %9s\n" direction monitor "Gbit/s" "monitor cpu" "busy cpu s/GB" \
+	"of bare" "dropped"
 for dir in "server receives:" "server sends:-R"; do
 	label=${dir%%:*}; flag=${dir#*:}
-	declare -A GS=() MS=() BS=()
+	declare -A GS=() MS=() BS=() DS=()
 	for _ in $(seq "$ROUNDS"); do
 		for tool in $TOOLS; do
 			measure "$tool" "$flag"
-			read -r g m b <<<"$RESULT"
-			GS[$tool]+=" $g"; MS[$tool]+=" $m"; BS[$tool]+=" $b"
+			read -r g m b d <<<"$RESULT"
+			GS[$tool]+=" $g"; MS[$tool]+=" $m"; BS[$tool]+=" $b"; DS[$tool]+=" $d"
 		done
 	done
 	# shellcheck disable=SC2086
 	bare=$(med ${GS[none]:-0})
 	for tool in $TOOLS; do
 		# shellcheck disable=SC2086
-		printf "%-16s %-10s %10s %12s %14s %7.0f%%\n" "$label" "$tool" "$(med ${GS[$tool]})" \
+		printf "%-16s %-10s %10s %12s %14s %7.0f%% %9s\n" "$label" "$tool" "$(med ${GS[$tool]})" \
 			"$(med ${MS[$tool]})" "$(med ${BS[$tool]})" \
-			"$(echo "$(med ${GS[$tool]}) $bare" | awk '{print $2 ? 100 * $1 / $2 : 0}')"
+			"$(echo "$(med ${GS[$tool]}) $bare" | awk '{print $2 ? 100 * $1 / $2 : 0}')" \
+			"$(med ${DS[$tool]})"
 	done
-	unset GS MS BS
+	unset GS MS BS DS
 done
-grep -h "^weft: ring" "$W/weft.log" 2>/dev/null || true
+echo "(dropped: packets whose payload never reached the monitor, median of the rounds:"
+echo " tcpdump's kernel drops; weft's records cut to their headers or lost when its"
+echo " ring was full, each reported as a gap in its stream)"
