@@ -178,40 +178,41 @@ bool weft_iface_is_hosts(const char *ifname)
 	return mine || weft_iface_has_default_route(ifname);
 }
 
-/* RX queues through the ethtool ioctl, which follows the network namespace
- * (sysfs may be another namespace's under nsenter). */
+/* An interface ioctl on a socket of the current network namespace (sysfs
+ * may be another namespace's under nsenter); 0 on success. */
+static int iface_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr)
+{
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", ifname);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int rc = ioctl(fd, req, ifr);
+	close(fd);
+	return rc;
+}
+
+/* RX queues, through the ethtool ioctl. */
 static uint32_t count_rx_queues(const char *ifname)
 {
 	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
-	struct ifreq ifr = { 0 };
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	ifr.ifr_data = (void *)&ch;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { .ifr_data = (void *)&ch };
 	uint32_t n = 0;
-	if (fd >= 0 && ioctl(fd, SIOCETHTOOL, &ifr) == 0)
+	if (iface_ioctl(ifname, SIOCETHTOOL, &ifr) == 0)
 		n = ch.rx_count > ch.combined_count ? ch.rx_count : ch.combined_count;
-	if (fd >= 0)
-		close(fd);
 	return n ? n : 1;
 }
 
-/* The UMEM frame for ifname's MTU (asked like the queues, of the network
- * namespace): the small one when its largest frame, with two VLAN tags,
- * fits behind the kernel's headroom. A frame larger than its UMEM frame
- * is dropped by AF_XDP (and counted in the kernel drops), so an unknown
- * MTU gets the large one. */
+/* The UMEM frame for ifname's MTU: the small one when its largest frame,
+ * with two VLAN tags, fits behind the kernel's headroom. A frame larger
+ * than its UMEM frame is dropped by AF_XDP (and counted in the kernel
+ * drops), so an unknown MTU gets the large one. */
 static uint32_t frame_size_for(const char *ifname)
 {
 	struct ifreq ifr = { 0 };
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int mtu = 0;
-	if (fd >= 0 && ioctl(fd, SIOCGIFMTU, &ifr) == 0)
-		mtu = ifr.ifr_mtu;
-	if (fd >= 0)
-		close(fd);
-	return mtu > 0 && (unsigned)mtu + 14 + 8 <= FRAME_SMALL - XDP_PACKET_HEADROOM ? FRAME_SMALL
-										       : FRAME_LARGE;
+	if (iface_ioctl(ifname, SIOCGIFMTU, &ifr) != 0 || ifr.ifr_mtu <= 0)
+		return FRAME_LARGE;
+	unsigned frame = (unsigned)ifr.ifr_mtu + 14 + 2 * 4; /* Ethernet, two tags */
+	return frame <= FRAME_SMALL - XDP_PACKET_HEADROOM ? FRAME_SMALL : FRAME_LARGE;
 }
 
 /* bpffs where `ip netns exec` left none, as bpftool does */
