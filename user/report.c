@@ -121,7 +121,7 @@ static void json_dir(FILE *f, const struct report_dir *d)
 		fprintf(f, "%s[%llu, %llu]", i ? ", " : "", (unsigned long long)d->gaps->v[i][0],
 			(unsigned long long)d->gaps->v[i][1]);
 	fputs("], \"sha256\": ", f);
-	if (d->file)
+	if (d->file && d->sha256[0])
 		fprintf(f, "\"%s\"", d->sha256);
 	else
 		fputs("null", f);
@@ -154,8 +154,9 @@ static void xml_dir(struct report *r, const struct weft_conn_info *ci, enum weft
 		(unsigned long long)d->st->packets, (unsigned long long)ci->id, d->st->gaps,
 		(unsigned long long)d->st->gap_bytes, (unsigned long long)d->st->conflicts,
 		weft_end_reason_name(ci->end), (unsigned long long)d->st->bytes);
-	fprintf(f, "    <hashdigest type='SHA256'>%s</hashdigest>\n  </fileobject>\n",
-		d->sha256);
+	if (d->sha256[0])
+		fprintf(f, "    <hashdigest type='SHA256'>%s</hashdigest>\n", d->sha256);
+	fputs("  </fileobject>\n", f);
 }
 
 void report_conn(struct report *r, const struct weft_conn_info *ci, enum weft_end_reason why,

@@ -255,11 +255,17 @@ static FILE *file_get(struct weft_sink *s, struct weft_conn *c, struct sink_conn
 	return sd->f;
 }
 
+/* The streams' digests are made: a report, and no --no-hash. */
+static bool hashing(const struct weft_sink *s)
+{
+	return s->hs && !s->o.no_hash;
+}
+
 static struct sink_dir *dir_state(struct weft_sink *s, struct sink_conn *sc, enum weft_dir d)
 {
 	if (!sc->d[d]) {
 		sc->d[d] = calloc(1, sizeof(struct sink_dir));
-		if (sc->d[d] && s->hs)
+		if (sc->d[d] && hashing(s))
 			sha256_init(&sc->d[d]->sha);
 	}
 	return sc->d[d];
@@ -353,7 +359,7 @@ static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 	struct sink_dir *sd = dir_state(s, sc, d);
 	if (!sd)
 		return len;
-	if (s->hs)
+	if (hashing(s))
 		hasher_data(s->hs, &sd->sha, data, len);
 	sd->len = off + len;
 	FILE *f = file_get(s, c, sc, d, sd);
@@ -378,7 +384,7 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 	struct sink_dir *sd = dir_state(s, sc, d);
 	if (!sd)
 		return;
-	if (s->hs)
+	if (hashing(s))
 		hasher_zeros(s->hs, &sd->sha, len);
 	sd->len = off + len;
 	report_gap_add(&sd->gaps, off, len);
@@ -397,6 +403,7 @@ struct end_job {
 	struct report *rep;
 	struct weft_conn_info info;
 	enum weft_end_reason why;
+	bool hash;
 	struct weft_dir_stats st[2];
 	struct sink_dir *d[2];
 };
@@ -419,8 +426,10 @@ static void finish_job(void *arg)
 		struct sink_dir *sd = j->d[d];
 		if (!sd)
 			continue;
-		sha256_final(&sd->sha, dg);
-		sha256_hex(dg, rd[d].sha256);
+		if (j->hash) {
+			sha256_final(&sd->sha, dg);
+			sha256_hex(dg, rd[d].sha256);
+		}
 		rd[d].file = sd->name;
 		rd[d].gaps = &sd->gaps;
 	}
@@ -455,6 +464,7 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 		j->rep = s->rep;
 		j->info = *weft_conn_info(c);
 		j->why = r;
+		j->hash = hashing(s);
 		for (int d = 0; d < 2; d++) {
 			j->st[d] = *weft_conn_dir(c, (enum weft_dir)d);
 			j->d[d] = sc->d[d];
@@ -463,7 +473,7 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 	} else {
 		for (int d = 0; d < 2; d++)
 			if (sc->d[d]) {
-				if (s->hs)
+				if (hashing(s))
 					sha256_final(&sc->d[d]->sha, (uint8_t[32]){ 0 });
 				sink_dir_free(sc->d[d]);
 			}

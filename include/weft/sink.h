@@ -23,6 +23,9 @@ struct weft_sink_opts {
 	bool files;                /* write per-direction files */
 	bool report;               /* flows.jsonl and report.xml */
 	bool force;                /* write into a directory with weft output */
+	bool no_hash;              /* no SHA-256 of the streams: sha256 null in
+				    * flows.jsonl, no hashdigest in report.xml
+				    * (the hash is most of what storing costs) */
 	FILE *chunks;              /* print every chunk here (NULL: no) */
 	int max_open;              /* open files at most (0: 128) */
 	const char *command_line;  /* recorded in report.xml */

@@ -15,6 +15,7 @@
 #                first megabyte of each direction a flow is bypassed in the
 #                kernel and costs a map lookup;
 #   weft         reassembles every byte into files on tmpfs, with SHA-256;
+#   weft-nh      the same without the SHA-256 (--no-hash);
 #   tcpdump-w    captures every byte into a pcap file on the same tmpfs: the
 #                same "every byte stored" as weft's.
 # Writing a file costs what the page cache costs (dd on this machine's tmpfs:
@@ -29,7 +30,7 @@ cd "$(dirname "$0")/../.."
 GB=${1:-3}
 ROUNDS=${2:-3}
 shift 2 2>/dev/null
-TOOLS=${*:-none tcpdump weft-c weft-1M weft tcpdump-w}
+TOOLS=${*:-none tcpdump weft-c weft-1M weft weft-nh tcpdump-w}
 export TOPO=wbh$$
 source tests/live/topo.sh
 W=$(mktemp -d /dev/shm/weft-bhost.XXXXXX)
@@ -50,6 +51,7 @@ start_mon() { # a monitor of TOOLS
 	local NS=(nsenter --net="/run/netns/$S")
 	case $1 in
 	weft)    "${NS[@]}" build/weft run dev "$LS" mode host -o "$W/o" >"$W/weft.log" 2>&1 & ;;
+	weft-nh) "${NS[@]}" build/weft run dev "$LS" mode host -o "$W/o" --no-hash >"$W/weft.log" 2>&1 & ;;
 	weft-1M) "${NS[@]}" build/weft run dev "$LS" mode host -o "$W/o" --depth 1M \
 			>"$W/weft.log" 2>&1 & ;;
 	weft-c)  "${NS[@]}" build/weft run dev "$LS" mode host -c >/dev/null 2>"$W/weft.log" & ;;

@@ -25,7 +25,9 @@
 # level (-19 .. 19) shares CPU 1 with them through each replay, as another
 # job would on a busy box; it is where packets are lost, and "lost %" says
 # what share of what each was handed it lost.
-# usage: [RATES="topspeed 2000 500"] [MONS="none tcpdump weft-c tcpdump-w weft"]
+# weft-nh is weft's files without the SHA-256 (--no-hash), as tcpdump -w
+# stores without one.
+# usage: [RATES="topspeed 2000 500"] [MONS="none tcpdump weft-c tcpdump-w weft weft-nh"]
 #        [PIN=1] [HOG=NICE] tests/bench/bench-live.sh [CONNS] [ROUNDS]   (root)
 set -u
 cd "$(dirname "$0")/../.."
@@ -70,6 +72,8 @@ start() {
 		$NS tcpdump -i "$MM" -B 32768 -w "$W/td.pcap" -q >"$W/log" 2>&1 & P=$!; pat="listening" ;;
 	weft-c) $NS build/weft run dev "$MM" -c >/dev/null 2>"$W/log" & P=$!; pat="attached" ;;
 	weft) $NS build/weft run dev "$MM" -o "$W/o" >"$W/log" 2>&1 & P=$!; pat="attached" ;;
+	weft-nh) $NS build/weft run dev "$MM" -o "$W/o" --no-hash >"$W/log" 2>&1 & P=$!
+		pat="attached" ;;
 	esac
 	for _ in $(seq 100); do grep -q "$pat" "$W/log" && break; sleep 0.05; done
 	sleep 0.3
@@ -104,8 +108,8 @@ one() {
 	echo "${recv:-0} ${drops:-0} $((c1 - c0)) $((b1 - b0)) ${sent:-1} ${gaps:-?} $((s1 - s0))"
 }
 
-MONS=${MONS:-"none tcpdump weft-c tcpdump-w weft"}
-declare -A PEER=([weft-c]=tcpdump [weft]=tcpdump-w)
+MONS=${MONS:-"none tcpdump weft-c tcpdump-w weft weft-nh"}
+declare -A PEER=([weft-c]=tcpdump [weft]=tcpdump-w [weft-nh]=tcpdump-w)
 RATES=${RATES:-"topspeed 2000 500"}
 declare -A R
 for r in $(seq "$ROUNDS"); do
@@ -142,4 +146,4 @@ echo " tcpdump, the frames of data and of what the flow table does not keep for"
 echo " weft) and gaps in weft's streams: the worst round; wakeups: the times the"
 echo " monitor's threads slept over the replay; own cpu: those threads' CPU; added"
 echo " busy: the machine's busy time over the replay less that of the same replay"
-echo " with no monitor; peer: tcpdump for weft-c, tcpdump-w for weft)"
+echo " with no monitor; peer: tcpdump for weft-c, tcpdump-w for weft and weft-nh)"

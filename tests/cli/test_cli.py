@@ -125,6 +125,30 @@ def t_modes_and_reports():
             for k in ("file", "bytes", "packets", "gaps", "sha256"):
                 assert k in f[side], k
 
+def t_no_hash():
+    """--no-hash: the same files and report, with no digest; the default's
+    digest is the SHA-256 of each file."""
+    import hashlib
+    a, b = os.path.join(TMP, "hash"), os.path.join(TMP, "nohash")
+    cap = gen("nohash.pcap", "--conns", "12", "--seed", "5", "--loss", "0.05")
+    weft("read", "-q", "-o", a, cap, check=True)
+    weft("read", "-q", "--no-hash", "-o", b, cap, check=True)
+    fa = [json.loads(l) for l in open(os.path.join(a, "flows.jsonl"))]
+    fb = [json.loads(l) for l in open(os.path.join(b, "flows.jsonl"))]
+    assert len(fa) == len(fb) == 12, (len(fa), len(fb))
+    for x, y in zip(fa, fb):
+        for side in ("c2s", "s2c"):
+            if x[side]["file"]:
+                data = open(os.path.join(a, x[side]["file"]), "rb").read()
+                assert x[side]["sha256"] == hashlib.sha256(data).hexdigest(), x[side]
+                assert open(os.path.join(b, y[side]["file"]), "rb").read() == data
+            assert y[side]["sha256"] is None, y[side]
+            x[side]["sha256"] = None
+        assert x == y, (x, y)
+    root = ET.parse(os.path.join(b, "report.xml")).getroot()
+    assert root.findall("fileobject") and not root.findall("fileobject/hashdigest")
+    assert ET.parse(os.path.join(a, "report.xml")).getroot().findall("fileobject/hashdigest")
+
 def t_chunks_stdout():
     d = os.path.join(TMP, "chunks")
     os.makedirs(d)

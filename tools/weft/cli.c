@@ -253,6 +253,10 @@ int sink_option(int argc, char **argv, int *ip, struct weft_sink_opts *so)
 		so->chunks = stdout;
 		return 1;
 	}
+	if (!strcmp(a, "--no-hash")) {
+		so->no_hash = true;
+		return 1;
+	}
 	bool dir = !strcmp(a, "-o"), tmpl = !strcmp(a, "-T"), maxo = !strcmp(a, "--max-open");
 	if (!dir && !tmpl && !maxo)
 		return 0;

@@ -43,6 +43,8 @@ static void read_help(void)
 		"  --overlap first|last which copy of differing overlapped bytes wins\n"
 		"  --no-vlan-key        leave VLAN tags out of the flow key\n"
 		"  --max-open N         files open at once (128)\n"
+		"  --no-hash            no SHA-256 of the streams (sha256 null in flows.jsonl):\n"
+		"                       the hash is most of what storing every byte costs\n"
 		"  --force              write into a directory that has weft output\n"
 		"  -q                   no summary on stderr\n"
 		"  -j / -p              summary as JSON on stdout\n",

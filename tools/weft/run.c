@@ -73,7 +73,7 @@ static void run_help(void)
 		"           packets to 64K); what is cut is reported as a gap\n"
 		"-c         print every chunk on stdout (as tcpflow -c); without -o,\n"
 		"           no file is written\n"
-		"-T TEMPLATE, --max-open N   file names and open files, as in 'weft read'\n"
+		"-T TEMPLATE, --max-open N, --no-hash   as in 'weft read'\n"
 		"-U USER    once attached, run as USER (as tcpflow -U): a root parent\n"
 		"           only waits to remove the pins; DIR is made USER's\n",
 		prog_name, WEFT_PIN_ROOT);
