@@ -7,7 +7,8 @@
 # Prints throughput, the monitor's own CPU seconds, the whole machine's busy
 # CPU seconds per GB moved, each monitor's throughput as a share of the
 # bare link's, and the packets whose payload it dropped (a monitor that
-# drops does less work, so a share is read with its drops). The monitors, by what they do with the bytes:
+# drops does less work, so a share is read with its drops). The monitors,
+# by what they do with the bytes:
 #   tcpdump      captures to /dev/null (the yardstick);
 #   weft-c       reassembles every byte and prints the streams (-c) to
 #                /dev/null: the same "output discarded" as tcpdump's;
