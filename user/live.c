@@ -743,7 +743,8 @@ static const struct weft_meta *frame_meta(const struct weft_live *l, const struc
 					  const uint8_t *pkt)
 {
 	const struct weft_meta *m = (const void *)(pkt - sizeof(*m));
-	if (xsk_umem__add_offset_to_addr(d->addr) % l->frame_size >= sizeof(*m) &&
+	/* the frame size is a power of two: a mask, not a division per frame */
+	if ((xsk_umem__add_offset_to_addr(d->addr) & (l->frame_size - 1)) >= sizeof(*m) &&
 	    m->magic == WEFT_META_MAGIC && m->version == WEFT_META_VERSION)
 		return m;
 	return NULL;
