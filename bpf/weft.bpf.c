@@ -456,14 +456,24 @@ int weft_xdp(struct xdp_md *ctx)
 /* headers past the skb's linear part are pulled in up to this */
 #define PULL_LEN 192
 
-/* One record of caplen bytes of the frame, from a reservation of CAP bytes
- * (a constant: the verifier sizes the reservation by it, checking this
- * subprogram once for each caller's CAP; inlined, clang merges the copies
- * and the verifier loses the bound). 0, or -1 when the ring is full. */
-static __noinline int ring_copy(struct __sk_buff *skb, const struct weft_meta *m, __u32 caplen,
-				const __u32 CAP, __u32 wake)
+/* What a copy into the ring takes (a BPF call passes five arguments). */
+struct copy_req {
+	struct weft_meta m;
+	__u32 caplen;  /* bytes of the frame to copy */
+	__u32 wirelen; /* the frame's length */
+	__u32 wake;    /* the wakeup mark (see below) */
+};
+
+/* One record of q->caplen bytes of the frame in ctx, an skb or with xdp an
+ * XDP buffer, from a reservation of CAP bytes (a constant: the
+ * verifier sizes the reservation by it, checking this subprogram once for
+ * each caller's CAP and xdp, so only the one helper of the caller's program
+ * type is ever reached; inlined, clang merges the copies and the verifier
+ * loses the bound). 0, or -1 when the ring is full. */
+static __noinline int ring_copy(void *ctx, const struct copy_req *q, const __u32 CAP, const int xdp)
 {
-	__u64 cap = CAP, n = caplen;
+	__u64 cap = CAP, n = q->caplen;
+	__u32 wake = q->wake;
 	struct weft_ring_rec *r = bpf_ringbuf_reserve(&ring, sizeof(*r) + cap, 0);
 	if (!r)
 		return -1;
@@ -484,10 +494,10 @@ static __noinline int ring_copy(struct __sk_buff *skb, const struct weft_meta *m
 	/* n = min(n, cap) in one register: compiled from C, the test lands
 	 * on a copy and the verifier never learns the bound */
 	asm volatile("if %[n] <= %[c] goto +1\n\t%[n] = %[c]" : [n] "+r"(n) : [c] "r"(cap));
-	r->meta = *m;
+	r->meta = q->m;
 	r->caplen = (__u32)n;
-	r->wirelen = skb->len;
-	if (n < 1 || bpf_skb_load_bytes(skb, 0, r + 1, n) != 0) {
+	r->wirelen = q->wirelen;
+	if (n < 1 || (xdp ? bpf_xdp_load_bytes(ctx, 0, r + 1, n) : bpf_skb_load_bytes(ctx, 0, r + 1, n))) {
 		bpf_ringbuf_discard(r, 0);
 		return -1;
 	}
@@ -499,22 +509,52 @@ static __noinline int ring_copy(struct __sk_buff *skb, const struct weft_meta *m
 
 /* Size classes: a record takes the smallest that holds it, so a pure ACK
  * does not reserve room for a 64 KB GSO packet. */
-static __always_inline int ring_copy_sized(struct __sk_buff *skb, const struct weft_meta *m,
-					   __u32 caplen, __u32 wake)
+static __always_inline int ring_copy_sized(void *ctx, const struct copy_req *q, const int xdp)
 {
+	__u32 caplen = q->caplen;
 	if (caplen <= 256)
-		return ring_copy(skb, m, caplen, 256, wake);
+		return ring_copy(ctx, q, 256, xdp);
 	if (caplen <= 1600)
-		return ring_copy(skb, m, caplen, 1600, wake);
+		return ring_copy(ctx, q, 1600, xdp);
 	if (caplen <= 4096)
-		return ring_copy(skb, m, caplen, 4096, wake);
+		return ring_copy(ctx, q, 4096, xdp);
 	if (caplen <= 9216)
-		return ring_copy(skb, m, caplen, 9216, wake);
+		return ring_copy(ctx, q, 9216, xdp);
 	if (caplen <= 16384 + 512)
-		return ring_copy(skb, m, caplen, 16384 + 512, wake);
+		return ring_copy(ctx, q, 16384 + 512, xdp);
 	if (caplen <= 32768 + 512)
-		return ring_copy(skb, m, caplen, 32768 + 512, wake);
-	return ring_copy(skb, m, caplen, WEFT_SNAP_MAX, wake);
+		return ring_copy(ctx, q, 32768 + 512, xdp);
+	return ring_copy(ctx, q, WEFT_SNAP_MAX, xdp);
+}
+
+/* A followed packet of len bytes (hdr_len of them headers) into the ring,
+ * up to the snap length; the packet itself always goes on. */
+static __always_inline void host_copy(void *ctx, const struct weft_config_map *cfg,
+				      const struct weft_meta *m, __u32 len, __u32 hdr_len,
+				      const int xdp)
+{
+	__u32 snap = cfg->snaplen && cfg->snaplen < WEFT_SNAP_MAX ? cfg->snaplen : WEFT_SNAP_MAX;
+	struct copy_req q = { .m = *m, .caplen = len < snap ? len : snap, .wirelen = len,
+			      .wake = cfg->wake_bytes };
+	q.m.ts_ns = bpf_ktime_get_ns();
+	if (ring_copy_sized(ctx, &q, xdp) == 0) {
+		count(WEFT_CNT_REDIRECT);
+		return;
+	}
+	/* The ring is full. The headers alone say which bytes went missing,
+	 * so the engine can report them as a gap rather than lose them
+	 * without a word; and they wake the reader whatever the mark (a mark
+	 * of 1 is crossed by every record): it is behind, or asleep. */
+	if (hdr_len && hdr_len < q.caplen) {
+		q.caplen = hdr_len;
+		q.wake = 1;
+		if (ring_copy(ctx, &q, 256, xdp) == 0) {
+			count(WEFT_CNT_REDIRECT);
+			count(WEFT_CNT_RING_TRUNC);
+			return;
+		}
+	}
+	count(WEFT_CNT_RING_LOST);
 }
 
 /* skb->data and data_end, each read straight from the context: clang
@@ -552,22 +592,7 @@ static __always_inline int weft_tc(struct __sk_buff *skb)
 	}
 	if (v != CL_FOLLOW)
 		return TC_NEXT;
-	m.ts_ns = bpf_ktime_get_ns();
-	__u32 snap = cfg->snaplen && cfg->snaplen < WEFT_SNAP_MAX ? cfg->snaplen : WEFT_SNAP_MAX;
-	__u32 caplen = len < snap ? len : snap;
-	if (ring_copy_sized(skb, &m, caplen, cfg->wake_bytes) == 0) {
-		count(WEFT_CNT_REDIRECT);
-		return TC_NEXT;
-	}
-	/* The ring is full. The headers alone say which bytes went missing,
-	 * so the engine can report them as a gap rather than lose them
-	 * without a word; and they wake the reader whatever the mark (a mark
-	 * of 1 is crossed by every record): it is behind, or asleep. */
-	if (hdr_len && hdr_len < caplen && ring_copy(skb, &m, hdr_len, 256, 1) == 0) {
-		count(WEFT_CNT_REDIRECT);
-		count(WEFT_CNT_RING_TRUNC);
-	} else
-		count(WEFT_CNT_RING_LOST);
+	host_copy(skb, cfg, &m, len, hdr_len, 0);
 	return TC_NEXT;
 }
 
@@ -581,4 +606,27 @@ SEC("tc")
 int weft_tc_egress(struct __sk_buff *skb)
 {
 	return weft_tc(skb);
+}
+
+/* Host mode's other ingress: XDP, which copies the same way and passes
+ * every packet. Where a driver runs it before any skb exists it may cost
+ * less than TC; on a veth, native XDP turns off the peer's segmentation
+ * offloads (bench-host.sh measures what that costs). */
+SEC("xdp")
+int weft_xdp_host(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 hdr_len = 0;
+	struct weft_meta m = {};
+
+	struct weft_config_map *cfg = config_if_enabled();
+	if (!cfg)
+		return XDP_PASS;
+	/* headers beyond the first buffer are not parsed: a driver's first
+	 * buffer holds far more than any header here */
+	__u32 len = (__u32)bpf_xdp_get_buff_len(ctx);
+	if (classify(data, end, len, &m, &hdr_len, 0) == CL_FOLLOW)
+		host_copy(ctx, cfg, &m, len, hdr_len, 1);
+	return XDP_PASS;
 }

@@ -93,7 +93,7 @@ struct queue {
 struct weft_live {
 	struct weft_bpf *skel;
 	uint32_t mode;         /* WEFT_MODE_* */
-	int link_fd;           /* tap: the XDP link */
+	int link_fd;           /* the XDP link (tap, or host with XDP ingress) */
 	int tc_fd[2];          /* host: the ingress and egress links */
 	int ring_fd, counters_fd; /* our own copies: kept when the skeleton goes */
 	struct ring_buffer *rb;
@@ -473,12 +473,11 @@ void weft_live_close(struct weft_live *l)
 	free(l);
 }
 
-/* Tap: XDP, native first, generic (skb) mode where the driver cannot;
- * then the doorbells' reader and a socket per RX queue. */
-static int attach_tap(struct weft_live *l, const struct weft_live_opts *o, char *err,
+/* An XDP program on the interface with a bpf_link: native first, generic
+ * (skb) mode where the driver cannot or skb_mode asks. */
+static int attach_xdp(struct weft_live *l, int pfd, const struct weft_live_opts *o, char *err,
 		      size_t errlen)
 {
-	int pfd = bpf_program__fd(l->skel->progs.weft_xdp);
 	LIBBPF_OPTS(bpf_link_create_opts, lo);
 	if (!o->skb_mode) {
 		lo.flags = XDP_FLAGS_DRV_MODE;
@@ -493,6 +492,15 @@ static int attach_tap(struct weft_live *l, const struct weft_live_opts *o, char 
 		snprintf(err, errlen, "cannot attach XDP to %s: %s", o->ifname, strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/* Tap: XDP, then the doorbells' reader and a socket per RX queue. */
+static int attach_tap(struct weft_live *l, const struct weft_live_opts *o, char *err,
+		      size_t errlen)
+{
+	if (attach_xdp(l, bpf_program__fd(l->skel->progs.weft_xdp), o, err, errlen))
+		return -1;
 	/* the ring buffer's first page is its consumer position, the second
 	 * its producer's */
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -518,8 +526,9 @@ static int attach_tap(struct weft_live *l, const struct weft_live_opts *o, char 
 
 static int ring_record(void *ctx, void *data, size_t size);
 
-/* Host: the ring buffer's reader, then TC on ingress and egress (tcx
- * links: beside any other TC program, gone with us). */
+/* Host: the ring buffer's reader, then TC on egress and on ingress, or
+ * with host_xdp XDP on ingress (tcx and XDP links: beside any other TC
+ * program, gone with us). */
 static int attach_host(struct weft_live *l, const struct weft_live_opts *o, char *err,
 		       size_t errlen)
 {
@@ -528,10 +537,15 @@ static int attach_host(struct weft_live *l, const struct weft_live_opts *o, char
 		snprintf(err, errlen, "cannot map the ring buffer: %s", strerror(errno));
 		return -1;
 	}
-	int progs[2] = { bpf_program__fd(l->skel->progs.weft_tc_ingress),
+	int progs[2] = { o->host_xdp ? -1 : bpf_program__fd(l->skel->progs.weft_tc_ingress),
 			 bpf_program__fd(l->skel->progs.weft_tc_egress) };
 	int types[2] = { WEFT_TCX_INGRESS, WEFT_TCX_EGRESS };
-	for (int i = 0; i < 2; i++) {
+	if (o->host_xdp) {
+		if (attach_xdp(l, bpf_program__fd(l->skel->progs.weft_xdp_host), o, err, errlen))
+			return -1;
+		l->st.xdp = true;
+	}
+	for (int i = o->host_xdp ? 1 : 0; i < 2; i++) {
 		l->tc_fd[i] = bpf_link_create(progs[i], l->ifindex, types[i], NULL);
 		if (l->tc_fd[i] < 0) {
 			snprintf(err, errlen, "cannot attach TC %s to %s: %s",
@@ -554,6 +568,11 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	l->cfd = (struct control_fds){ -1, -1, -1, -1, -1, -1, -1, -1 };
 	l->mode = o->mode == WEFT_MODE_HOST ? WEFT_MODE_HOST : WEFT_MODE_TAP;
 	l->st.mode = l->mode;
+	if (o->host_xdp && l->mode != WEFT_MODE_HOST) {
+		snprintf(err, errlen, "ingress xdp is for host mode (tap mode is XDP already)");
+		free(l);
+		return NULL;
+	}
 	snprintf(l->ifname, sizeof(l->ifname), "%s", o->ifname);
 	l->ifindex = (int)if_nametoindex(o->ifname);
 	l->frame_size = frame_size_for(o->ifname);
@@ -587,7 +606,7 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	/* (after the pins: another weft is named as such, not as a program).
 	 * Host mode's tcx links sit beside other programs; XDP has one slot. */
 	__u32 other = 0;
-	if (l->mode == WEFT_MODE_TAP && bpf_xdp_query_id(l->ifindex, 0, &other) == 0 && other) {
+	if ((l->mode == WEFT_MODE_TAP || o->host_xdp) && bpf_xdp_query_id(l->ifindex, 0, &other) == 0 && other) {
 		snprintf(err, errlen, "another XDP program (id %u) is attached to %s", other,
 			 o->ifname);
 		goto fail;
@@ -600,7 +619,10 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	 * the start-up time. Tap mode writes only doorbells to the ring: a
 	 * page will do. */
 	if (!l->skel || bpf_program__set_autoload(l->skel->progs.weft_xdp, l->mode == WEFT_MODE_TAP) ||
-	    bpf_program__set_autoload(l->skel->progs.weft_tc_ingress, l->mode == WEFT_MODE_HOST) ||
+	    bpf_program__set_autoload(l->skel->progs.weft_tc_ingress,
+				      l->mode == WEFT_MODE_HOST && !o->host_xdp) ||
+	    bpf_program__set_autoload(l->skel->progs.weft_xdp_host,
+				      l->mode == WEFT_MODE_HOST && o->host_xdp) ||
 	    bpf_program__set_autoload(l->skel->progs.weft_tc_egress, l->mode == WEFT_MODE_HOST) ||
 	    bpf_map__set_max_entries(l->skel->maps.ring,
 						 l->mode == WEFT_MODE_HOST ? (uint32_t)ring : 4096) ||
@@ -700,6 +722,7 @@ static void live_pub(struct weft_live *l, struct weft_engine_pub *p)
 	p->xsk_invalid = l->st.xsk_rx_invalid;
 	p->queues = l->st.queues;
 	p->native = l->st.native;
+	p->xdp_ingress = l->st.xdp;
 	p->engine_sweep_ns_max = l->st.sweep_ns_max;
 	p->engine_sweep_ns_last = l->st.sweep_ns_last;
 }

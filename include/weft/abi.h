@@ -216,9 +216,9 @@ struct weft_engine_pub {
 	uint64_t engine_sweep_ns_max; /* the longest slice of an idle sweep */
 	uint64_t engine_sweep_ns_last; /* the costliest whole idle sweep */
 	uint32_t queues;
-	uint32_t native;
+	uint32_t native;              /* XDP attached in native mode (else generic) */
 	uint32_t mode;                /* WEFT_MODE_* */
-	uint32_t pad;
+	uint32_t xdp_ingress;         /* host: XDP on ingress, not TC */
 };
 
 #define WEFT_MODE_TAP 1

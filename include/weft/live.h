@@ -28,7 +28,8 @@ struct weft_live_opts {
 	uint32_t mode;         /* WEFT_MODE_TAP or WEFT_MODE_HOST */
 	uint32_t queues;       /* tap: 0 for every RX queue of the interface */
 	bool force;            /* tap mode on an interface with the default route */
-	bool skb_mode;         /* tap: generic XDP even where native works */
+	bool skb_mode;         /* XDP in generic mode even where native works */
+	bool host_xdp;         /* host: XDP on ingress instead of TC */
 	uint32_t frames;       /* tap: UMEM frames per queue (0: 32 MB of them) */
 	uint64_t ring_bytes;   /* host: ring buffer size, a power of 2 (0: 64 MB) */
 	uint32_t snaplen;      /* host: bytes copied of a packet (0: all, to 64 KB) */
@@ -52,6 +53,7 @@ struct weft_live_stats {
 	uint32_t frame_size;       /* tap: bytes a UMEM frame (2048, or 4096 past a 1770 MTU) */
 	uint32_t mode;             /* WEFT_MODE_* */
 	bool native;               /* native XDP (else generic/skb mode) */
+	bool xdp;                  /* host: XDP on ingress (else TC) */
 };
 
 struct weft_live;

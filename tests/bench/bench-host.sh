@@ -12,6 +12,9 @@
 #   tcpdump      captures to /dev/null (the yardstick);
 #   weft-c       reassembles every byte and prints the streams (-c) to
 #                /dev/null: the same "output discarded" as tcpdump's;
+#   weft-xdp     weft-c with XDP (native) on ingress instead of TC: on a
+#                veth that turns off the peer's segmentation offloads, so
+#                the client sends MTU-sized packets (why TC is the default);
 #   weft-1M      weft with --depth 1M (Suricata's stream depth): past the
 #                first megabyte of each direction a flow is bypassed in the
 #                kernel and costs a map lookup;
@@ -23,6 +26,8 @@
 # about 1.6 GB/s), so a monitor that stores every byte of a 20 Gbit/s link
 # competes with iperf3 for the CPU whatever it is; compare weft with the
 # tcpdump that does the same work.
+# weft-c@SIZE and tcpdump@KIB: weft-c with ring SIZE, tcpdump with -B KIB
+# (defaults: 64 MB each), to compare at other equal memories.
 # Rounds are outside, monitors inside, so the machine's drift falls on all.
 # usage: tests/bench/bench-host.sh [GB per run] [rounds] [monitors...] (root)
 set -u
@@ -50,13 +55,18 @@ start_mon() { # a monitor of TOOLS
 	MON=
 	rm -rf "$W/o" "$W/cap.pcap"
 	local NS=(nsenter --net="/run/netns/$S")
-	case $1 in
+	# MONITOR@SIZE: weft's ring (ring SIZE) or tcpdump's buffer (-B, in KiB)
+	local sz=${1#*@} wr=() tb=(-B 65536)
+	[ "$sz" != "$1" ] && wr=(ring "$sz") && tb=(-B "$sz")
+	case ${1%@*} in
 	weft)    "${NS[@]}" build/weft run dev "$LS" mode host -o "$W/o" >"$W/weft.log" 2>&1 & ;;
 	weft-nh) "${NS[@]}" build/weft run dev "$LS" mode host -o "$W/o" --no-hash >"$W/weft.log" 2>&1 & ;;
 	weft-1M) "${NS[@]}" build/weft run dev "$LS" mode host -o "$W/o" --depth 1M \
 			>"$W/weft.log" 2>&1 & ;;
-	weft-c)  "${NS[@]}" build/weft run dev "$LS" mode host -c >/dev/null 2>"$W/weft.log" & ;;
-	tcpdump) "${NS[@]}" tcpdump -i "$LS" -B 65536 -w /dev/null -q >"$W/td.log" 2>&1 & ;;
+	weft-c)  "${NS[@]}" build/weft run dev "$LS" mode host "${wr[@]}" -c >/dev/null 2>"$W/weft.log" & ;;
+	weft-xdp) "${NS[@]}" build/weft run dev "$LS" mode host ingress xdp "${wr[@]}" -c >/dev/null \
+			2>"$W/weft.log" & ;;
+	tcpdump) "${NS[@]}" tcpdump -i "$LS" "${tb[@]}" -w /dev/null -q >"$W/td.log" 2>&1 & ;;
 	tcpdump-w) "${NS[@]}" tcpdump -i "$LS" -B 65536 -w "$W/cap.pcap" -q >"$W/td.log" 2>&1 & ;;
 	*) return ;;
 	esac

@@ -665,16 +665,19 @@ static void set_snaplen(struct weft_bpf *k, uint32_t snap)
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd(k->maps.cfg_map), &z, &c, 0), 0);
 }
 
-static void t_tc_records(void **st)
+/* Host mode's ingress program in: TC, or XDP (which passes every packet
+ * as TC does, whatever bypass_action says); its egress is TC's. */
+static void host_records(struct bpf_program *in)
 {
-	(void)st;
+	struct bpf_program *eg = skel->progs.weft_tc_egress;
+	int pass = in == skel->progs.weft_xdp_host ? XDP_PASS : TC_NEXT;
 	uint8_t b[3000];
 	set_snaplen(skel, 0);
 	drain_ring(skel);
 	/* both directions, each copied whole with the metadata XDP gives */
 	size_t n = big(b, 1200, 5555, 80);
-	assert_int_equal(run_tc(skel->progs.weft_tc_egress, b, n), TC_NEXT);
-	assert_int_equal(run_tc(skel->progs.weft_tc_ingress, b, n), TC_NEXT);
+	assert_int_equal(run_tc(eg, b, n), TC_NEXT);
+	assert_int_equal(run_tc(in, b, n), pass);
 	drain_ring(skel);
 	assert_int_equal(nrecs, 2);
 	for (int i = 0; i < 2; i++) {
@@ -691,35 +694,55 @@ static void t_tc_records(void **st)
 	}
 	/* the snap length: the rest is known to be missing */
 	set_snaplen(skel, 100);
-	assert_int_equal(run_tc(skel->progs.weft_tc_egress, b, n), TC_NEXT);
+	assert_int_equal(run_tc(eg, b, n), TC_NEXT);
+	assert_int_equal(run_tc(in, b, n), pass);
 	drain_ring(skel);
-	assert_int_equal(nrecs, 1);
-	assert_int_equal(recs[0].h.caplen, 100);
-	assert_int_equal(recs[0].h.wirelen, n);
-	assert_memory_equal(recs[0].data, b, 100);
+	assert_int_equal(nrecs, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(recs[i].h.caplen, 100);
+		assert_int_equal(recs[i].h.wirelen, n);
+		assert_memory_equal(recs[i].data, b, 100);
+	}
 	set_snaplen(skel, 0);
 	/* filtered and bypassed flows pass, uncopied: only the lookup */
 	uint16_t port = 5556;
 	uint32_t ign = WEFT_POLICY_IGNORE;
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.ports), &port, &ign, 0), 0);
 	n = big(b, 800, 5556, 80);
-	assert_int_equal(run_tc(skel->progs.weft_tc_egress, b, n), TC_NEXT);
+	assert_int_equal(run_tc(eg, b, n), TC_NEXT);
+	assert_int_equal(run_tc(in, b, n), pass);
 	bpf_map_delete_elem(bpf_map__fd(skel->maps.ports), &port);
 	struct weft_flow_key k = key4("10.7.0.1", 5557, "10.7.0.2", 80);
 	struct weft_bypass v = { .sides = 3 };
+	/* a tap's setting, to show host mode passes bypassed packets anyway */
+	set_enabled(1, XDP_DROP);
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.bypass), &k, &v, 0), 0);
 	uint64_t byp = counter(WEFT_CNT_BYPASS);
 	n = big(b, 800, 5557, 80);
-	assert_int_equal(run_tc(skel->progs.weft_tc_ingress, b, n), TC_NEXT);
+	assert_int_equal(run_tc(in, b, n), pass);
 	assert_int_equal(counter(WEFT_CNT_BYPASS), byp + 1);
 	bpf_map_delete_elem(bpf_map__fd(skel->maps.bypass), &k);
 	/* not TCP: passes, uncopied */
 	struct fr u = v4("10.7.0.1", "10.7.0.2", 1, 2, 0, 0);
 	u.b[14 + 9] = 17;
-	assert_int_equal(run_tc(skel->progs.weft_tc_egress, u.b, u.n), TC_NEXT);
+	assert_int_equal(run_tc(eg, u.b, u.n), TC_NEXT);
+	assert_int_equal(run_tc(in, u.b, u.n), pass);
 	drain_ring(skel);
 	assert_int_equal(nrecs, 0);
 }
+
+static void t_tc_records(void **st)
+{
+	(void)st;
+	host_records(skel->progs.weft_tc_ingress);
+}
+
+static void t_xdp_host_records(void **st)
+{
+	(void)st;
+	host_records(skel->progs.weft_xdp_host);
+}
+
 
 /* Wakeups in batches: with a mark of wake_bytes, only the records that
  * cross a multiple of it wake the reader (and are counted), so a reader
@@ -825,15 +848,16 @@ static void t_xdp_bell(void **st)
 
 /* A ring too small: the headers alone when the packet does not fit (the
  * engine makes the rest a gap), nothing when not even they do; counted. */
-static void t_tc_ring_full(void **st)
+static void ring_full(int xdp)
 {
-	(void)st;
 	struct weft_bpf *k = with_ring(4096);
+	struct bpf_program *p = xdp ? k->progs.weft_xdp_host : k->progs.weft_tc_egress;
+	int pass = xdp ? XDP_PASS : TC_NEXT;
 	set_snaplen(k, 0);
 	uint8_t b[3000];
 	size_t n = big(b, 3000, 6000, 80); /* a 4 KB record: never fits */
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(run_tc(k->progs.weft_tc_egress, b, n), TC_NEXT);
+		assert_int_equal(run_tc(p, b, n), pass);
 	drain_ring(k);
 	assert_int_equal(nrecs, 3);
 	for (int i = 0; i < 3; i++) {
@@ -845,7 +869,7 @@ static void t_tc_ring_full(void **st)
 	n = big(b, 1500, 6000, 80);
 	int i;
 	for (i = 0; i < 20; i++)
-		assert_int_equal(run_tc(k->progs.weft_tc_egress, b, n), TC_NEXT);
+		assert_int_equal(run_tc(p, b, n), pass);
 	uint64_t trunc = counter_of(k, WEFT_CNT_RING_TRUNC), lost = counter_of(k, WEFT_CNT_RING_LOST);
 	assert_true(trunc > 3 && lost > 0);
 	drain_ring(k);
@@ -854,6 +878,18 @@ static void t_tc_ring_full(void **st)
 	assert_int_equal(recs[2].h.caplen, 54);
 	assert_int_equal(recs[2].h.wirelen, 1500);
 	weft_bpf__destroy(k);
+}
+
+static void t_tc_ring_full(void **st)
+{
+	(void)st;
+	ring_full(0);
+}
+
+static void t_xdp_host_ring_full(void **st)
+{
+	(void)st;
+	ring_full(1);
 }
 
 int main(void)
@@ -875,6 +911,8 @@ int main(void)
 		cmocka_unit_test(t_peer_fin),
 		cmocka_unit_test(t_tc_records),
 		cmocka_unit_test(t_tc_ring_full),
+		cmocka_unit_test(t_xdp_host_records),
+		cmocka_unit_test(t_xdp_host_ring_full),
 		cmocka_unit_test(t_tc_wake),
 		cmocka_unit_test(t_xdp_bell),
 	};

@@ -202,6 +202,9 @@ def t_prog_and_stats_without_instance():
     one_error_line(weft("policy", "show"), "no weft instance is running")
     one_error_line(weft("policy", "set", "dev", "nosuch0", "idle", "5s"), "no weft instance is attached")
     one_error_line(weft("policy", "frob"), "unknown command")
+    # run's words, refused before anything is attached
+    one_error_line(weft("run", "dev", "nosuch0", "ingress", "tcp"), "ingress needs tc or xdp")
+    one_error_line(weft("run", "dev", "nosuch0", "ingress"), "ingress needs tc or xdp")
     r = weft("-j", "prog", "show", check=True)
     assert isinstance(json.loads(r.stdout), list)
     for args in (("stats", "dev", "nosuch0"), ("flow", "list", "dev", "nosuch0"),

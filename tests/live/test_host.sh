@@ -12,11 +12,12 @@
 #      response);
 #   3. bypassed flows (depth) still pass in the kernel;
 #   4. a killed weft leaves no program attached;
-#   5. -c: the streams printed on stdout (as tcpflow -c), no file written.
+#   5. -c: the streams printed on stdout (as tcpflow -c), no file written;
+#   6. 1 again with XDP (native) on ingress instead of TC.
 # Needs root. Prints "host: N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
-SUITE=host CASES=5 WHY="namespaces and TC programs need it"
+SUITE=host CASES=6 WHY="namespaces and TC programs need it"
 source tests/live/suite.sh
 
 export TOPO=wh$$
@@ -113,35 +114,38 @@ EOF
 N() { nsenter --net="/run/netns/$S" "$@"; }
 tc_progs() { bpftool prog show 2>/dev/null | grep -c "name weft_tc_"; }
 
-# ---- 1: default mode host, parallel downloads byte-exact ----
-downloads() {
-	topo_up_pair || { ko "downloads: topology"; return; }
+# ---- 1: default mode host, parallel downloads byte-exact; 6: the same
+# with XDP on ingress (native on a veth) ----
+downloads() { # attach-name-expected label [weft args]
+	local attach=$1 label=$2; shift 2
+	topo_up_pair || { ko "$label: topology"; return; }
 	local srv=$WORK/srv got=$WORK/got out=$WORK/out bad=0 mb i=0
 	rm -rf "$srv" "$got" "$out"; mkdir -p "$srv" "$got"
 	for mb in 1 7 23 50; do
 		head -c $((mb * 1048576 + RANDOM)) /dev/urandom >"$srv/f$i.bin"; i=$((i + 1))
 	done
-	serve_http "$srv" || { ko "downloads: no HTTP server"; return; }
-	start_weft "$S" "$LS" "$out" || { ko "downloads: weft did not start"; return; }
+	serve_http "$srv" || { ko "$label: no HTTP server"; return; }
+	start_weft "$S" "$LS" "$out" "$@" || { ko "$label: weft did not start"; return; }
 	download_all "$srv" "$got" || bad=$((bad + 1))
 	sleep 1.2 # a second: the daemon has published
 	N "$WEFT" -j prog show >"$WORK/prog.json"
 	N "$WEFT" -j stats dev "$LS" >"$WORK/stats.json"
 	stop_weft
 	grep -E "^weft: ring" "$WORK/weft.log"
-	$PY - "$WORK/prog.json" "$WORK/stats.json" "$LS" <<'EOF' || bad=$((bad + 1))
+	$PY - "$WORK/prog.json" "$WORK/stats.json" "$LS" "$attach" <<'EOF' || bad=$((bad + 1))
 import json, sys
 p, s, dev = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
-assert [i for i in p if i["dev"] == dev and i["mode"] == "host" and i["attach"] == "tc"], p
+assert [i for i in p if i["dev"] == dev and i["mode"] == "host" and i["attach"] == sys.argv[4]], p
 c = s["xdp"]
 assert s["mode"] == "host" and c["to_user"] > 100 and c["ring_full_lost"] == 0, s
 EOF
 	check_streams "$out" "$got" exact || bad=$((bad + 1))
 	[ "$(tc_progs)" = 0 ] || { echo "  TC programs left attached"; bad=$((bad + 1)); }
+	N ip link show "$LS" | grep -q ' xdp' && { echo "  XDP left attached"; bad=$((bad + 1)); }
 	[ -e "/sys/fs/bpf/weft/$LS" ] && { echo "  pins left"; bad=$((bad + 1)); }
-	case_end $bad "downloads" "default mode host: 4 downloads (IPv4+IPv6) intact, byte-exact in the s2c streams"
+	case_end $bad "$label" "$label: 4 downloads (IPv4+IPv6) intact, byte-exact in the s2c streams"
 }
-downloads
+downloads tc "default mode host"
 
 # ---- 2: the ring overflows: gaps, never silent loss ----
 overflow() {
@@ -242,5 +246,8 @@ EOF
 	case_end $bad "chunks" "-c: the download byte-exact in the chunks on stdout, no file written"
 }
 chunks
+
+# ---- 6: XDP on ingress ----
+downloads native+tc "host mode, XDP on ingress" mode host ingress xdp
 
 suite_end

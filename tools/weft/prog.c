@@ -81,11 +81,14 @@ static const char *mode_name(const struct snapshot *s)
 	return s->pub.mode == WEFT_MODE_HOST ? "host" : "tap";
 }
 
-/* how the program is attached: XDP native or generic (tap), TC (host) */
+/* how the programs are attached: XDP native or generic (tap); TC, or on
+ * ingress XDP native or generic and TC on egress (host) */
 static const char *attach_name(const struct snapshot *s)
 {
-	if (s->pub.mode == WEFT_MODE_HOST)
+	if (s->pub.mode == WEFT_MODE_HOST && !s->pub.xdp_ingress)
 		return "tc";
+	if (s->pub.mode == WEFT_MODE_HOST)
+		return s->pub.native ? "native+tc" : "generic+tc";
 	return s->pub.native ? "native" : "generic";
 }
 

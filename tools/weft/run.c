@@ -48,7 +48,8 @@ static void run_help(void)
 {
 	fprintf(stderr,
 		"Usage: %s run dev IFACE [-o DIR] [-c] [-T TEMPLATE] [mode host|tap] [queues N]\n"
-		"               [force] [skb] [ring SIZE] [snaplen N] [ENGINE OPTIONS of 'weft read']\n"
+		"               [force] [skb] [ring SIZE] [snaplen N] [ingress tc|xdp]\n"
+		"               [ENGINE OPTIONS of 'weft read']\n"
 		"\n"
 		"Attach weft's programs to IFACE and reassemble its TCP traffic live.\n"
 		"Writes what 'weft read' writes: one file per direction, DIR/flows.jsonl\n"
@@ -67,7 +68,10 @@ static void run_help(void)
 		"           an interface the host talks through. weft refuses tap mode on\n"
 		"           an interface with the host's default route unless 'force'.\n"
 		"queues N   tap: AF_XDP sockets for RX queues 0..N-1 (default: all)\n"
-		"skb        tap: generic XDP even where the driver does native\n"
+		"skb        generic XDP even where the driver does native\n"
+		"ingress X  host: tc (the default) or xdp, native else generic: XDP may\n"
+		"           cost less where a driver runs it before it builds an skb; on\n"
+		"           a veth, native XDP turns off the peer's segmentation offloads\n"
 		"ring SIZE  host: the ring buffer, a power of 2 (default 64M)\n"
 		"snaplen N  host: bytes copied of each packet (default: all, GSO\n"
 		"           packets to 64K); what is cut is reported as a gap\n"
@@ -125,6 +129,11 @@ int do_run(int argc, char **argv)
 			lo.force = true;
 		} else if (!strcmp(a, "skb")) {
 			lo.skb_mode = true;
+		} else if (is_prefix(a, "ingress")) {
+			if (!v || (!is_prefix(v, "tc") && !is_prefix(v, "xdp")))
+				return cli_error("ingress needs tc or xdp");
+			lo.host_xdp = is_prefix(v, "xdp");
+			i++;
 		} else if (!strcmp(a, "--force-output")) {
 			so.force = true;
 		} else if (!strcmp(a, "-q")) {
@@ -231,8 +240,10 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 	const char *out = files ? "writing" : "printing the streams to";
 	const char *where = files ? so->dir : "stdout";
 	if (!quiet && !json_output && ls.mode == WEFT_MODE_HOST)
-		fprintf(stderr, "weft: attached to %s in host mode (TC ingress and egress, ring "
-			"buffer), %s %s as uid %u\n", ifname, out, where, (unsigned)getuid());
+		fprintf(stderr, "weft: attached to %s in host mode (%s ingress, TC egress, ring "
+			"buffer), %s %s as uid %u\n", ifname,
+			!ls.xdp ? "TC" : ls.native ? "native XDP" : "generic XDP", out, where,
+			(unsigned)getuid());
 	else if (!quiet && !json_output)
 		fprintf(stderr, "weft: attached to %s in tap mode (%s XDP), %u AF_XDP queue(s) of "
 			"%u frames of %u bytes, %s %s as uid %u\n", ifname,
