@@ -15,6 +15,10 @@
 #   weft-xdp     weft-c with XDP (native) on ingress instead of TC: on a
 #                veth that turns off the peer's segmentation offloads, so
 #                the client sends MTU-sized packets (why TC is the default);
+#   weft-hdr and tcpdump-hdr   weft-c and tcpdump copying 128 bytes of each
+#                packet (snap length), headers and no payload: what is left
+#                of either's cost without the copy of the payload, which
+#                both make once, in the same place (not run by default);
 #   weft-1M      weft with --depth 1M (Suricata's stream depth): past the
 #                first megabyte of each direction a flow is bypassed in the
 #                kernel and costs a map lookup;
@@ -71,6 +75,9 @@ start_mon() { # a monitor of TOOLS
 	weft-c)  "${NS[@]}" build/weft run dev "$LS" mode host "${wr[@]}" -c >/dev/null 2>"$W/weft.log" & ;;
 	weft-xdp) "${NS[@]}" build/weft run dev "$LS" mode host ingress xdp "${wr[@]}" -c >/dev/null \
 			2>"$W/weft.log" & ;;
+	weft-hdr) "${NS[@]}" build/weft run dev "$LS" mode host snaplen 128 "${wr[@]}" -c >/dev/null \
+			2>"$W/weft.log" & ;;
+	tcpdump-hdr) "${NS[@]}" tcpdump -i "$LS" "${tb[@]}" -s 128 -w /dev/null -q >"$W/td.log" 2>&1 & ;;
 	tcpdump) "${NS[@]}" tcpdump -i "$LS" "${tb[@]}" -w /dev/null -q >"$W/td.log" 2>&1 & ;;
 	tcpdump-w) "${NS[@]}" tcpdump -i "$LS" -B 65536 -w "$W/cap.pcap" -q >"$W/td.log" 2>&1 & ;;
 	*) return ;;
