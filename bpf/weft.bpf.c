@@ -527,17 +527,18 @@ static __always_inline int ring_copy_sized(void *ctx, const struct copy_req *q, 
 	return ring_copy(ctx, q, WEFT_SNAP_MAX, xdp);
 }
 
-/* A followed packet of len bytes (hdr_len of them headers) into the ring,
- * up to the snap length; the packet itself always goes on. */
+/* A followed packet of len bytes (hdr_len of them headers), described by
+ * the classifier in q->m, into the ring up to the snap length; the packet
+ * itself always goes on. */
 static __always_inline void host_copy(void *ctx, const struct weft_config_map *cfg,
-				      const struct weft_meta *m, __u32 len, __u32 hdr_len,
-				      const int xdp)
+				      struct copy_req *q, __u32 len, __u32 hdr_len, const int xdp)
 {
 	__u32 snap = cfg->snaplen && cfg->snaplen < WEFT_SNAP_MAX ? cfg->snaplen : WEFT_SNAP_MAX;
-	struct copy_req q = { .m = *m, .caplen = len < snap ? len : snap, .wirelen = len,
-			      .wake = cfg->wake_bytes };
-	q.m.ts_ns = bpf_ktime_get_ns();
-	if (ring_copy_sized(ctx, &q, xdp) == 0) {
+	q->caplen = len < snap ? len : snap;
+	q->wirelen = len;
+	q->wake = cfg->wake_bytes;
+	q->m.ts_ns = bpf_ktime_get_ns();
+	if (ring_copy_sized(ctx, q, xdp) == 0) {
 		count(WEFT_CNT_REDIRECT);
 		return;
 	}
@@ -545,10 +546,10 @@ static __always_inline void host_copy(void *ctx, const struct weft_config_map *c
 	 * so the engine can report them as a gap rather than lose them
 	 * without a word; and they wake the reader whatever the mark (a mark
 	 * of 1 is crossed by every record): it is behind, or asleep. */
-	if (hdr_len && hdr_len < q.caplen) {
-		q.caplen = hdr_len;
-		q.wake = 1;
-		if (ring_copy(ctx, &q, 256, xdp) == 0) {
+	if (hdr_len && hdr_len < q->caplen) {
+		q->caplen = hdr_len;
+		q->wake = 1;
+		if (ring_copy(ctx, q, 256, xdp) == 0) {
 			count(WEFT_CNT_REDIRECT);
 			count(WEFT_CNT_RING_TRUNC);
 			return;
@@ -574,7 +575,7 @@ _Static_assert(__builtin_offsetof(struct __sk_buff, data_end) == 80, "skb->data_
 static __always_inline int weft_tc(struct __sk_buff *skb)
 {
 	__u32 hdr_len = 0;
-	struct weft_meta m = {};
+	struct copy_req q = {};
 
 	struct weft_config_map *cfg = config_if_enabled();
 	if (!cfg)
@@ -582,17 +583,17 @@ static __always_inline int weft_tc(struct __sk_buff *skb)
 	__u32 len = skb->len;
 	void *data, *end;
 	skb_bounds(skb, &data, &end);
-	int v = classify(data, end, len, &m, &hdr_len, 1);
+	int v = classify(data, end, len, &q.m, &hdr_len, 1);
 	if (v == CL_SHORT) {
 		/* rare: locally made and veth skbs have their headers linear */
 		bpf_skb_pull_data(skb, len < PULL_LEN ? len : PULL_LEN);
 		count(WEFT_CNT_PULL);
 		skb_bounds(skb, &data, &end);
-		v = classify(data, end, len, &m, &hdr_len, 0);
+		v = classify(data, end, len, &q.m, &hdr_len, 0);
 	}
 	if (v != CL_FOLLOW)
 		return TC_NEXT;
-	host_copy(skb, cfg, &m, len, hdr_len, 0);
+	host_copy(skb, cfg, &q, len, hdr_len, 0);
 	return TC_NEXT;
 }
 
@@ -618,7 +619,7 @@ int weft_xdp_host(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	__u32 hdr_len = 0;
-	struct weft_meta m = {};
+	struct copy_req q = {};
 
 	struct weft_config_map *cfg = config_if_enabled();
 	if (!cfg)
@@ -626,7 +627,7 @@ int weft_xdp_host(struct xdp_md *ctx)
 	/* headers beyond the first buffer are not parsed: a driver's first
 	 * buffer holds far more than any header here */
 	__u32 len = (__u32)bpf_xdp_get_buff_len(ctx);
-	if (classify(data, end, len, &m, &hdr_len, 0) == CL_FOLLOW)
-		host_copy(ctx, cfg, &m, len, hdr_len, 1);
+	if (classify(data, end, len, &q.m, &hdr_len, 0) == CL_FOLLOW)
+		host_copy(ctx, cfg, &q, len, hdr_len, 1);
 	return XDP_PASS;
 }
