@@ -25,7 +25,7 @@ DEPS_PKGS := build-essential clang llvm libpcap-dev libssl-dev libbpf-dev libxdp
 all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/http-requests $(O)/test_xdp
 
 # the live source includes the generated skeleton
-$(O)/user/live.o: $(O)/weft.skel.h
+$(O)/user/live.o $(O)/user/live_attach.o: $(O)/weft.skel.h $(O)/sweep.skel.h
 
 $(O)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -49,14 +49,19 @@ $(O)/vmlinux.h:
 	@mkdir -p $(O)
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(O)/weft.bpf.o: bpf/weft.bpf.c bpf/parse.h include/weft/abi.h include/weft/flowhash.h $(O)/vmlinux.h
+# two objects: the classifier, and the optional kernel sweepers (iterators,
+# which some kernels refuse; weft sweeps from user space then)
+$(O)/%.bpf.o: bpf/%.bpf.c bpf/parse.h bpf/tables.h include/weft/abi.h include/weft/flowhash.h $(O)/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(O)/weft.skel.h: $(O)/weft.bpf.o
 	bpftool gen skeleton $< name weft_bpf > $@
 
+$(O)/sweep.skel.h: $(O)/sweep.bpf.o
+	bpftool gen skeleton $< name weft_sweep_bpf > $@
+
 # BPF unit tests: BPF_PROG_TEST_RUN on crafted frames (needs root to run)
-$(O)/test_xdp: tests/bpf/test_xdp.c $(O)/weft.skel.h include/weft/abi.h
+$(O)/test_xdp: tests/bpf/test_xdp.c $(O)/weft.skel.h $(O)/sweep.skel.h include/weft/abi.h
 	$(CC) $(ALL_CFLAGS) -I$(O) -o $@ $< $(BPF_LIBS) -lcmocka
 
 # The README's library example, built so it cannot rot
@@ -68,7 +73,7 @@ $(O)/fuzz_engine: tests/fuzz/fuzz_engine.c $(LIB_SRC) $(HDRS)
 	@mkdir -p $(O)
 	$(CLANG) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Iinclude -Iuser -D_GNU_SOURCE \
-		-o $@ tests/fuzz/fuzz_engine.c $(filter-out user/live.c,$(LIB_SRC)) $(LDLIBS)
+		-o $@ tests/fuzz/fuzz_engine.c $(filter-out user/live%.c,$(LIB_SRC)) $(LDLIBS)
 
 deps:
 	@tools/install-deps.sh $(DEPS_PKGS)

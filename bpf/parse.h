@@ -44,6 +44,8 @@ struct vlan_hdr_ {
 	__be16 proto;
 };
 
+/* The frame in [data, end) into *p. From TC, a tag the device took out of
+ * the frame is in p->vlan[0] with p->nvlan 1 before the call. */
 static __always_inline int parse_frame(void *data, void *end, struct pkt *p)
 {
 	struct ethhdr *eth = data;
@@ -54,6 +56,8 @@ static __always_inline int parse_frame(void *data, void *end, struct pkt *p)
 
 #pragma unroll
 	for (int i = 0; i < MAX_VLAN; i++) {
+		if (i < p->nvlan)
+			continue; /* a tag the device took out of the frame (skb->vlan_tci) */
 		if (proto != ETH_P_8021Q && proto != ETH_P_8021AD && proto != ETH_P_QINQ1)
 			break;
 		struct vlan_hdr_ *v = data + off;

@@ -13,9 +13,8 @@
  * followed packet is copied into a ring buffer and always passes, so the
  * host keeps its traffic.
  *
- * Two iterator programs sweep the flow table and the bypass map of entries
- * idle past the policy's timeouts, in the kernel, so a sweep of 100k flows
- * costs one read() and no dump to user space.
+ * The sweepers of the flow table and the bypass map are another object
+ * (sweep.bpf.c): they are iterators, a program type some kernels refuse.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,6 +22,7 @@
 #include "weft/abi.h"
 #include "weft/flowhash.h"
 #include "parse.h"
+#include "tables.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -32,13 +32,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } xsks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, WEFT_CNT__MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -61,27 +54,6 @@ struct {
 	__type(key, struct weft_cidr_key);
 	__type(value, __u32);
 } cidrs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
-	__type(key, struct weft_flow_key);
-	__type(value, struct weft_bypass);
-} bypass SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
-	__type(key, struct weft_flow_key);
-	__type(value, struct weft_flow);
-} flows SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct weft_policy);
-} policy SEC(".maps");
 
 /* host mode's copies, drained by user space (size set at load) */
 struct {
@@ -110,13 +82,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct weft_engine_pub);
 } epub SEC(".maps");
-
-/* Count one on this CPU; the count so far (0 if the map failed). */
-static __always_inline __u64 count(__u32 c)
-{
-	__u64 *v = bpf_map_lookup_elem(&counters, &c);
-	return v ? ++*v : 0;
-}
 
 static __always_inline int cidr_ignored(const struct pkt *p, int which)
 {
@@ -219,58 +184,6 @@ static __always_inline int pure_ack(const struct pkt *p, const struct weft_flow 
 	       (f->flags[0] & TCPF_SYN) && (f->flags[1] & TCPF_SYN);
 }
 
-/* ---- sweepers: run by user space reading an iterator ---- */
-
-static __always_inline __u64 flow_timeout(const struct weft_flow *f, const struct weft_policy *pol)
-{
-	__u8 both = f->flags[0] | f->flags[1];
-	if (both & (TCPF_FIN | TCPF_RST))
-		return pol->idle_closing_ns;
-	if ((f->flags[0] & f->flags[1] & TCPF_ACK) || !(both & TCPF_SYN))
-		return pol->idle_established_ns;
-	return pol->idle_halfopen_ns;
-}
-
-SEC("iter/bpf_map_elem")
-int sweep_flows(struct bpf_iter__bpf_map_elem *ctx)
-{
-	struct weft_flow_key *kp = ctx->key;
-	struct weft_flow *f = ctx->value;
-	__u32 zero = 0;
-	if (!kp || !f)
-		return 0;
-	struct weft_policy *pol = bpf_map_lookup_elem(&policy, &zero);
-	if (!pol)
-		return 0;
-	__u64 to = flow_timeout(f, pol);
-	if (to && f->last_ns + to < bpf_ktime_get_ns()) {
-		struct weft_flow_key k = *kp;
-		if (bpf_map_delete_elem(&flows, &k) == 0)
-			count(WEFT_CNT_SWEPT);
-	}
-	return 0;
-}
-
-SEC("iter/bpf_map_elem")
-int sweep_bypass(struct bpf_iter__bpf_map_elem *ctx)
-{
-	struct weft_flow_key *kp = ctx->key;
-	struct weft_bypass *b = ctx->value;
-	__u32 zero = 0;
-	if (!kp || !b)
-		return 0;
-	struct weft_policy *pol = bpf_map_lookup_elem(&policy, &zero);
-	if (!pol)
-		return 0;
-	/* like Suricata's bypassed flows: gone once idle for the timeout */
-	if (pol->idle_established_ns && b->last_ns + pol->idle_established_ns < bpf_ktime_get_ns()) {
-		struct weft_flow_key k = *kp;
-		if (bpf_map_delete_elem(&bypass, &k) == 0)
-			count(WEFT_CNT_SWEPT);
-	}
-	return 0;
-}
-
 /* ---- the classifier both attach points share ---- */
 
 #define CL_PASS 0   /* not ours, or filtered: the host's alone */
@@ -285,10 +198,15 @@ int sweep_bypass(struct bpf_iter__bpf_map_elem *ctx)
  * With may_short, headers cut by end in a longer packet give CL_SHORT, for
  * the caller to pull them in and ask again. */
 static __always_inline int classify(void *data, void *end, __u64 len, struct weft_meta *m,
-				    __u32 *hdr_len, int may_short)
+				    __u32 *hdr_len, int may_short, __u32 hwtag)
 {
 	__u32 zero = 0;
 	struct pkt p = {};
+	if (hwtag) {
+		/* the outer tag the device keeps beside the frame (TC) */
+		p.vlan[0] = hwtag & 0x0fff;
+		p.nvlan = 1;
+	}
 	int rc = parse_frame(data, end, &p);
 	if (may_short && rc != PARSE_OK && rc != PARSE_NOT_IP && rc != PARSE_NOT_TCP &&
 	    (__u64)(end - data) < len)
@@ -414,7 +332,7 @@ int weft_xdp(struct xdp_md *ctx)
 	struct weft_config_map *cfg = config_if_enabled();
 	if (!cfg)
 		return XDP_PASS;
-	int v = classify(data, end, (__u64)(end - data), &mm, &hdr_len, 0);
+	int v = classify(data, end, (__u64)(end - data), &mm, &hdr_len, 0, 0);
 	if (v == CL_PASS)
 		return XDP_PASS;
 	if (v == CL_KEEP)
@@ -453,6 +371,8 @@ int weft_xdp(struct xdp_md *ctx)
 
 /* TCX_NEXT: weft only watches; whatever comes after it decides */
 #define TC_NEXT (-1)
+/* the packet goes no further (linux/pkt_cls.h) */
+#define TC_ACT_SHOT 2
 /* headers past the skb's linear part are pulled in up to this */
 #define PULL_LEN 192
 
@@ -462,6 +382,7 @@ struct copy_req {
 	__u32 caplen;  /* bytes of the frame to copy */
 	__u32 wirelen; /* the frame's length */
 	__u32 wake;    /* the wakeup mark (see below) */
+	__u16 hw_vlan_tci, hw_vlan_proto; /* TC: the tag outside the frame (0: none) */
 };
 
 /* One record of q->caplen bytes of the frame in ctx, an skb or with xdp an
@@ -497,6 +418,9 @@ static __noinline int ring_copy(void *ctx, const struct copy_req *q, const __u32
 	r->meta = q->m;
 	r->caplen = (__u32)n;
 	r->wirelen = q->wirelen;
+	r->hw_vlan_tci = q->hw_vlan_tci;
+	r->hw_vlan_proto = q->hw_vlan_proto;
+	r->pad = 0;
 	if (n < 1 || (xdp ? bpf_xdp_load_bytes(ctx, 0, r + 1, n) : bpf_skb_load_bytes(ctx, 0, r + 1, n))) {
 		bpf_ringbuf_discard(r, 0);
 		return -1;
@@ -583,17 +507,31 @@ static __always_inline int weft_tc(struct __sk_buff *skb)
 	__u32 len = skb->len;
 	void *data, *end;
 	skb_bounds(skb, &data, &end);
-	int v = classify(data, end, len, &q.m, &hdr_len, 1);
+	/* A device with VLAN offload (a veth, most NICs) took the outer tag
+	 * out of the frame into the skb: the classifier counts it, and the
+	 * record carries it for user space to put back. */
+	if (skb->vlan_present) {
+		q.hw_vlan_tci = (__u16)skb->vlan_tci;
+		q.hw_vlan_proto = (__u16)bpf_ntohs((__be16)skb->vlan_proto);
+	}
+	int v = classify(data, end, len, &q.m, &hdr_len, 1,
+			 q.hw_vlan_proto ? 0x10000 | q.hw_vlan_tci : 0);
 	if (v == CL_SHORT) {
 		/* rare: locally made and veth skbs have their headers linear */
 		bpf_skb_pull_data(skb, len < PULL_LEN ? len : PULL_LEN);
 		count(WEFT_CNT_PULL);
 		skb_bounds(skb, &data, &end);
-		v = classify(data, end, len, &q.m, &hdr_len, 0);
+		v = classify(data, end, len, &q.m, &hdr_len, 0,
+			     q.hw_vlan_proto ? 0x10000 | q.hw_vlan_tci : 0);
 	}
-	if (v != CL_FOLLOW)
-		return TC_NEXT;
-	host_copy(skb, cfg, &q, len, hdr_len, 0);
+	if (v == CL_FOLLOW)
+		host_copy(skb, cfg, &q, len, hdr_len, 0);
+	/* On a mirror port (tap mode's ring path) the packets weft follows or
+	 * bypasses are weft's, as XDP's redirect and drop make them on the
+	 * AF_XDP path: the stack never sees them. The host's own interface
+	 * keeps every packet. */
+	if (v != CL_PASS && cfg->bypass_action == XDP_DROP)
+		return TC_ACT_SHOT;
 	return TC_NEXT;
 }
 
@@ -627,7 +565,7 @@ int weft_xdp_host(struct xdp_md *ctx)
 	/* headers beyond the first buffer are not parsed: a driver's first
 	 * buffer holds far more than any header here */
 	__u32 len = (__u32)bpf_xdp_get_buff_len(ctx);
-	if (classify(data, end, len, &q.m, &hdr_len, 0) == CL_FOLLOW)
+	if (classify(data, end, len, &q.m, &hdr_len, 0, 0) == CL_FOLLOW)
 		host_copy(ctx, cfg, &q, len, hdr_len, 1);
 	return XDP_PASS;
 }

@@ -55,6 +55,10 @@ struct control {
 	bool sweeper_on, sweeper_stop, sweep_now;
 	uint64_t sweep_every_ns;
 	uint64_t sweep_ns_last;
+	/* the kernel's iterators where they load, else the user-space sweep */
+	uint32_t sweeper_kind;
+	uint64_t swept_user;       /* entries the user-space sweep removed */
+	uint64_t sweep_slice_max;  /* its longest slice (sweeper thread only) */
 	int64_t mono_to_real;  /* the kernel's clock to packet time */
 	/* the next batch: names to add, in id order, and keys to remove */
 	struct conn_name *add;
@@ -362,7 +366,7 @@ void control_bind(struct control *ctl, struct weft_callbacks *cb)
  * The iterator pays for every bucket (4.3 ms for an empty 256K table
  * here); finding that there is no first key costs 0.13 ms, so an empty
  * table, as the bypass map mostly is, is not walked. */
-static void sweep(int link_fd, int map_fd)
+static void sweep_iter(int link_fd, int map_fd)
 {
 	struct weft_flow_key k;
 	if (link_fd < 0 || (bpf_map_get_next_key(map_fd, NULL, &k) != 0 && errno == ENOENT))
@@ -374,6 +378,82 @@ static void sweep(int link_fd, int map_fd)
 	while (read(it, buf, sizeof(buf)) > 0)
 		;
 	close(it);
+}
+
+/* The user-space sweep, where the kernel refuses iterators: the same rule
+ * (abi.h) over the same map, read in slices of USER_SLICE entries with one
+ * batched lookup each, the idle ones removed with one batched delete. The
+ * kernel holds a bucket's lock for the entries of that bucket only, so the
+ * classifier on other CPUs is never held for a slice; and this runs on the
+ * sweeper thread, away from the rings. An entry the classifier touched
+ * between the lookup and the delete is deleted idle-stale; it comes back
+ * with its next packet, as after an LRU eviction. Returns entries removed. */
+#define USER_SLICE 1024
+static uint64_t sweep_user(struct control *ctl, int map_fd, bool flows)
+{
+	struct weft_policy pol;
+	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(ctl->fd.policy, &zero, &pol) != 0)
+		return 0;
+	/* one sweeper thread per process: its slices need not be on its stack */
+	static struct weft_flow_key keys[USER_SLICE], dead[USER_SLICE];
+	static struct weft_flow fv[USER_SLICE];
+	static struct weft_bypass bv[USER_SLICE];
+	uint64_t removed = 0, batch = 0, slice_max = 0;
+	bool first = true;
+	for (;;) {
+		uint32_t n = USER_SLICE;
+		uint64_t t0 = mono_ns();
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		int rc = bpf_map_lookup_batch(map_fd, first ? NULL : &batch, &batch, keys,
+					      flows ? (void *)fv : (void *)bv, &n, &bo);
+		int e = errno;
+		first = false;
+		if (rc != 0 && e != ENOENT)
+			break;
+		uint64_t now = mono_ns();
+		uint32_t nd = 0;
+		for (uint32_t i = 0; i < n; i++)
+			if (flows ? weft_flow_expired(&fv[i], &pol, now)
+				  : weft_bypass_expired(&bv[i], &pol, now))
+				dead[nd++] = keys[i];
+		if (nd) {
+			uint32_t cnt = nd;
+			if (bpf_map_delete_batch(map_fd, dead, &cnt, &bo) == 0) {
+				removed += cnt;
+			} else {
+				/* an entry gone meanwhile stops the batch: one by one */
+				for (uint32_t i = 0; i < nd; i++)
+					if (bpf_map_delete_elem(map_fd, &dead[i]) == 0)
+						removed++;
+			}
+		}
+		uint64_t took = mono_ns() - t0;
+		if (took > slice_max)
+			slice_max = took;
+		if (rc != 0) /* ENOENT: that was the last slice */
+			break;
+	}
+	pthread_mutex_lock(&ctl->lock);
+	if (slice_max > ctl->sweep_slice_max)
+		ctl->sweep_slice_max = slice_max;
+	pthread_mutex_unlock(&ctl->lock);
+	return removed;
+}
+
+static void sweep_map(struct control *ctl, int link_fd, int map_fd, bool flows)
+{
+	if (ctl->sweeper_kind == WEFT_SWEEPER_ITER) {
+		sweep_iter(link_fd, map_fd);
+		return;
+	}
+	struct weft_flow_key k;
+	if (bpf_map_get_next_key(map_fd, NULL, &k) != 0 && errno == ENOENT)
+		return;
+	uint64_t n = sweep_user(ctl, map_fd, flows);
+	pthread_mutex_lock(&ctl->lock);
+	ctl->swept_user += n;
+	pthread_mutex_unlock(&ctl->lock);
 }
 
 static int64_t sweep_interval(const struct weft_config *c)
@@ -396,8 +476,8 @@ static void *sweeper(void *arg)
 	while (!ctl->sweeper_stop) {
 		uint64_t t0 = mono_ns();
 		pthread_mutex_unlock(&ctl->lock);
-		sweep(ctl->fd.sweep_flows, ctl->fd.flows);
-		sweep(ctl->fd.sweep_bypass, ctl->fd.bypass);
+		sweep_map(ctl, ctl->fd.sweep_flows, ctl->fd.flows, true);
+		sweep_map(ctl, ctl->fd.sweep_bypass, ctl->fd.bypass, false);
 		uint64_t took = mono_ns() - t0;
 		pthread_mutex_lock(&ctl->lock);
 		ctl->sweep_ns_last = took;
@@ -423,6 +503,8 @@ struct control *control_new(const struct control_fds *fds, const struct weft_con
 		return NULL;
 	ctl->fd = *fds;
 	ctl->cfg = *cfg;
+	ctl->sweeper_kind = fds->sweep_flows >= 0 && fds->sweep_bypass >= 0 ? WEFT_SWEEPER_ITER
+									     : WEFT_SWEEPER_USER;
 	ctl->mode = mode;
 	struct timespec r;
 	clock_gettime(CLOCK_REALTIME, &r);
@@ -526,7 +608,10 @@ static void publish(struct control *ctl, const struct weft_engine_pub *live)
 	p.bypass_written = ctl->bypass_written;
 	pthread_mutex_lock(&ctl->lock);
 	p.sweep_ns_last = ctl->sweep_ns_last;
+	p.swept_user = ctl->swept_user;
+	p.sweep_ns_max = ctl->sweep_slice_max;
 	pthread_mutex_unlock(&ctl->lock);
+	p.sweeper = ctl->sweeper_kind;
 	p.mode = ctl->mode;
 	uint32_t zero = 0;
 	bpf_map_update_elem(ctl->fd.epub, &zero, &p, 0);

@@ -77,7 +77,9 @@ enum weft_counter {
 /* config map (array, one entry) */
 struct weft_config_map {
 	uint32_t enabled;       /* 0: pass everything */
-	uint32_t bypass_action; /* what a bypassed flow's packets get: XDP_DROP or XDP_PASS */
+	uint32_t bypass_action; /* what a bypassed flow's packets get: XDP_DROP or XDP_PASS;
+				 * XDP_DROP is a mirror port's: from TC, what weft
+				 * copies or bypasses is dropped after the copy too */
 	uint32_t owner_pid;     /* the weft that attached it (tells stale pins apart) */
 	uint32_t snaplen;       /* host mode: bytes of a frame copied (0: WEFT_SNAP_MAX) */
 	uint32_t wake_bytes;    /* host mode: wake the reader once per this many
@@ -96,6 +98,12 @@ struct weft_ring_rec {
 	struct weft_meta meta;
 	uint32_t caplen;
 	uint32_t wirelen;       /* skb->len: a GSO packet before segmentation */
+	/* the outer VLAN tag a device with VLAN offload keeps outside the
+	 * frame (skb->vlan_tci; proto 0: none): user space puts it back
+	 * after the MAC addresses, where the wire had it */
+	uint16_t hw_vlan_tci;
+	uint16_t hw_vlan_proto;
+	uint32_t pad;
 };
 
 /* the largest copy: a 64 KB GSO super-packet with its headers */
@@ -189,6 +197,42 @@ struct weft_policy {
 	uint32_t gen;
 };
 
+/* When the sweepers remove a table entry: one rule for the kernel's
+ * iterator (sweep.bpf.c) and the user-space sweep (control.c). A flow
+ * that closed (FIN or RST either way) goes after the closing timeout; one
+ * that saw ACKs both ways, or no SYN at all (picked up midstream), after
+ * the established one; a handshake under way after the half-open one. 0:
+ * never. TCP flag bits as on the wire. */
+#define WEFT_TCP_FIN 0x01
+#define WEFT_TCP_SYN 0x02
+#define WEFT_TCP_RST 0x04
+#define WEFT_TCP_ACK 0x10
+static inline uint64_t weft_flow_timeout(const struct weft_flow *f, const struct weft_policy *pol)
+{
+	uint8_t both = f->flags[0] | f->flags[1];
+	if (both & (WEFT_TCP_FIN | WEFT_TCP_RST))
+		return pol->idle_closing_ns;
+	if ((f->flags[0] & f->flags[1] & WEFT_TCP_ACK) || !(both & WEFT_TCP_SYN))
+		return pol->idle_established_ns;
+	return pol->idle_halfopen_ns;
+}
+
+/* Is a flow entry idle past its timeout at now (bpf_ktime_get_ns, that is
+ * CLOCK_MONOTONIC)? Bypass entries go, as Suricata's bypassed flows do,
+ * after the established timeout. */
+static inline int weft_flow_expired(const struct weft_flow *f, const struct weft_policy *pol,
+				    uint64_t now)
+{
+	uint64_t to = weft_flow_timeout(f, pol);
+	return to && f->last_ns + to < now;
+}
+
+static inline int weft_bypass_expired(const struct weft_bypass *b, const struct weft_policy *pol,
+				      uint64_t now)
+{
+	return pol->idle_established_ns && b->last_ns + pol->idle_established_ns < now;
+}
+
 /* Commands for the daemon (a queue map: the CLI pushes, the daemon pops). */
 struct weft_cmd {
 	uint32_t op;                  /* WEFT_CMD_* */
@@ -219,7 +263,19 @@ struct weft_engine_pub {
 	uint32_t native;              /* XDP attached in native mode (else generic) */
 	uint32_t mode;                /* WEFT_MODE_* */
 	uint32_t xdp_ingress;         /* host: XDP on ingress, not TC */
+	uint32_t sweeper;             /* WEFT_SWEEPER_*: who sweeps the kernel tables */
+	uint32_t path;                /* WEFT_PATH_*: how packets reach user space */
+	uint64_t swept_user;          /* entries the user-space sweep removed */
+	uint64_t sweep_ns_max;        /* the longest slice of a user-space sweep */
+	uint64_t iface_drops;         /* the interface's rx drops since the start */
 };
+
+#define WEFT_SWEEPER_NONE 0
+#define WEFT_SWEEPER_ITER 1           /* BPF map iterators, in the kernel */
+#define WEFT_SWEEPER_USER 2           /* batched lookups and deletes from user space */
+
+#define WEFT_PATH_AFXDP 1             /* XDP redirect to AF_XDP sockets */
+#define WEFT_PATH_RING 2              /* a copy into a BPF ring buffer (TC or XDP) */
 
 #define WEFT_MODE_TAP 1
 #define WEFT_MODE_HOST 2

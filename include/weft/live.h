@@ -5,10 +5,13 @@
  * under /sys/fs/bpf/weft/IFACE/ for the control plane, feeding an engine
  * with the programs' metadata (flow hash, packet time) used as it is.
  *
- * Tap mode: XDP takes the interface's TCP packets to one AF_XDP socket per
- * RX queue (a mirror port). Host mode: TC programs on ingress and egress
- * copy them into a BPF ring buffer and let them pass (the host's own
- * interface).
+ * Two capture paths. AF_XDP: XDP takes the interface's TCP packets to one
+ * AF_XDP socket per RX queue. Ring: TC programs (or XDP on ingress) copy
+ * them into a BPF ring buffer. Host mode (the host's own interface) is the
+ * ring path with every packet let through. Tap mode (a mirror port) takes
+ * the TCP packets for weft: AF_XDP on a NIC whose driver runs XDP, the ring
+ * path from TC ingress on a virtual interface (veth), where XDP would split
+ * GSO packets into a 256-slot ring that overflows before AF_XDP sees them.
  */
 #ifndef WEFT_LIVE_H
 #define WEFT_LIVE_H
@@ -32,7 +35,12 @@ struct weft_live_opts {
 	bool host_xdp;         /* host: XDP on ingress instead of TC */
 	uint32_t frames;       /* tap: UMEM frames per queue (0: 32 MB of them) */
 	uint64_t ring_bytes;   /* host: ring buffer size, a power of 2 (0: 64 MB) */
-	uint32_t snaplen;      /* host: bytes copied of a packet (0: all, to 64 KB) */
+	uint32_t snaplen;      /* ring path: bytes copied of a packet (0: all, to 64 KB) */
+	uint32_t path;         /* tap: WEFT_PATH_AFXDP or WEFT_PATH_RING (0: by the interface) */
+	uint32_t sweeper;      /* WEFT_SWEEPER_ITER or _USER (0: the iterator where it loads;
+				* the environment's WEFT_SWEEPER=iter|user otherwise) */
+	bool debug;            /* libbpf's and the verifier's log on stderr */
+	bool legacy_tc;        /* the legacy TC hook (cls_bpf) even where tcx links work */
 };
 
 struct weft_live_stats {
@@ -54,6 +62,12 @@ struct weft_live_stats {
 	uint32_t mode;             /* WEFT_MODE_* */
 	bool native;               /* native XDP (else generic/skb mode) */
 	bool xdp;                  /* host: XDP on ingress (else TC) */
+	uint32_t path;             /* WEFT_PATH_* */
+	uint32_t sweeper;          /* WEFT_SWEEPER_* */
+	bool legacy_tc;            /* TC through the legacy hook, not tcx links */
+	uint64_t iface_drops;      /* the interface's rx drops since the start */
+	char path_why[96];         /* why this path (tap mode's choice) */
+	char notice[200];          /* an optional piece the kernel refused, and the fallback */
 };
 
 struct weft_live;
@@ -89,6 +103,9 @@ void weft_live_drop_bpf(struct weft_live *l);
 
 /* Does the interface carry the host's default route (IPv4 or IPv6)? */
 bool weft_iface_has_default_route(const char *ifname);
+/* Is it virtual (veth, bridge, tun: no bus behind it)? Tap mode takes the
+ * ring path there. */
+bool weft_iface_is_virtual(const char *ifname);
 /* Is it the host's own: an IPv4 or a non-link-local IPv6 address, or the
  * default route? Then the default mode is host, else tap. */
 bool weft_iface_is_hosts(const char *ifname);

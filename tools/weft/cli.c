@@ -11,6 +11,7 @@
 
 bool json_output;
 bool pretty_output;
+bool debug_output;
 const char *prog_name = "weft";
 
 static void json_string(FILE *f, const char *s)

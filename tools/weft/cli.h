@@ -10,6 +10,7 @@
 
 extern bool json_output;
 extern bool pretty_output;
+extern bool debug_output; /* -d: libbpf's and the verifier's log */
 extern const char *prog_name;
 
 /* One line on stderr (or {"error": ...} on stdout with -j). Returns 1. */

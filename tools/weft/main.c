@@ -36,7 +36,8 @@ static int do_help(int argc, char **argv)
 	printf("Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n\n", prog_name);
 	for (size_t i = 0; i < NOBJ; i++)
 		printf("       %s %s\n", prog_name, objects[i].summary);
-	printf("\nOPTIONS: -j (JSON), -p (pretty JSON), -h (help), -V (version)\n"
+	printf("\nOPTIONS: -j (JSON), -p (pretty JSON), -d (libbpf's and the verifier's log),\n"
+	       "         -h (help), -V (version)\n"
 	       "Keywords may be abbreviated to any unique prefix.\n");
 	return 0;
 }
@@ -61,6 +62,8 @@ int main(int argc, char **argv)
 			json_output = true;
 		else if (!strcmp(o, "-p") || !strcmp(o, "--pretty"))
 			json_output = pretty_output = true;
+		else if (!strcmp(o, "-d") || !strcmp(o, "--debug"))
+			debug_output = true;
 		else if (!strcmp(o, "-h") || !strcmp(o, "--help"))
 			return do_help(0, NULL);
 		else if (!strcmp(o, "-V") || !strcmp(o, "--version"))

@@ -81,15 +81,34 @@ static const char *mode_name(const struct snapshot *s)
 	return s->pub.mode == WEFT_MODE_HOST ? "host" : "tap";
 }
 
-/* how the programs are attached: XDP native or generic (tap); TC, or on
- * ingress XDP native or generic and TC on egress (host) */
+/* how the programs are attached: XDP native or generic (the AF_XDP
+ * path); TC, or on ingress XDP native or generic and TC on egress (the
+ * ring path) */
 static const char *attach_name(const struct snapshot *s)
 {
-	if (s->pub.mode == WEFT_MODE_HOST && !s->pub.xdp_ingress)
+	if (s->pub.path == WEFT_PATH_RING && !s->pub.xdp_ingress)
 		return "tc";
-	if (s->pub.mode == WEFT_MODE_HOST)
+	if (s->pub.path == WEFT_PATH_RING)
 		return s->pub.native ? "native+tc" : "generic+tc";
 	return s->pub.native ? "native" : "generic";
+}
+
+/* how packets reach weft: AF_XDP sockets or the ring buffer */
+static const char *path_name(const struct snapshot *s)
+{
+	if (!s->has_pub)
+		return "-";
+	return s->pub.path == WEFT_PATH_RING ? "ring" : "afxdp";
+}
+
+/* who sweeps the kernel's tables: its iterators, or weft from user space
+ * where the kernel refuses them */
+static const char *sweeper_name(const struct snapshot *s)
+{
+	if (!s->has_pub)
+		return "-";
+	return s->pub.sweeper == WEFT_SWEEPER_ITER ? "kernel" :
+	       s->pub.sweeper == WEFT_SWEEPER_USER ? "user" : "-";
 }
 
 static void json_counters(struct jw *w, const struct snapshot *s)
@@ -99,6 +118,13 @@ static void json_counters(struct jw *w, const struct snapshot *s)
 		jw_u64(w, counter_names[i], s->cnt[i]);
 	jw_obj_end(w);
 	const struct weft_engine_pub *p = &s->pub;
+	jw_obj_start(w, "capture");
+	jw_str(w, "path", path_name(s));
+	jw_str(w, "attach", attach_name(s));
+	jw_u64(w, "interface_drops", p->iface_drops);
+	jw_u64(w, "ring_full_headers_only", s->cnt[WEFT_CNT_RING_TRUNC]);
+	jw_u64(w, "ring_full_lost", s->cnt[WEFT_CNT_RING_LOST]);
+	jw_obj_end(w);
 	jw_obj_start(w, "af_xdp");
 	jw_u64(w, "frames", p->frames);
 	jw_u64(w, "queues", p->queues);
@@ -122,7 +148,10 @@ static void json_counters(struct jw *w, const struct snapshot *s)
 		jw_u64(w, weft_end_reason_name((enum weft_end_reason)r), p->ends[r]);
 	jw_obj_end(w);
 	jw_u64(w, "bypass_written", p->bypass_written);
+	jw_str(w, "sweeper", sweeper_name(s));
 	jw_u64(w, "kernel_sweep_ns", p->sweep_ns_last);
+	jw_u64(w, "user_sweep_removed", p->swept_user);
+	jw_u64(w, "user_sweep_slice_ns_max", p->sweep_ns_max);
 	jw_u64(w, "idle_sweep_ns", p->engine_sweep_ns_last);
 	jw_u64(w, "idle_sweep_slice_ns_max", p->engine_sweep_ns_max);
 	jw_obj_end(w);
@@ -145,6 +174,8 @@ static void show_one(const struct instance *in, void *arg)
 		jw_bool(&c->w, "running", in->alive);
 		jw_str(&c->w, "mode", mode_name(&s));
 		jw_str(&c->w, "attach", attach_name(&s));
+		jw_str(&c->w, "path", path_name(&s));
+		jw_str(&c->w, "sweeper", sweeper_name(&s));
 		jw_u64(&c->w, "queues", s.pub.queues);
 		jw_u64(&c->w, "packets", s.cnt[WEFT_CNT_PACKETS]);
 		jw_u64(&c->w, "to_user", s.cnt[WEFT_CNT_REDIRECT]);
@@ -153,10 +184,10 @@ static void show_one(const struct instance *in, void *arg)
 		jw_u64(&c->w, "open", s.pub.conns_open);
 		jw_obj_end(&c->w);
 	} else {
-		printf("%-16s pid %-7u %-7s mode %-5s %-7s queues %-2u packets %-10llu to user %-10llu "
-		       "bypassed %-10llu acks kept %-10llu open %llu\n",
+		printf("%-16s pid %-7u %-7s mode %-5s %-7s path %-5s sweeper %-6s queues %-2u "
+		       "packets %-10llu to user %-10llu bypassed %-10llu acks kept %-10llu open %llu\n",
 		       in->dev, in->pid, in->alive ? "running" : "GONE", mode_name(&s),
-		       attach_name(&s), s.pub.queues,
+		       attach_name(&s), path_name(&s), sweeper_name(&s), s.pub.queues,
 		       (unsigned long long)s.cnt[WEFT_CNT_PACKETS],
 		       (unsigned long long)s.cnt[WEFT_CNT_REDIRECT], (unsigned long long)s.cnt[WEFT_CNT_BYPASS],
 		       (unsigned long long)s.cnt[WEFT_CNT_ACK_KEPT], (unsigned long long)s.pub.conns_open);
@@ -287,6 +318,9 @@ int do_stats(int argc, char **argv)
 	printf("xdp:\n");
 	for (int i = 0; i < WEFT_CNT__MAX; i++)
 		printf("  %-18s %llu\n", counter_names[i], (unsigned long long)s.cnt[i]);
+	printf("capture: path %s, attach %s, sweeper %s\n", path_name(&s), attach_name(&s),
+	       sweeper_name(&s));
+	printf("  %-18s %llu\n", "interface_drops", (unsigned long long)p->iface_drops);
 	printf("af_xdp: %u queue(s)\n", p->queues);
 	printf("  %-18s %llu\n  %-18s %llu\n  %-18s %llu\n  %-18s %llu\n", "frames",
 	       (unsigned long long)p->frames, "kernel_drops", (unsigned long long)p->xsk_dropped,
@@ -308,5 +342,7 @@ int do_stats(int argc, char **argv)
 	       (unsigned long long)p->bypass_written, "kernel_sweep", (double)p->sweep_ns_last / 1e6,
 	       "idle_sweep", (double)p->engine_sweep_ns_last / 1e6, (double)p->engine_sweep_ns_max / 1e6);
 	/* (longest: the longest slice, the most the rings ever waited) */
+	printf("  %-18s %s, %llu removed from user space (longest slice %.3f ms)\n", "sweeper",
+	       sweeper_name(&s), (unsigned long long)p->swept_user, (double)p->sweep_ns_max / 1e6);
 	return 0;
 }

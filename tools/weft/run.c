@@ -49,6 +49,7 @@ static void run_help(void)
 	fprintf(stderr,
 		"Usage: %s run dev IFACE [-o DIR] [-c] [-T TEMPLATE] [mode host|tap] [queues N]\n"
 		"               [force] [skb] [ring SIZE] [snaplen N] [ingress tc|xdp]\n"
+		"               [path afxdp|ring] [sweeper kernel|user] [tc tcx|legacy] [-d]\n"
 		"               [ENGINE OPTIONS of 'weft read']\n"
 		"\n"
 		"Attach weft's programs to IFACE and reassemble its TCP traffic live.\n"
@@ -62,18 +63,31 @@ static void run_help(void)
 		"           untouched. The default on an interface with the host's\n"
 		"           addresses or default route. A full ring costs the payload, and\n"
 		"           weft reports it as a gap, never as silent loss.\n"
-		"mode tap   XDP takes the TCP packets of IFACE to one AF_XDP socket per RX\n"
-		"           queue, away from the host's stack: right for a SPAN or mirror\n"
-		"           port (the default on an interface with no address), wrong for\n"
-		"           an interface the host talks through. weft refuses tap mode on\n"
-		"           an interface with the host's default route unless 'force'.\n"
-		"queues N   tap: AF_XDP sockets for RX queues 0..N-1 (default: all)\n"
+		"mode tap   the TCP packets of IFACE are weft's, away from the host's stack:\n"
+		"           right for a SPAN or mirror port (the default on an interface\n"
+		"           with no address), wrong for an interface the host talks\n"
+		"           through. weft refuses tap mode on an interface with the host's\n"
+		"           default route unless 'force'.\n"
+		"path P     tap: how packets reach weft. afxdp: XDP redirects them to an\n"
+		"           AF_XDP socket per RX queue (the default on a NIC); ring: TC\n"
+		"           ingress copies them, GSO packets whole, into a ring buffer and\n"
+		"           drops them (the default on a veth or other virtual interface,\n"
+		"           where XDP splits GSO packets into a 256-slot ring that\n"
+		"           overflows in a burst)\n"
+		"queues N   afxdp: sockets for RX queues 0..N-1 (default: all)\n"
+		"sweeper S  who removes idle kernel flow and bypass entries: kernel (BPF\n"
+		"           map iterators, the default where the kernel allows them) or\n"
+		"           user (batched lookups and deletes; the fallback). Also\n"
+		"           WEFT_SWEEPER=kernel|user in the environment\n"
+		"tc legacy  TC through the clsact qdisc (cls_bpf) even where tcx links work\n"
+		"           (used by itself on kernels before 6.6)\n"
+		"-d         libbpf's and the verifier's log on stderr\n"
 		"skb        generic XDP even where the driver does native\n"
 		"ingress X  host: tc (the default) or xdp, native else generic: XDP may\n"
 		"           cost less where a driver runs it before it builds an skb; on\n"
 		"           a veth, native XDP turns off the peer's segmentation offloads\n"
-		"ring SIZE  host: the ring buffer, a power of 2 (default 64M)\n"
-		"snaplen N  host: bytes copied of each packet (default: all, GSO\n"
+		"ring SIZE  ring path: the ring buffer, a power of 2 (default 64M)\n"
+		"snaplen N  ring path: bytes copied of each packet (default: all, GSO\n"
 		"           packets to 64K); what is cut is reported as a gap\n"
 		"-c         print every chunk on stdout (as tcpflow -c); without -o,\n"
 		"           no file is written\n"
@@ -125,6 +139,23 @@ int do_run(int argc, char **argv)
 				return cli_error("queues needs a number from 1 to 64");
 			lo.queues = (uint32_t)n;
 			i++;
+		} else if (is_prefix(a, "path")) {
+			if (!v || (strcmp(v, "afxdp") && strcmp(v, "ring")))
+				return cli_error("path needs afxdp or ring");
+			lo.path = !strcmp(v, "ring") ? WEFT_PATH_RING : WEFT_PATH_AFXDP;
+			i++;
+		} else if (is_prefix(a, "sweeper")) {
+			if (!v || (strcmp(v, "kernel") && strcmp(v, "user")))
+				return cli_error("sweeper needs kernel or user");
+			lo.sweeper = !strcmp(v, "user") ? WEFT_SWEEPER_USER : WEFT_SWEEPER_ITER;
+			i++;
+		} else if (!strcmp(a, "tc")) {
+			if (!v || (strcmp(v, "tcx") && strcmp(v, "legacy")))
+				return cli_error("tc needs tcx or legacy");
+			lo.legacy_tc = !strcmp(v, "legacy");
+			i++;
+		} else if (!strcmp(a, "-d") || !strcmp(a, "--debug")) {
+			lo.debug = true;
 		} else if (is_prefix(a, "force")) {
 			lo.force = true;
 		} else if (!strcmp(a, "skb")) {
@@ -155,6 +186,9 @@ int do_run(int argc, char **argv)
 	sink_options_done(&so);
 	if (!lo.mode)
 		lo.mode = weft_iface_is_hosts(lo.ifname) ? WEFT_MODE_HOST : WEFT_MODE_TAP;
+	lo.debug = lo.debug || debug_output;
+	if (lo.mode == WEFT_MODE_HOST && lo.path == WEFT_PATH_AFXDP)
+		return cli_error("host mode takes the ring path (AF_XDP would take the host's packets)");
 	if (lo.mode == WEFT_MODE_TAP && !lo.force && weft_iface_has_default_route(lo.ifname))
 		return cli_error("%s carries this host's default route: tap mode would take its "
 				 "TCP traffic from the host; add 'force' if that is what you want",
@@ -239,16 +273,25 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 	bool files = so->files || so->report;
 	const char *out = files ? "writing" : "printing the streams to";
 	const char *where = files ? so->dir : "stdout";
+	if (ls.notice[0])
+		fprintf(stderr, "weft: notice: %s\n", ls.notice);
 	if (!quiet && !json_output && ls.mode == WEFT_MODE_HOST)
 		fprintf(stderr, "weft: attached to %s in host mode (%s ingress, TC egress, ring "
-			"buffer), %s %s as uid %u\n", ifname,
-			!ls.xdp ? "TC" : ls.native ? "native XDP" : "generic XDP", out, where,
+			"buffer, %s sweeper), %s %s as uid %u\n", ifname,
+			!ls.xdp ? "TC" : ls.native ? "native XDP" : "generic XDP",
+			ls.sweeper == WEFT_SWEEPER_ITER ? "kernel" : "user-space", out, where,
 			(unsigned)getuid());
-	else if (!quiet && !json_output)
-		fprintf(stderr, "weft: attached to %s in tap mode (%s XDP), %u AF_XDP queue(s) of "
-			"%u frames of %u bytes, %s %s as uid %u\n", ifname,
-			ls.native ? "native" : "generic", ls.queues, ls.ring_frames, ls.frame_size,
+	else if (!quiet && !json_output && ls.path == WEFT_PATH_RING)
+		fprintf(stderr, "weft: attached to %s in tap mode (TC ingress into a ring buffer, "
+			"packets dropped after the copy: %s; %s sweeper), %s %s as uid %u\n",
+			ifname, ls.path_why, ls.sweeper == WEFT_SWEEPER_ITER ? "kernel" : "user-space",
 			out, where, (unsigned)getuid());
+	else if (!quiet && !json_output)
+		fprintf(stderr, "weft: attached to %s in tap mode (%s XDP, AF_XDP: %s; %s sweeper), "
+			"%u queue(s) of %u frames of %u bytes, %s %s as uid %u\n", ifname,
+			ls.native ? "native" : "generic", ls.path_why,
+			ls.sweeper == WEFT_SWEEPER_ITER ? "kernel" : "user-space", ls.queues,
+			ls.ring_frames, ls.frame_size, out, where, (unsigned)getuid());
 	rc = weft_live_run(live, e, &stop_flag, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "Error: %s\n", err);
@@ -262,16 +305,18 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 	weft_engine_free(e);
 	if (weft_sink_close(sink))
 		rc = 1;
-	if (!quiet && !json_output && ls.mode == WEFT_MODE_HOST)
+	/* every loss the kernel knows of, which the streams show as gaps */
+	if (!quiet && !json_output && ls.path == WEFT_PATH_RING)
 		fprintf(stderr, "weft: ring buffer: %llu records; ring full: %llu with headers "
-			"only (reported as gaps), %llu lost\n", (unsigned long long)ls.frames,
-			(unsigned long long)ls.ring_trunc, (unsigned long long)ls.ring_lost);
+			"only (reported as gaps), %llu lost; interface drops %llu\n",
+			(unsigned long long)ls.frames, (unsigned long long)ls.ring_trunc,
+			(unsigned long long)ls.ring_lost, (unsigned long long)ls.iface_drops);
 	else if (!quiet && !json_output)
 		fprintf(stderr, "weft: AF_XDP: %llu frames in %llu wakeups, kernel drops %llu "
-			"(ring full %llu, fill ring empty %llu)\n", (unsigned long long)ls.frames,
-			(unsigned long long)ls.wakeups,
+			"(ring full %llu, fill ring empty %llu), interface drops %llu\n",
+			(unsigned long long)ls.frames, (unsigned long long)ls.wakeups,
 			(unsigned long long)ls.xsk_rx_dropped, (unsigned long long)ls.xsk_rx_ring_full,
-			(unsigned long long)ls.xsk_fill_empty);
+			(unsigned long long)ls.xsk_fill_empty, (unsigned long long)ls.iface_drops);
 	print_summary(&s, ls.frames, quiet);
 	return rc ? 1 : 0;
 }
