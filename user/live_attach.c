@@ -22,6 +22,9 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -173,6 +176,57 @@ uint64_t live_iface_drops(const char *ifname)
 	}
 	fclose(f);
 	return drops;
+}
+
+/* ---- privileges ---- */
+
+/* What weft run needs, found by starting it with capsh under every subset
+ * (tests/live/test_caps.sh): loading the classifier needs CAP_BPF, and
+ * CAP_PERFMON because without it the verifier refuses packet pointer
+ * arithmetic (its Spectre v1 hardening); attaching needs CAP_NET_ADMIN.
+ * The AF_XDP path adds CAP_NET_RAW (the sockets) and, unless
+ * RLIMIT_MEMLOCK holds the UMEM, CAP_IPC_LOCK. Mounting a missing bpffs
+ * needs CAP_SYS_ADMIN (live_ensure_bpffs says so when it fails). */
+struct cap_need {
+	int cap;
+	const char *name;
+};
+
+static bool cap_has(const struct __user_cap_data_struct d[2], int cap)
+{
+	return (d[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+int live_check_caps(const struct weft_live *l, char *err, size_t errlen)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) != 0)
+		return 0; /* cannot tell: the kernel will */
+	const struct cap_need needs[] = { { CAP_BPF, "CAP_BPF" }, { CAP_NET_ADMIN, "CAP_NET_ADMIN" },
+					  { CAP_PERFMON, "CAP_PERFMON" }, { CAP_NET_RAW, "CAP_NET_RAW" },
+					  { CAP_IPC_LOCK, "CAP_IPC_LOCK" } };
+	bool xsk = l->path == &live_path_xsk;
+	struct rlimit ml;
+	uint64_t umem = (uint64_t)l->frames * l->frame_size * live_rx_queues(l->ifname);
+	bool memlock_ok = getrlimit(RLIMIT_MEMLOCK, &ml) == 0 &&
+			  (ml.rlim_cur == RLIM_INFINITY || ml.rlim_cur >= umem + (1u << 20));
+	char missing[128] = "";
+	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+		if (needs[i].cap == CAP_NET_RAW && !xsk)
+			continue;
+		if (needs[i].cap == CAP_IPC_LOCK && (!xsk || memlock_ok))
+			continue;
+		if (!cap_has(d, needs[i].cap))
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
+				 missing[0] ? ", " : "", needs[i].name);
+	}
+	if (!missing[0])
+		return 0;
+	snprintf(err, errlen, "weft run needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON%s (or root); "
+		 "missing: %s", xsk ? ", and on the AF_XDP path CAP_NET_RAW and CAP_IPC_LOCK" : "",
+		 missing);
+	return -1;
 }
 
 /* ---- bpffs and the pins ---- */

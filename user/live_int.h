@@ -91,6 +91,7 @@ struct weft_live {
 };
 
 /* live_attach.c */
+int live_check_caps(const struct weft_live *l, char *err, size_t errlen);
 int live_ensure_bpffs(char *err, size_t errlen);
 int live_check_pins(const char *dir, const char *ifname, char *err, size_t errlen);
 void live_unpin_dir(const char *dir);

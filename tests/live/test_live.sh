@@ -15,7 +15,7 @@
 # Needs root. Prints "live: N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
-SUITE=live CASES=11 WHY="namespaces, XDP and AF_XDP need it"
+SUITE=live CASES=14 WHY="namespaces, XDP and AF_XDP need it"
 source tests/live/suite.sh
 CORPUS=${CORPUS:-$ROOT/../shared/corpus}
 
@@ -25,8 +25,8 @@ WORK=$(mktemp -d /tmp/weft-live.XXXXXX)
 topo_trap "$WORK"
 
 # ---- 1 and 2: real traffic through a mirror ----
-downloads() { # queues label
-	local queues=$1 label=$2
+downloads() { # queues label [weft run args...]
+	local queues=$1 label=$2; shift 2
 	topo_up "$queues" || { ko "$label: topology"; return; }
 	local srv=$WORK/srv out=$WORK/out-$queues got=$WORK/got-$queues
 	rm -rf "$srv" "$out" "$got"; mkdir -p "$srv" "$got"
@@ -35,7 +35,8 @@ downloads() { # queues label
 		head -c $((mb * 1048576 + RANDOM)) /dev/urandom >"$srv/f$i.bin"; i=$((i + 1))
 	done
 	serve_http "$srv" || { ko "$label: no HTTP server"; return; }
-	start_weft "$M" "$MM" "$out" queues "$queues" || { ko "$label: weft did not start"; return; }
+	start_weft "$M" "$MM" "$out" "$@" || { ko "$label: weft did not start"; return; }
+	local afxdp=0; grep -q "AF_XDP" "$WORK/weft.log" && afxdp=1
 	local cpids=()
 	for i in 0 1 2 3; do
 		local host=$SRV4; [ $((i % 2)) = 1 ] && host="[$SRV6]"
@@ -49,32 +50,47 @@ downloads() { # queues label
 	$N "$WEFT" -j stats dev "$MM" >"$WORK/stats.json" || sbad=1
 	$N "$WEFT" -j prog show >"$WORK/prog.json" || sbad=1
 	stop_weft
-	$PY - "$WORK/stats.json" "$WORK/prog.json" "$MM" "$WEFT_PID" <<'EOF2' || sbad=1
+	$PY - "$WORK/stats.json" "$WORK/prog.json" "$MM" "$afxdp" <<'EOF2' || sbad=1
 import json, sys
 s, p = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-dev, pid = sys.argv[3], int(sys.argv[4])
+dev, afxdp = sys.argv[3], sys.argv[4] == "1"
 c = s["xdp"]
-assert s["running"] and c["to_user"] > 10000 and c["no_socket"] == 0, s
+assert s["running"] and c["to_user"] > 1000 and c["no_socket"] == 0, s
 assert c["packets"] >= c["to_user"], c
-# the doorbell: every 2048 frames a CPU hands over (an eighth of the ring)
-assert 1 <= c["tap_doorbells"] <= c["to_user"] // 2048, c
-assert any(i["dev"] == dev and i["running"] for i in p), p
+assert s["capture"]["path"] == ("afxdp" if afxdp else "ring"), s["capture"]
+assert s["engine"]["sweeper"] in ("kernel", "user"), s["engine"]
+if afxdp:
+    # the doorbell: every 2048 frames a CPU hands over (an eighth of the ring)
+    assert 1 <= c["tap_doorbells"] <= c["to_user"] // 2048, c
+else:
+    assert s["capture"]["ring_full_lost"] == 0, s["capture"]
+assert any(i["dev"] == dev and i["running"] and i["path"] == s["capture"]["path"] for i in p), p
 EOF2
 	$N "$WEFT" stats dev "$MM" 2>&1 | grep -q "no weft instance is attached" || sbad=1
 	if [ $sbad = 0 ]; then ok "$label: weft stats and prog show from another shell (JSON), and after the stop"
 	else ko "$label: weft stats / prog show"; fi
-	# the reader takes the frames in batches, not a wakeup per few frames
-	# (AF_XDP wakes a caught-up poller for every frame; a 4 ms nap gave
-	# 140 a wakeup, the doorbell 480), and loses none
-	# a 1500-byte MTU's frames fit AF_XDP's smallest UMEM frame: 32 MB a
-	# queue hold 16384 of them, twice what 4 KB frames would
-	if grep -q "queue(s) of 16384 frames of 2048 bytes" "$WORK/weft.log"
-	then ok "$label: 16384 UMEM frames of 2 KB a queue at MTU 1500"
-	else ko "$label: UMEM frames: $(grep attached "$WORK/weft.log")"; fi
-	local line; line=$(grep -E "^weft: AF_XDP" "$WORK/weft.log"); echo "  $line"
-	if echo "$line" | awk '{ if (!($3 > 10000 && $3 / $6 >= 128 && $10 == 0)) exit 1 }'
-	then ok "$label: frames taken in batches ($(echo "$line" | awk '{printf "%d", $3 / $6}') a wakeup), no kernel drops"
-	else ko "$label: frames / wakeups or drops: $line"; fi
+	local line
+	if [ $afxdp = 1 ]; then
+		# the reader takes the frames in batches, not a wakeup per few
+		# frames (AF_XDP wakes a caught-up poller for every frame; a 4 ms
+		# nap gave 140 a wakeup, the doorbell 480), and loses none; a
+		# 1500-byte MTU's frames fit AF_XDP's smallest UMEM frame: 32 MB a
+		# queue hold 16384 of them, twice what 4 KB frames would
+		if grep -q "queue(s) of 16384 frames of 2048 bytes" "$WORK/weft.log"
+		then ok "$label: 16384 UMEM frames of 2 KB a queue at MTU 1500"
+		else ko "$label: UMEM frames: $(grep attached "$WORK/weft.log")"; fi
+		line=$(grep -E "^weft: AF_XDP" "$WORK/weft.log"); echo "  $line"
+		if echo "$line" | awk '{ if (!($3 > 10000 && $3 / $6 >= 128 && $10 == 0)) exit 1 }'
+		then ok "$label: frames taken in batches ($(echo "$line" | awk '{printf "%d", $3 / $6}') a wakeup), no kernel drops"
+		else ko "$label: frames / wakeups or drops: $line"; fi
+	else
+		# the ring path: GSO packets whole, nothing lost at a full ring,
+		# no interface drops
+		line=$(grep -E "^weft: ring buffer" "$WORK/weft.log"); echo "  $line"
+		if echo "$line" | grep -qE "ring full: 0 with headers only .*, 0 lost; interface drops 0$"
+		then ok "$label: the ring path lost nothing (no full ring, no interface drops)"
+		else ko "$label: losses: $line"; fi
+	fi
 	if $PY - "$srv" "$got" "$out" <<'EOF'
 import json, os, sys
 srv, got, out = sys.argv[1:4]
@@ -105,8 +121,15 @@ EOF
 	topo_down
 }
 
-downloads 1 "mirror, IPv4+IPv6, 1 queue"
-downloads 2 "mirror, 2 RX queues, a socket per queue"
+# the default on a veth mirror: the ring path
+downloads 1 "mirror, IPv4+IPv6, 1 queue, default path"
+# AF_XDP, forced, with a socket per queue: the mirror hashes each direction
+# on its own, so a connection's packets come on both queues and are merged
+downloads 2 "mirror, 2 RX queues, path afxdp, a socket per queue" path afxdp
+# a host's unpaced GSO bursts on a virtual mirror port (segmentation
+# offloads on, no shaping), weft with default arguments: native XDP lost
+# 2.68 of 32.5 MB there, silently; the ring path must lose nothing
+TOPO_UNPACED=1 downloads 2 "unpaced GSO mirror, 2 RX queues, default arguments"
 
 # ---- 3: replay equals read ----
 replay() {
@@ -126,7 +149,10 @@ replay() {
 		n=$((n + 1))
 		rm -rf "$WORK/rl" "$WORK/rr"
 		"$WEFT" read -q -o "$WORK/rr" "$cap"
-		start_weft "$M" "$MM" "$WORK/rl" || { bad=$((bad + 1)); continue; }
+		# the AF_XDP path too for the generated ones (the jumbo frames
+		# need its large UMEM frames)
+		local how=""; case $cap in "$WORK"/*) [ $((n % 2)) = 0 ] && how="path afxdp";; esac
+		start_weft "$M" "$MM" "$WORK/rl" $how || { bad=$((bad + 1)); continue; }
 		ip netns exec "$C" tcpreplay -q -i "$MS" --topspeed "$cap" >/dev/null 2>&1
 		sleep 0.5
 		stop_weft
@@ -174,7 +200,7 @@ unprivileged() {
 	local child
 	child=$(pgrep -P "$WEFT_PID" | head -1)
 	[ "$(ps -o user= -p "$child" 2>/dev/null | tr -d ' ')" = nobody ] || { echo "  the worker is not nobody"; bad=$((bad + 1)); }
-	[ "$(ls /proc/"$child"/fd | wc -l)" -lt 20 ] || { echo "  the worker keeps $(ls /proc/"$child"/fd | wc -l) descriptors"; bad=$((bad + 1)); }
+	[ "$(ls /proc/"$child"/fd | wc -l)" -lt 24 ] || { echo "  the worker keeps $(ls /proc/"$child"/fd | wc -l) descriptors"; bad=$((bad + 1)); }
 	ip netns exec "$C" curl -s -o /dev/null "http://$SRV4:8080/u.bin"
 	sleep 1.2
 	# the unprivileged worker still steers its maps (control plane)
@@ -192,6 +218,57 @@ unprivileged() {
 }
 unprivileged
 
+# ---- least privilege: exactly the documented capabilities ----
+# (README, weft.8): CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON on the ring
+# path; the AF_XDP path adds CAP_NET_RAW and CAP_IPC_LOCK
+capabilities() {
+	topo_up 1 || { ko "capabilities: topology"; return; }
+	local srv=$WORK/csrv out=$WORK/cout bad=0
+	mkdir -p "$srv"; rm -rf "$out"
+	head -c 2000000 /dev/urandom >"$srv/c.bin"
+	serve_http "$srv" || { ko "capabilities: no HTTP server"; return; }
+	# every capability in the bounding set but KEEP dropped (root without
+	# them is as weak as any user)
+	only() { # keep,keep -- command...
+		local keep=$1; shift
+		local drop
+		drop=$(capsh --print | sed -n 's/^Bounding set =//p' | tr ',' '\n' |
+			grep -vxF -f <(echo "$keep" | tr ',' '\n') | paste -sd,)
+		exec nsenter --net="/run/netns/$M" capsh --drop="$drop" -- -c 'exec "$0" "$@"' "$@"
+	}
+	(only cap_bpf,cap_net_admin,cap_perfmon "$WEFT" run dev "$MM" -o "$out" >"$WORK/weft.log" 2>&1) &
+	WEFT_PID=$!; PIDS+=("$WEFT_PID")
+	for _ in $(seq 150); do grep -q attached "$WORK/weft.log" && break; sleep 0.1; done
+	grep -q attached "$WORK/weft.log" || { echo "  did not start: $(cat "$WORK/weft.log")"; bad=$((bad + 1)); }
+	ip netns exec "$C" curl -s -o /dev/null "http://$SRV4:8080/c.bin"
+	sleep 0.5
+	stop_weft
+	local f; f=$(ls "$out" 2>/dev/null | grep "^010.199.000.001.08080" | head -1)
+	[ -n "$f" ] && tail -c 2000000 "$out/$f" | cmp -s - "$srv/c.bin" ||
+		{ echo "  with CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON: the stream is not exact"; bad=$((bad + 1)); }
+	# AF_XDP with its two more
+	rm -rf "$out"
+	(only cap_bpf,cap_net_admin,cap_perfmon,cap_net_raw,cap_ipc_lock timeout 8 "$WEFT" run dev \
+		"$MM" -o "$out" path afxdp >"$WORK/weft.log" 2>&1)
+	grep -q attached "$WORK/weft.log" || { echo "  afxdp did not start: $(cat "$WORK/weft.log")"; bad=$((bad + 1)); }
+	# one missing: one line that names it, nothing left behind
+	local c out1
+	for c in cap_bpf cap_net_admin cap_perfmon; do
+		out1=$( (only "$(echo cap_bpf,cap_net_admin,cap_perfmon | tr ',' '\n' | grep -vx $c | paste -sd,)" \
+			"$WEFT" run dev "$MM" -o "$WORK/c-$c") 2>&1)
+		if [ $? = 0 ] || [ "$(echo "$out1" | grep -c .)" != 1 ] ||
+		   ! echo "$out1" | grep -qi "missing: $c"; then
+			echo "  without $c: $out1"; bad=$((bad + 1))
+		fi
+	done
+	out1=$( (only cap_bpf,cap_net_admin,cap_perfmon,cap_net_raw "$WEFT" run dev "$MM" -o "$WORK/c-x" \
+		path afxdp) 2>&1)
+	echo "$out1" | grep -qi "missing: CAP_IPC_LOCK" || { echo "  afxdp without CAP_IPC_LOCK: $out1"; bad=$((bad + 1)); }
+	[ -e "/sys/fs/bpf/weft/$MM" ] && { echo "  pins left"; bad=$((bad + 1)); }
+	case_end $bad "capabilities" "capabilities: CAP_BPF+CAP_NET_ADMIN+CAP_PERFMON reassemble (AF_XDP: +CAP_NET_RAW+CAP_IPC_LOCK); one missing is one line naming it"
+}
+capabilities
+
 # ---- 4: errors ----
 errors() {
 	topo_up 1 || { ko "errors: topology"; return; }
@@ -205,7 +282,7 @@ errors() {
 	}
 	local N="nsenter --net=/run/netns/$M"
 	expect "not found" $N "$WEFT" run dev nosuch0 -o "$WORK/e1"
-	expect "needs root" $N setpriv --reuid=65534 --regid=65534 --clear-groups \
+	expect "needs CAP_BPF" $N setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$WEFT" run dev "$MM" -o /tmp
 	# a second weft on the same interface
 	start_weft "$M" "$MM" "$WORK/e2" || bad=$((bad + 1))
@@ -213,12 +290,13 @@ errors() {
 	stop_weft
 	# a foreign XDP program already attached
 	ip -n "$M" link set dev "$MM" xdp obj "$ROOT/build/weft.bpf.o" sec xdp 2>/dev/null
-	expect "another XDP program" $N "$WEFT" run dev "$MM" -o "$WORK/e4"
+	expect "another XDP program" $N "$WEFT" run dev "$MM" -o "$WORK/e4" path afxdp
 	ip -n "$M" link set dev "$MM" xdp off
 	# pins left by a dead instance
 	start_weft "$M" "$MM" "$WORK/e5" || bad=$((bad + 1))
 	kill -KILL "$WEFT_PID"; wait "$WEFT_PID" 2>/dev/null
-	if ip -n "$M" link show "$MM" | grep -q xdp; then
+	if ip -n "$M" link show "$MM" | grep -q xdp ||
+	   ip netns exec "$M" bpftool net show dev "$MM" 2>/dev/null | grep -q weft; then
 		echo "  a killed weft left its program attached"; bad=$((bad + 1))
 	fi
 	expect "weft that is gone" $N "$WEFT" run dev "$MM" -o "$WORK/e6"
