@@ -58,7 +58,8 @@ struct control {
 	/* the kernel's iterators where they load, else the user-space sweep */
 	uint32_t sweeper_kind;
 	uint64_t swept_user;       /* entries the user-space sweep removed */
-	uint64_t sweep_slice_max;  /* its longest slice (sweeper thread only) */
+	uint64_t sweep_slice_max;  /* its longest slice */
+	uint64_t sweep_pass_max;   /* the costliest pass, either sweeper */
 	int64_t mono_to_real;  /* the kernel's clock to packet time */
 	/* the next batch: names to add, in id order, and keys to remove */
 	struct conn_name *add;
@@ -481,6 +482,8 @@ static void *sweeper(void *arg)
 		uint64_t took = mono_ns() - t0;
 		pthread_mutex_lock(&ctl->lock);
 		ctl->sweep_ns_last = took;
+		if (took > ctl->sweep_pass_max)
+			ctl->sweep_pass_max = took;
 		ctl->sweep_now = false;
 		uint64_t at = t0 + ctl->sweep_every_ns;
 		struct timespec ts = { .tv_sec = (time_t)(at / 1000000000ull),
@@ -610,6 +613,7 @@ static void publish(struct control *ctl, const struct weft_engine_pub *live)
 	p.sweep_ns_last = ctl->sweep_ns_last;
 	p.swept_user = ctl->swept_user;
 	p.sweep_ns_max = ctl->sweep_slice_max;
+	p.sweep_pass_ns_max = ctl->sweep_pass_max;
 	pthread_mutex_unlock(&ctl->lock);
 	p.sweeper = ctl->sweeper_kind;
 	p.mode = ctl->mode;

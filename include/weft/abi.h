@@ -268,6 +268,7 @@ struct weft_engine_pub {
 	uint64_t swept_user;          /* entries the user-space sweep removed */
 	uint64_t sweep_ns_max;        /* the longest slice of a user-space sweep */
 	uint64_t iface_drops;         /* the interface's rx drops since the start */
+	uint64_t sweep_pass_ns_max;   /* the costliest pass of the kernel-table sweep */
 };
 
 #define WEFT_SWEEPER_NONE 0

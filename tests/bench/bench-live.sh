@@ -27,8 +27,15 @@
 # what share of what each was handed it lost.
 # weft-nh is weft's files without the SHA-256 (--no-hash), as tcpdump -w
 # stores without one.
+# Then the unpaced mirror (MIRROR=0 skips it, MIRROR=only runs it alone):
+# real parallel HTTP downloads (1, 7, 23 and 50 MB, IPv4 and IPv6) between
+# two namespaces with segmentation offloads on and no shaping, as a
+# container host sends them, mirrored to a 2-queue veth, received by weft
+# (default path, path ring, path afxdp) and by tcpdump -w (its capture read
+# back by weft read): the bytes of the downloads found byte-exact in the
+# streams, and each monitor's own CPU per million packets the link carried.
 # usage: [RATES="topspeed 2000 500"] [MONS="none tcpdump weft-c tcpdump-w weft weft-nh"]
-#        [PIN=1] [HOG=NICE] tests/bench/bench-live.sh [CONNS] [ROUNDS]   (root)
+#        [PIN=1] [HOG=NICE] [MIRROR=0|only] tests/bench/bench-live.sh [CONNS] [ROUNDS]   (root)
 set -u
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "Error: needs root"; exit 1; }
@@ -37,7 +44,7 @@ ROUNDS=${2:-3}
 export TOPO=wb$$
 source tests/live/topo.sh
 W=$(mktemp -d /dev/shm/weft-blive.XXXXXX)
-trap 'topo_down; rm -rf "$W"' EXIT INT TERM
+trap 'kill "${PIDS[@]}" 2>/dev/null; topo_down; rm -rf "$W"' EXIT INT TERM
 topo_up 1
 # the mirror port keeps its MTU of 1500, as a SPAN port does: the capture's
 # frames fit, and veth runs XDP natively at that size
@@ -101,12 +108,81 @@ one() {
 	none) recv=0; drops=0 ;;
 	tcpdump*) recv=$(awk '/packets captured/ {print $1}' "$W/log")
 		drops=$(awk '/dropped by kernel/ {print $1}' "$W/log") ;;
-	weft*) recv=$(grep -o "AF_XDP: [0-9]*" "$W/log" | awk '{print $2}')
-		drops=$(grep -o "kernel drops [0-9]*" "$W/log" | awk '{print $3}')
+	weft*) recv=$(grep -oE "(AF_XDP:|ring buffer:) [0-9]*" "$W/log" | awk '{print $NF}')
+		# AF_XDP's kernel drops, or the ring's lost records and headers-only
+		# copies; and the interface's own drops either way
+		drops=$(grep -oE "kernel drops [0-9]*|[0-9]* with headers only|[0-9]* lost|interface drops [0-9]*" \
+			"$W/log" | grep -oE "[0-9]+" | awk '{s += $1} END {print s + 0}')
 		gaps=$(grep -o "[0-9]* gaps" "$W/log" | awk '{print $1}') ;;
 	esac
 	echo "${recv:-0} ${drops:-0} $((c1 - c0)) $((b1 - b0)) ${sent:-1} ${gaps:-?} $((s1 - s0))"
 }
+
+# ---- the unpaced mirror of real downloads ----
+# packets the client's end of the link received and sent
+lc_pkts() { ip netns exec "$C" cat /proc/net/dev | awk -v d="$LC:" '$1 == d {print $3 + $11}'; }
+mirror_bench() {
+	topo_down
+	TOPO_UNPACED=1 topo_up 2 || { echo "mirror: no topology"; return; }
+	local srv=$W/srv; rm -rf "$srv"; mkdir -p "$srv"
+	local mb i=0
+	for mb in 1 7 23 50; do head -c $((mb * 1048576 + 12345)) /dev/urandom >"$srv/f$i.bin"; i=$((i + 1)); done
+	serve_http "$srv" || { echo "mirror: no HTTP server"; return; }
+	local total; total=$(cat "$srv"/*.bin | wc -c)
+	printf "\nunpaced GSO mirror, 2 RX queues: 4 parallel downloads, %d bytes\n" "$total"
+	printf "%-18s %10s %12s %12s %10s %14s\n" monitor packets "bytes found" "of total" "lost" "own cpu s/M"
+	local mon
+	for mon in tcpdump-w weft "weft path ring" "weft path afxdp"; do
+		rm -rf "$W/o" "$W/log" "$W/td.pcap" "$W/rd"
+		case $mon in
+		tcpdump-w) $NS tcpdump -i "$MM" -B 32768 -w "$W/td.pcap" -q >"$W/log" 2>&1 & P=$!; pat=listening ;;
+		*) $NS build/weft run dev "$MM" -o "$W/o" ${mon#weft} >"$W/log" 2>&1 & P=$!; pat=attached ;;
+		esac
+		for _ in $(seq 100); do grep -q "$pat" "$W/log" && break; sleep 0.05; done
+		sleep 0.3
+		local c0; c0=$(oncpu "$P")
+		local pk0; pk0=$(lc_pkts)
+		local pids=()
+		for i in 0 1 2 3; do
+			local host=$SRV4; [ $((i % 2)) = 1 ] && host="[$SRV6]"
+			ip netns exec "$C" curl -s -o /dev/null "http://$host:8080/f$i.bin" & pids+=($!)
+		done
+		wait "${pids[@]}"
+		sleep 1.2
+		local c1; c1=$(oncpu "$P")
+		kill -INT "$P"; wait "$P" 2>/dev/null
+		local pkts=$(( $(lc_pkts) - pk0 ))
+		local lost=-
+		if [ "$mon" = tcpdump-w ]; then
+			lost=$(awk '/dropped by kernel/ {print $1}' "$W/log")
+			build/weft read -q -o "$W/o" "$W/td.pcap" 2>/dev/null
+		else
+			lost=$(grep -oE "kernel drops [0-9]*|[0-9]* with headers only|[0-9]* lost|interface drops [0-9]*" \
+				"$W/log" | grep -oE "[0-9]+" | awk '{s += $1} END {print s + 0}')
+		fi
+		local found; found=$($PY - "$srv" "$W/o" <<'EOF'
+import json, os, sys
+srv, out = sys.argv[1:3]
+try:
+    flows = [json.loads(l) for l in open(os.path.join(out, "flows.jsonl"))]
+except OSError:
+    flows = []
+s2c = [open(os.path.join(out, f["s2c"]["file"]), "rb").read() for f in flows if f["s2c"]["file"]]
+print(sum(len(w) for w in (open(os.path.join(srv, f), "rb").read() for f in os.listdir(srv))
+          if any(s.endswith(w) for s in s2c)))
+EOF
+)
+		printf "%-18s %10s %12s %11.1f%% %10s %14.3f\n" "$mon" "$pkts" "$found" \
+			"$(awk -v f="$found" -v t="$total" 'BEGIN {print 100 * f / t}')" "${lost:-?}" \
+			"$(awk -v c=$((c1 - c0)) -v p="$pkts" 'BEGIN {print p ? c / 1e9 / (p / 1e6) : 0}')"
+	done
+	echo "(packets: what the client's end of the link carried, both ways (GSO packets"
+	echo " count once); bytes found: the downloads' bytes found byte-exact in an s2c"
+	echo " stream; lost: what each monitor's kernel side reported lost; own cpu: the"
+	echo " monitor's threads' CPU per million of those packets)"
+	kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; PIDS=()
+}
+if [ "${MIRROR:-}" = only ]; then mirror_bench; exit 0; fi
 
 MONS=${MONS:-"none tcpdump weft-c tcpdump-w weft weft-nh"}
 declare -A PEER=([weft-c]=tcpdump [weft]=tcpdump-w [weft-nh]=tcpdump-w)
@@ -147,3 +223,4 @@ echo " weft) and gaps in weft's streams: the worst round; wakeups: the times the
 echo " monitor's threads slept over the replay; own cpu: those threads' CPU; added"
 echo " busy: the machine's busy time over the replay less that of the same replay"
 echo " with no monitor; peer: tcpdump for weft-c, tcpdump-w for weft and weft-nh)"
+[ "${MIRROR:-}" = 0 ] || mirror_bench

@@ -4,10 +4,13 @@
 # open) replayed into the mirror of a namespace topology of our own, then
 #   - weft flow list -j: every connection listed, and how long it takes;
 #   - weft policy set idle-timeout 1s while other traffic is replayed: how
-#     long the engine's idle sweep and the kernel sweepers take for N flows,
-#     and the packets lost meanwhile (XDP to_user vs frames taken, AF_XDP
-#     kernel drops).
-# Root only. Usage: tests/bench/bench-scale.sh [N]
+#     long the engine's idle sweep and the kernel table sweep take for N
+#     flows, and the packets lost meanwhile (XDP to_user vs frames taken,
+#     AF_XDP kernel drops, ring buffer full);
+# all of it once with the kernel's sweepers (BPF map iterators) and once
+# with the user-space sweep weft falls back to where the kernel refuses
+# them, so their costs at N flows stand side by side.
+# Root only. Usage: tests/bench/bench-scale.sh [N] [SWEEPERS, default "kernel user"]
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -23,9 +26,16 @@ topo_up 1 || exit 1
 
 "$ROOT/build/weft-gen" -o "$WORK/open.pcap" -t /dev/null --hurt "$N" --mss 100 --seed 5 >/dev/null
 "$ROOT/build/weft-gen" -o "$WORK/bg.pcap" -t /dev/null --conns 400 --size 20000:200000 --seed 6 >/dev/null
-nsenter --net="/run/netns/$M" "$WEFT" run dev "$MM" -o "$WORK/out" >"$WORK/weft.log" 2>&1 &
+SWEEPERS=${2:-kernel user}
+declare -A SWEEP_MS SLICE_MS
+run_one() { # sweeper
+local sw=$1
+echo "== sweeper: $sw"
+rm -rf "$WORK/out"
+nsenter --net="/run/netns/$M" "$WEFT" run dev "$MM" -o "$WORK/out" sweeper "$sw" >"$WORK/weft.log" 2>&1 &
 WP=$!; PIDS+=("$WP")
 for _ in $(seq 50); do grep -q attached "$WORK/weft.log" && break; sleep 0.1; done
+grep -q attached "$WORK/weft.log" || { echo "  weft did not start: $(cat "$WORK/weft.log")"; return; }
 sleep 1.2
 t0=$(date +%s.%N)
 ip netns exec "$C" tcpreplay -q -i "$MS" --pps 60000 "$WORK/open.pcap" >/dev/null 2>&1
@@ -69,8 +79,21 @@ print("policy set idle-timeout 1s: %d connections ended (idle) within %.1f s" % 
 print("engine idle sweep (costliest): %.1f ms of work for %d flows (%.1f ms per 100k), in slices; the longest slice (the rings' longest wait) %.2f ms" % (
     b["engine"]["idle_sweep_ns"] / 1e6, n, b["engine"]["idle_sweep_ns"] / 1e6 * 100000 / n,
     b["engine"]["idle_sweep_slice_ns_max"] / 1e6))
-print("kernel sweepers (flows + bypass iterators), last pass: %.1f ms" % (b["engine"]["kernel_sweep_ns"] / 1e6))
-print("during the sweep: %d packets to user space, %d frames taken, %d AF_XDP kernel drops, %d ring full" % (
-    d("xdp", "to_user"), d("af_xdp", "frames"), d("af_xdp", "kernel_drops"), d("af_xdp", "ring_full")))
+print("kernel table sweep (%s sweeper: flows + bypass), costliest pass: %.1f ms; user-space: %d entries removed, longest slice %.2f ms" % (
+    b["engine"]["sweeper"], b["engine"]["kernel_sweep_ns_max"] / 1e6, b["engine"]["user_sweep_removed"],
+    b["engine"]["user_sweep_slice_ns_max"] / 1e6))
+print("during the sweep: %d packets to user space, %d frames taken, %d AF_XDP kernel drops, %d ring full, %d ring records lost" % (
+    d("xdp", "to_user"), d("af_xdp", "frames"), d("af_xdp", "kernel_drops"), d("af_xdp", "ring_full"),
+    d("capture", "ring_full_lost")))
+print("SWEEP %.1f %.2f" % (b["engine"]["kernel_sweep_ns_max"] / 1e6, b["engine"]["user_sweep_slice_ns_max"] / 1e6))
 EOF
 kill -INT "$WP"; wait "$WP" 2>/dev/null
+"$WEFT" policy show >/dev/null 2>&1 # (gone with it)
+}
+for sw in $SWEEPERS; do run_one "$sw" | tee "$WORK/$sw.txt" | grep -v "^SWEEP"; done
+# side by side
+k=$(sed -n 's/^SWEEP //p' "$WORK/kernel.txt" 2>/dev/null); u=$(sed -n 's/^SWEEP //p' "$WORK/user.txt" 2>/dev/null)
+if [ -n "$k" ] && [ -n "$u" ]; then
+	$PY -c "k, u = [float(x) for x in '$k'.split()], [float(x) for x in '$u'.split()]
+print('table sweep at %d flows, costliest pass: kernel iterators %.1f ms, user space %.1f ms (%.2fx), longest user-space slice %.2f ms' % ($N, k[0], u[0], u[0] / k[0] if k[0] else 0, u[1]))"
+fi

@@ -150,6 +150,7 @@ static void json_counters(struct jw *w, const struct snapshot *s)
 	jw_u64(w, "bypass_written", p->bypass_written);
 	jw_str(w, "sweeper", sweeper_name(s));
 	jw_u64(w, "kernel_sweep_ns", p->sweep_ns_last);
+	jw_u64(w, "kernel_sweep_ns_max", p->sweep_pass_ns_max);
 	jw_u64(w, "user_sweep_removed", p->swept_user);
 	jw_u64(w, "user_sweep_slice_ns_max", p->sweep_ns_max);
 	jw_u64(w, "idle_sweep_ns", p->engine_sweep_ns_last);
