@@ -32,6 +32,8 @@
 #include <linux/ethtool.h>
 #include <linux/if_link.h>
 #include <linux/sockios.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "live_int.h"
@@ -130,6 +132,13 @@ bool weft_iface_is_virtual(const char *ifname)
 	return di.bus_info[0] == 0 || !strcmp(di.driver, "veth");
 }
 
+static bool iface_is_veth(const char *ifname)
+{
+	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = { .ifr_data = (void *)&di };
+	return iface_ioctl(ifname, SIOCETHTOOL, &ifr) == 0 && !strcmp(di.driver, "veth");
+}
+
 uint32_t live_rx_queues(const char *ifname)
 {
 	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
@@ -153,28 +162,70 @@ uint32_t live_frame_size(const char *ifname)
 	return frame <= 2048 - 256 /* XDP_PACKET_HEADROOM */ ? 2048 : 4096;
 }
 
-/* The interface's receive drops (dropped and missed, FIFO overruns): a NIC
- * or a veth's XDP ring that overflowed before any program of ours ran.
- * /proc/net/dev is the reading process's network namespace's. */
+/* One link's 64-bit counters and its peer (IFLA_LINK, and the peer's
+ * namespace as this one numbers it, -1: the same), asked of rtnetlink;
+ * nsid >= 0 asks for a link of that namespace. 0 on success. */
+static int link_stats(int ifindex, int nsid, struct rtnl_link_stats64 *st, int *peer,
+		      int *peer_nsid)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -1;
+	struct {
+		struct nlmsghdr n;
+		struct ifinfomsg i;
+		char attrs[16];
+	} req = { .n = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
+			 .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST },
+		  .i = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex } };
+	if (nsid >= 0) {
+		struct rtattr *a = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.n.nlmsg_len));
+		a->rta_type = IFLA_TARGET_NETNSID;
+		a->rta_len = RTA_LENGTH(sizeof(int32_t));
+		*(int32_t *)RTA_DATA(a) = nsid;
+		req.n.nlmsg_len = NLMSG_ALIGN(req.n.nlmsg_len) + RTA_ALIGN(a->rta_len);
+	}
+	char buf[8192];
+	int rc = -1;
+	if (send(fd, &req, req.n.nlmsg_len, 0) < 0)
+		goto out;
+	ssize_t n = recv(fd, buf, sizeof(buf), 0);
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	if (n < (ssize_t)sizeof(*h) || !NLMSG_OK(h, (size_t)n) || h->nlmsg_type != RTM_NEWLINK)
+		goto out;
+	*peer = 0;
+	*peer_nsid = -1;
+	struct ifinfomsg *ii = NLMSG_DATA(h);
+	int len = (int)IFLA_PAYLOAD(h);
+	for (struct rtattr *a = IFLA_RTA(ii); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == IFLA_STATS64 && RTA_PAYLOAD(a) >= sizeof(*st)) {
+			memcpy(st, RTA_DATA(a), sizeof(*st));
+			rc = 0;
+		} else if (a->rta_type == IFLA_LINK && RTA_PAYLOAD(a) >= 4) {
+			memcpy(peer, RTA_DATA(a), 4);
+		} else if (a->rta_type == IFLA_LINK_NETNSID && RTA_PAYLOAD(a) >= 4) {
+			memcpy(peer_nsid, RTA_DATA(a), 4);
+		}
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+/* Frames the interface lost before any program of ours ran: its receive
+ * drops (dropped, missed, FIFO overruns: a NIC's full RX ring); on a veth,
+ * also what its peer could not hand over (the peer's transmit drops: the
+ * 256-slot XDP ring full, or a full backlog), read from the peer's
+ * namespace through rtnetlink. */
 uint64_t live_iface_drops(const char *ifname)
 {
-	char line[512];
-	uint64_t drops = 0;
-	FILE *f = fopen("/proc/net/dev", "r");
-	if (!f)
+	struct rtnl_link_stats64 st, pst;
+	int ifindex = (int)if_nametoindex(ifname), peer = 0, pnsid = -1, x, y;
+	if (!ifindex || link_stats(ifindex, -1, &st, &peer, &pnsid) != 0)
 		return 0;
-	size_t n = strlen(ifname);
-	while (fgets(line, sizeof(line), f)) {
-		char *p = line;
-		while (*p == ' ')
-			p++;
-		if (strncmp(p, ifname, n) || p[n] != ':')
-			continue;
-		unsigned long long v[5];
-		if (sscanf(p + n + 1, "%llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4]) == 5)
-			drops = v[3] + v[4];
-	}
-	fclose(f);
+	uint64_t drops = st.rx_dropped + st.rx_missed_errors + st.rx_fifo_errors;
+	if (peer && iface_is_veth(ifname) && link_stats(peer, pnsid, &pst, &x, &y) == 0)
+		drops += pst.tx_dropped;
 	return drops;
 }
 
