@@ -25,7 +25,7 @@ DEPS_PKGS := build-essential clang llvm libpcap-dev libssl-dev libbpf-dev libxdp
 all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/http-requests $(O)/test_xdp
 
 # the live source includes the generated skeleton
-$(O)/user/live.o $(O)/user/live_attach.o: $(O)/weft.skel.h $(O)/sweep.skel.h
+$(patsubst %.c,$(O)/%.o,$(wildcard user/live*.c)): $(O)/weft.skel.h $(O)/sweep.skel.h
 
 $(O)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
