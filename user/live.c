@@ -183,10 +183,11 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	if (live_load(l, o, err, errlen))
 		goto fail;
 	/* bypassed flows: dropped on a mirror, always passed on the host's own;
-	 * each path adds its own settings when it opens */
+	 * then the path's own settings */
 	struct weft_config_map cfg = { .enabled = 1,
 				       .bypass_action = l->mode == WEFT_MODE_HOST ? XDP_PASS : XDP_DROP,
 				       .owner_pid = (uint32_t)getpid() };
+	l->path->config(l, o, &cfg);
 	uint32_t zero = 0;
 	bpf_map_update_elem(bpf_map__fd(l->skel->maps.cfg_map), &zero, &cfg, 0);
 	/* the ring (records, or the AF_XDP path's doorbells), and the ring

@@ -26,6 +26,9 @@ struct weft_live;
 /* One capture path: how packets reach user space. */
 struct live_path {
 	const char *name;
+	/* its settings in the programs' configuration, before they run */
+	void (*config)(const struct weft_live *l, const struct weft_live_opts *o,
+		       struct weft_config_map *cfg);
 	/* attach its programs and open its sockets or ring; -1 with err */
 	int (*open)(struct weft_live *l, const struct weft_live_opts *o, char *err, size_t errlen);
 	/* feed everything waiting into e; returns the frames taken */

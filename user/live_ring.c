@@ -62,16 +62,15 @@ static int ring_record(void *ctx, void *data, size_t size)
 
 /* The ring's reader, then the programs: host mode TC on egress and on
  * ingress (or XDP there with host_xdp); tap mode TC on ingress alone. */
+static void ring_config(const struct weft_live *l, const struct weft_live_opts *o,
+			struct weft_config_map *cfg)
+{
+	cfg->wake_bytes = ring_wake_bytes(l->ring_bytes);
+	cfg->snaplen = o->snaplen;
+}
+
 static int ring_open(struct weft_live *l, const struct weft_live_opts *o, char *err, size_t errlen)
 {
-	struct weft_config_map cfg;
-	uint32_t zero = 0;
-	int cfd = bpf_map__fd(l->skel->maps.cfg_map);
-	if (bpf_map_lookup_elem(cfd, &zero, &cfg) == 0) {
-		cfg.wake_bytes = ring_wake_bytes(l->ring_bytes);
-		cfg.snaplen = o->snaplen;
-		bpf_map_update_elem(cfd, &zero, &cfg, 0);
-	}
 	l->rb = ring_buffer__new(l->ring_fd, ring_record, l, NULL);
 	if (!l->rb) {
 		snprintf(err, errlen, "cannot map the ring buffer: %s", strerror(errno));
@@ -131,6 +130,7 @@ static void ring_stats(struct weft_live *l)
 
 const struct live_path live_path_ring = {
 	.name = "ring",
+	.config = ring_config,
 	.open = ring_open,
 	.drain = ring_drain,
 	.pollfds = ring_pollfds,

@@ -85,15 +85,15 @@ static int open_queue(struct weft_live *l, uint32_t qid, char *err, size_t errle
 }
 
 /* XDP, then the doorbells' reader and a socket per RX queue. */
+static void xsk_config(const struct weft_live *l, const struct weft_live_opts *o,
+		       struct weft_config_map *cfg)
+{
+	(void)o;
+	cfg->bell_frames = bell_frames(l->frames);
+}
+
 static int xsk_open(struct weft_live *l, const struct weft_live_opts *o, char *err, size_t errlen)
 {
-	struct weft_config_map cfg;
-	uint32_t zero = 0;
-	int cfd = bpf_map__fd(l->skel->maps.cfg_map);
-	if (bpf_map_lookup_elem(cfd, &zero, &cfg) == 0) {
-		cfg.bell_frames = bell_frames(l->frames);
-		bpf_map_update_elem(cfd, &zero, &cfg, 0);
-	}
 	if (live_attach_xdp(l, bpf_program__fd(l->skel->progs.weft_xdp), o, err, errlen))
 		return -1;
 	/* the ring buffer's first page is its consumer position, the second
@@ -333,6 +333,7 @@ static int xsk_wait(struct weft_live *l, bool took, struct pollfd *pfd, uint32_t
 
 const struct live_path live_path_xsk = {
 	.name = "afxdp",
+	.config = xsk_config,
 	.open = xsk_open,
 	.drain = xsk_drain,
 	.pollfds = xsk_pollfds,
