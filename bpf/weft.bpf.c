@@ -385,6 +385,26 @@ struct copy_req {
 	__u16 hw_vlan_tci, hw_vlan_proto; /* TC: the tag outside the frame (0: none) */
 };
 
+/* The copy request lives in a per-CPU scratch slot, not on the stack: the
+ * TC program's frame with the classifier's state and ring_copy's own came
+ * to 512 bytes, the verifier's limit, with nothing to spare. A program runs
+ * to its end on its CPU, so the slot is its own while it runs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct copy_req);
+} copy_scratch SEC(".maps");
+
+static __always_inline struct copy_req *copy_req_get(void)
+{
+	__u32 zero = 0;
+	struct copy_req *q = bpf_map_lookup_elem(&copy_scratch, &zero);
+	if (q)
+		__builtin_memset(q, 0, sizeof(*q));
+	return q;
+}
+
 /* One record of q->caplen bytes of the frame in ctx, an skb or with xdp an
  * XDP buffer, from a reservation of CAP bytes (a constant: the
  * verifier sizes the reservation by it, checking this subprogram once for
@@ -499,10 +519,11 @@ _Static_assert(__builtin_offsetof(struct __sk_buff, data_end) == 80, "skb->data_
 static __always_inline int weft_tc(struct __sk_buff *skb)
 {
 	__u32 hdr_len = 0;
-	struct copy_req q = {};
-
 	struct weft_config_map *cfg = config_if_enabled();
 	if (!cfg)
+		return TC_NEXT;
+	struct copy_req *q = copy_req_get();
+	if (!q)
 		return TC_NEXT;
 	__u32 len = skb->len;
 	void *data, *end;
@@ -510,22 +531,22 @@ static __always_inline int weft_tc(struct __sk_buff *skb)
 	/* A device with VLAN offload (a veth, most NICs) took the outer tag
 	 * out of the frame into the skb: the classifier counts it, and the
 	 * record carries it for user space to put back. */
-	if (skb->vlan_present) {
-		q.hw_vlan_tci = (__u16)skb->vlan_tci;
-		q.hw_vlan_proto = (__u16)bpf_ntohs((__be16)skb->vlan_proto);
+	if (skb->vlan_present && cfg->hw_vlan) {
+		q->hw_vlan_tci = (__u16)skb->vlan_tci;
+		q->hw_vlan_proto = (__u16)bpf_ntohs((__be16)skb->vlan_proto);
 	}
-	int v = classify(data, end, len, &q.m, &hdr_len, 1,
-			 q.hw_vlan_proto ? 0x10000 | q.hw_vlan_tci : 0);
+	int v = classify(data, end, len, &q->m, &hdr_len, 1,
+			 q->hw_vlan_proto ? 0x10000 | q->hw_vlan_tci : 0);
 	if (v == CL_SHORT) {
 		/* rare: locally made and veth skbs have their headers linear */
 		bpf_skb_pull_data(skb, len < PULL_LEN ? len : PULL_LEN);
 		count(WEFT_CNT_PULL);
 		skb_bounds(skb, &data, &end);
-		v = classify(data, end, len, &q.m, &hdr_len, 0,
-			     q.hw_vlan_proto ? 0x10000 | q.hw_vlan_tci : 0);
+		v = classify(data, end, len, &q->m, &hdr_len, 0,
+			     q->hw_vlan_proto ? 0x10000 | q->hw_vlan_tci : 0);
 	}
 	if (v == CL_FOLLOW)
-		host_copy(skb, cfg, &q, len, hdr_len, 0);
+		host_copy(skb, cfg, q, len, hdr_len, 0);
 	/* On a mirror port (tap mode's ring path) the packets weft follows or
 	 * bypasses are weft's, as XDP's redirect and drop make them on the
 	 * AF_XDP path: the stack never sees them. The host's own interface
@@ -557,15 +578,16 @@ int weft_xdp_host(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	__u32 hdr_len = 0;
-	struct copy_req q = {};
-
 	struct weft_config_map *cfg = config_if_enabled();
 	if (!cfg)
+		return XDP_PASS;
+	struct copy_req *q = copy_req_get();
+	if (!q)
 		return XDP_PASS;
 	/* headers beyond the first buffer are not parsed: a driver's first
 	 * buffer holds far more than any header here */
 	__u32 len = (__u32)bpf_xdp_get_buff_len(ctx);
-	if (classify(data, end, len, &q.m, &hdr_len, 0, 0) == CL_FOLLOW)
-		host_copy(ctx, cfg, &q, len, hdr_len, 1);
+	if (classify(data, end, len, &q->m, &hdr_len, 0, 0) == CL_FOLLOW)
+		host_copy(ctx, cfg, q, len, hdr_len, 1);
 	return XDP_PASS;
 }

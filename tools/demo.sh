@@ -26,11 +26,11 @@ nsenter --net="/run/netns/$M" build/weft run dev "$MM" -o "$OUT" 2>"$LOG" &
 WP=$!
 PIDS+=($WP)
 for _ in $(seq 100); do
-	grep -q attached "$LOG" && break
+	grep -q "weft: attached" "$LOG" && break
 	kill -0 $WP 2>/dev/null || break
 	sleep 0.1
 done
-grep -q attached "$LOG" || die "weft run did not start: $(cat "$LOG")"
+grep -q "weft: attached" "$LOG" || die "weft run did not start: $(cat "$LOG")"
 grep attached "$LOG"
 echo
 echo "== downloads (client namespace)"

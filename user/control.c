@@ -37,6 +37,14 @@ struct conn_name {
 	bool ended;
 };
 
+#define USER_SLICE 1024
+/* the user-space sweep's slice: keys and values read, keys to delete */
+struct sweep_buf {
+	struct weft_flow_key keys[USER_SLICE], dead[USER_SLICE];
+	struct weft_flow fv[USER_SLICE];
+	struct weft_bypass bv[USER_SLICE];
+};
+
 struct control {
 	struct control_fds fd;
 	struct weft_config cfg;
@@ -60,6 +68,8 @@ struct control {
 	uint64_t swept_user;       /* entries the user-space sweep removed */
 	uint64_t sweep_slice_max;  /* its longest slice */
 	uint64_t sweep_pass_max;   /* the costliest pass, either sweeper */
+	uint64_t sweep_errors;     /* batch lookups the kernel refused */
+	struct sweep_buf *sweep_buf; /* the sweeper thread's */
 	int64_t mono_to_real;  /* the kernel's clock to packet time */
 	/* the next batch: names to add, in id order, and keys to remove */
 	struct conn_name *add;
@@ -389,17 +399,18 @@ static void sweep_iter(int link_fd, int map_fd)
  * sweeper thread, away from the rings. An entry the classifier touched
  * between the lookup and the delete is deleted idle-stale; it comes back
  * with its next packet, as after an LRU eviction. Returns entries removed. */
-#define USER_SLICE 1024
 static uint64_t sweep_user(struct control *ctl, int map_fd, bool flows)
 {
 	struct weft_policy pol;
 	uint32_t zero = 0;
 	if (bpf_map_lookup_elem(ctl->fd.policy, &zero, &pol) != 0)
 		return 0;
-	/* one sweeper thread per process: its slices need not be on its stack */
-	static struct weft_flow_key keys[USER_SLICE], dead[USER_SLICE];
-	static struct weft_flow fv[USER_SLICE];
-	static struct weft_bypass bv[USER_SLICE];
+	struct sweep_buf *sb = ctl->sweep_buf;
+	if (!sb && !(sb = ctl->sweep_buf = malloc(sizeof(*sb))))
+		return 0;
+	struct weft_flow_key *keys = sb->keys, *dead = sb->dead;
+	struct weft_flow *fv = sb->fv;
+	struct weft_bypass *bv = sb->bv;
 	uint64_t removed = 0, batch = 0, slice_max = 0;
 	bool first = true;
 	for (;;) {
@@ -410,8 +421,10 @@ static uint64_t sweep_user(struct control *ctl, int map_fd, bool flows)
 					      flows ? (void *)fv : (void *)bv, &n, &bo);
 		int e = errno;
 		first = false;
-		if (rc != 0 && e != ENOENT)
+		if (rc != 0 && e != ENOENT) {
+			ctl->sweep_errors++; /* (no batch operations: kernels before 5.6) */
 			break;
+		}
 		uint64_t now = mono_ns();
 		uint32_t nd = 0;
 		for (uint32_t i = 0; i < n; i++)
@@ -423,8 +436,10 @@ static uint64_t sweep_user(struct control *ctl, int map_fd, bool flows)
 			if (bpf_map_delete_batch(map_fd, dead, &cnt, &bo) == 0) {
 				removed += cnt;
 			} else {
-				/* an entry gone meanwhile stops the batch: one by one */
-				for (uint32_t i = 0; i < nd; i++)
+				/* an entry gone meanwhile stops the batch after the cnt
+				 * before it: the rest one by one */
+				removed += cnt < nd ? cnt : 0;
+				for (uint32_t i = cnt < nd ? cnt + 1 : 0; i < nd; i++)
 					if (bpf_map_delete_elem(map_fd, &dead[i]) == 0)
 						removed++;
 			}
@@ -544,6 +559,7 @@ void control_free(struct control *ctl)
 	pthread_mutex_destroy(&ctl->lock);
 	free(ctl->add);
 	free(ctl->del);
+	free(ctl->sweep_buf);
 	free(ctl);
 }
 

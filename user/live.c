@@ -55,6 +55,7 @@ void weft_live_keep_pins(struct weft_live *l)
 {
 	l->pindir[0] = 0;
 	l->madedir[0] = 0;
+	l->keep_legacy = true;
 }
 
 void weft_live_detach(struct weft_live *l)
@@ -136,7 +137,7 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	l->st.mode = l->mode;
 	l->st.legacy_tc = o->legacy_tc;
 	if (o->host_xdp && l->mode != WEFT_MODE_HOST) {
-		snprintf(err, errlen, "ingress xdp is for host mode (tap mode is XDP already)");
+		snprintf(err, errlen, "ingress xdp is for host mode (tap mode takes its path's own program)");
 		free(l);
 		return NULL;
 	}
@@ -157,7 +158,7 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 		snprintf(err, errlen, "the ring buffer must be a power of 2 from 4K to 2G");
 		goto fail;
 	}
-	if (live_ensure_bpffs(err, errlen))
+	if (live_check_caps(l, o, err, errlen) || live_ensure_bpffs(err, errlen))
 		goto fail;
 	char dir[256];
 	snprintf(dir, sizeof(dir), "%s/%s", WEFT_PIN_ROOT, o->ifname);
@@ -179,7 +180,6 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 			 o->ifname);
 		goto fail;
 	}
-	snprintf(l->pindir, sizeof(l->pindir), "%s", dir);
 	if (live_load(l, o, err, errlen))
 		goto fail;
 	/* bypassed flows: dropped on a mirror, always passed on the host's own;
@@ -204,7 +204,9 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 		goto fail;
 	if (l->path->open(l, o, err, errlen))
 		goto fail;
-	l->iface_drops0 = live_iface_drops(o->ifname);
+	live_iface_drops(o->ifname, &l->drops[0], &l->drops[1]);
+	l->drops0[0] = l->drops[0];
+	l->drops0[1] = l->drops[1];
 	l->mono_to_real = live_clock_ns(CLOCK_REALTIME) - live_clock_ns(CLOCK_MONOTONIC);
 	return l;
 fail:
@@ -212,13 +214,22 @@ fail:
 	return NULL;
 }
 
+/* The path's loss counters; the interface's once a second (an rtnetlink
+ * request takes the rtnl lock: not on every tick of the reader) */
 static void source_stats(struct weft_live *l)
 {
-	if (l->path && !l->detached)
-		l->path->stats(l);
-	uint64_t d = live_iface_drops(l->ifname);
-	if (d >= l->iface_drops0 && !l->detached)
-		l->st.iface_drops = d - l->iface_drops0;
+	if (l->detached)
+		return;
+	l->path->stats(l);
+	int64_t now = live_clock_ns(CLOCK_MONOTONIC);
+	if (now - l->drops_at < 1000000000ll)
+		return;
+	l->drops_at = now;
+	live_iface_drops(l->ifname, &l->drops[0], &l->drops[1]);
+	l->st.iface_drops = 0;
+	for (int i = 0; i < 2; i++)
+		if (l->drops[i] >= l->drops0[i])
+			l->st.iface_drops += l->drops[i] - l->drops0[i];
 }
 
 void weft_live_stats(struct weft_live *l, struct weft_live_stats *s)
@@ -316,6 +327,7 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 	/* Stopped: detach, then take what the rings still hold, so a stop
 	 * loses nothing the kernel already handed over. The loss counters are
 	 * read first: the sockets go with the detach. */
+	l->drops_at = 0;
 	source_stats(l);
 	live_detach_links(l);
 	while (l->path->drain(l, e))

@@ -60,6 +60,21 @@ int64_t live_clock_ns(int clock)
 	return (int64_t)t.tv_sec * 1000000000ll + t.tv_nsec;
 }
 
+/* An optional piece the kernel refused and what weft does instead: kept
+ * for weft run to print, each after the last. */
+void live_notice(struct weft_live *l, const char *fmt, ...)
+{
+	size_t n = strlen(l->st.notice);
+	if (n && n + 2 < sizeof(l->st.notice)) {
+		memcpy(l->st.notice + n, "; ", 3);
+		n += 2;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(l->st.notice + n, sizeof(l->st.notice) - n, fmt, ap);
+	va_end(ap);
+}
+
 /* ---- the interface ---- */
 
 bool weft_iface_has_default_route(const char *ifname)
@@ -189,7 +204,9 @@ static int link_stats(int ifindex, int nsid, struct rtnl_link_stats64 *st, int *
 	int rc = -1;
 	if (send(fd, &req, req.n.nlmsg_len, 0) < 0)
 		goto out;
-	ssize_t n = recv(fd, buf, sizeof(buf), 0);
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
+	if (n > (ssize_t)sizeof(buf))
+		goto out; /* a link message larger than we read: no counters */
 	struct nlmsghdr *h = (struct nlmsghdr *)buf;
 	if (n < (ssize_t)sizeof(*h) || !NLMSG_OK(h, (size_t)n) || h->nlmsg_type != RTM_NEWLINK)
 		goto out;
@@ -212,27 +229,28 @@ out:
 	return rc;
 }
 
-/* Frames the interface lost before any program of ours ran: its receive
- * drops (dropped, missed, FIFO overruns: a NIC's full RX ring); on a veth,
- * also what its peer could not hand over (the peer's transmit drops: the
- * 256-slot XDP ring full, or a full backlog), read from the peer's
- * namespace through rtnetlink. */
-uint64_t live_iface_drops(const char *ifname)
+/* Frames the interface lost before any program of ours ran: its missed
+ * and FIFO-overrun frames (a NIC's full RX ring); on a veth, what its peer
+ * could not hand over (the peer's transmit drops: the 256-slot XDP ring, or
+ * the backlog, full), read from the peer's namespace through rtnetlink.
+ * (Not rx_dropped: it also counts frames no protocol wanted, and a veth's
+ * backlog drops again.) *own and *peer are left as they were where they
+ * cannot be read (the peer's namespace needs CAP_NET_ADMIN there). */
+void live_iface_drops(const char *ifname, uint64_t *own, uint64_t *peer_drops)
 {
 	struct rtnl_link_stats64 st, pst;
 	int ifindex = (int)if_nametoindex(ifname), peer = 0, pnsid = -1, x, y;
 	if (!ifindex || link_stats(ifindex, -1, &st, &peer, &pnsid) != 0)
-		return 0;
-	uint64_t drops = st.rx_dropped + st.rx_missed_errors + st.rx_fifo_errors;
+		return;
+	*own = st.rx_missed_errors + st.rx_fifo_errors;
 	if (peer && iface_is_veth(ifname) && link_stats(peer, pnsid, &pst, &x, &y) == 0)
-		drops += pst.tx_dropped;
-	return drops;
+		*peer_drops = pst.tx_dropped;
 }
 
 /* ---- privileges ---- */
 
 /* What weft run needs, found by starting it with capsh under every subset
- * (tests/live/test_caps.sh): loading the classifier needs CAP_BPF, and
+ * (tests/live/test_live.sh, "capabilities"): loading the classifier needs CAP_BPF, and
  * CAP_PERFMON because without it the verifier refuses packet pointer
  * arithmetic (its Spectre v1 hardening); attaching needs CAP_NET_ADMIN.
  * The AF_XDP path adds CAP_NET_RAW (the sockets) and, unless
@@ -248,7 +266,8 @@ static bool cap_has(const struct __user_cap_data_struct d[2], int cap)
 	return (d[cap / 32].effective >> (cap % 32)) & 1;
 }
 
-int live_check_caps(const struct weft_live *l, char *err, size_t errlen)
+int live_check_caps(const struct weft_live *l, const struct weft_live_opts *o, char *err,
+		    size_t errlen)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct d[2];
@@ -259,7 +278,11 @@ int live_check_caps(const struct weft_live *l, char *err, size_t errlen)
 					  { CAP_IPC_LOCK, "CAP_IPC_LOCK" } };
 	bool xsk = l->path == &live_path_xsk;
 	struct rlimit ml;
-	uint64_t umem = (uint64_t)l->frames * l->frame_size * live_rx_queues(l->ifname);
+	uint64_t umem = (uint64_t)l->frames * l->frame_size *
+			(o->queues ? o->queues : live_rx_queues(l->ifname));
+	/* CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON, as the kernel
+	 * has it (and before 5.8 they did not exist) */
+	bool admin = cap_has(d, CAP_SYS_ADMIN);
 	bool memlock_ok = getrlimit(RLIMIT_MEMLOCK, &ml) == 0 &&
 			  (ml.rlim_cur == RLIM_INFINITY || ml.rlim_cur >= umem + (1u << 20));
 	char missing[128] = "";
@@ -267,6 +290,8 @@ int live_check_caps(const struct weft_live *l, char *err, size_t errlen)
 		if (needs[i].cap == CAP_NET_RAW && !xsk)
 			continue;
 		if (needs[i].cap == CAP_IPC_LOCK && (!xsk || memlock_ok))
+			continue;
+		if ((needs[i].cap == CAP_BPF || needs[i].cap == CAP_PERFMON) && admin)
 			continue;
 		if (!cap_has(d, needs[i].cap))
 			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
@@ -358,17 +383,27 @@ void weft_live_unpin(const char *ifname)
 	live_unpin_dir(dir);
 }
 
+/* Pin every map under dir. On failure, only the pins this call made are
+ * removed: another weft that started at the same moment keeps its own. */
 int live_pin_maps(struct weft_live *l, const char *dir, char *err, size_t errlen)
 {
 	char p[300];
-	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+	size_t i;
+	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(l->skel->obj, pinned[i]);
 		snprintf(p, sizeof(p), "%s/%s", dir, pinned[i]);
 		if (!m || bpf_map__pin(m, p) != 0) {
-			snprintf(err, errlen, "cannot pin %s: %s", p, strerror(errno));
+			int e = m ? errno : ENOENT;
+			snprintf(err, errlen, "cannot pin %s: %s", p,
+				 e == EEXIST ? "another weft pinned it first" : strerror(e));
+			while (i--) {
+				snprintf(p, sizeof(p), "%s/%s", dir, pinned[i]);
+				unlink(p);
+			}
 			return -1;
 		}
 	}
+	snprintf(l->pindir, sizeof(l->pindir), "%s", dir);
 	return 0;
 }
 
@@ -382,7 +417,10 @@ static char failed_prog[64];
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char line[1024];
-	vsnprintf(line, sizeof(line), fmt, ap);
+	va_list copy;
+	va_copy(copy, ap);
+	vsnprintf(line, sizeof(line), fmt, copy);
+	va_end(copy);
 	const char *p = strstr(line, "prog '");
 	if (p && strstr(line, "failed to load")) {
 		p += 6;
@@ -391,7 +429,7 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	}
 	(void)level;
 	if (debug_log)
-		fputs(line, stderr);
+		vfprintf(stderr, fmt, ap); /* whole: a verifier log is one message */
 	return 0;
 }
 
@@ -498,10 +536,9 @@ int live_load(struct weft_live *l, const struct weft_live_opts *o, char *err, si
 				 failed_prog[0] ? failed_prog : "sweep_flows", strerror(e));
 			return -1;
 		} else {
-			snprintf(l->st.notice, sizeof(l->st.notice),
-				 "the kernel refused BPF program %s (iter/bpf_map_elem): %s; "
-				 "continuing with the user-space sweep",
-				 failed_prog[0] ? failed_prog : "sweep_flows", strerror(e));
+			live_notice(l, "the kernel refused BPF program %s (iter/bpf_map_elem): %s; "
+				    "continuing with the user-space sweep",
+				    failed_prog[0] ? failed_prog : "sweep_flows", strerror(e));
 		}
 	}
 	return 0;
@@ -523,7 +560,6 @@ static int iter_link(struct bpf_program *prog, struct bpf_map *m)
 int live_open_control(struct weft_live *l, const struct weft_live_opts *o, char *err,
 		      size_t errlen)
 {
-	(void)o;
 	struct weft_bpf *k = l->skel;
 	struct bpf_map *maps[] = { k->maps.policy, k->maps.conns, k->maps.cmds, k->maps.epub,
 				   k->maps.bypass, k->maps.flows };
@@ -538,10 +574,16 @@ int live_open_control(struct weft_live *l, const struct weft_live_opts *o, char 
 		l->cfd.sweep_flows = iter_link(l->sweep_skel->progs.sweep_flows, k->maps.flows);
 		l->cfd.sweep_bypass = iter_link(l->sweep_skel->progs.sweep_bypass, k->maps.bypass);
 		if (l->cfd.sweep_flows < 0 || l->cfd.sweep_bypass < 0) {
-			/* loaded but not attachable: the user-space sweep does it */
-			snprintf(l->st.notice, sizeof(l->st.notice),
-				 "the kernel refused an iterator link: %s; continuing with the "
-				 "user-space sweep", strerror(errno));
+			/* loaded but not attachable: the user-space sweep does it,
+			 * unless the kernel's was asked for */
+			int e = errno;
+			if (sweeper_wanted(o) == WEFT_SWEEPER_ITER) {
+				snprintf(err, errlen, "the kernel refused an iterator link: %s",
+					 strerror(e));
+				return -1;
+			}
+			live_notice(l, "the kernel refused an iterator link: %s; continuing with the "
+				    "user-space sweep", strerror(e));
 			if (l->cfd.sweep_flows >= 0)
 				close(l->cfd.sweep_flows);
 			if (l->cfd.sweep_bypass >= 0)
@@ -592,8 +634,10 @@ static int legacy_tc(struct weft_live *l, int which, int prog_fd, char *err, siz
 		    .priority = LEGACY_TC_PRIO);
 	rc = bpf_tc_attach(&h, &to);
 	if (rc) {
-		snprintf(err, errlen, "cannot attach TC %s to %s: %s", which ? "egress" : "ingress",
-			 l->ifname, strerror(-rc));
+		snprintf(err, errlen, "cannot attach TC %s to %s: %s%s", which ? "egress" : "ingress",
+			 l->ifname, strerror(-rc),
+			 rc == -EEXIST ? " (a weft that was killed left its filter: tc filter del "
+					 "dev IFACE ingress prio 30703, and egress)" : "");
 		return -1;
 	}
 	l->tc_legacy[which] = true;
@@ -618,11 +662,18 @@ int live_attach_tc(struct weft_live *l, int which, int prog_fd, char *err, size_
 				 which ? "egress" : "ingress", l->ifname, strerror(errno));
 			return -1;
 		}
-		snprintf(l->st.notice, sizeof(l->st.notice),
-			 "no tcx links on this kernel (%s): using the legacy TC hook",
-			 strerror(errno));
+		live_notice(l, "no tcx links on this kernel (%s): using the legacy TC hook",
+			    strerror(errno));
 	}
 	return legacy_tc(l, which, prog_fd, err, errlen);
+}
+
+static void legacy_detach(int ifindex, int which)
+{
+	LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = ifindex,
+		    .attach_point = which ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = LEGACY_TC_HANDLE, .priority = LEGACY_TC_PRIO);
+	bpf_tc_detach(&h, &to);
 }
 
 /* Close the attach links: nothing new comes in. The links were never
@@ -636,14 +687,20 @@ void live_detach_links(struct weft_live *l)
 		*fds[i] = -1;
 	}
 	for (int w = 0; w < 2; w++) {
-		if (!l->tc_legacy[w])
-			continue;
-		LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = l->ifindex,
-			    .attach_point = w ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, to, .handle = LEGACY_TC_HANDLE, .priority = LEGACY_TC_PRIO);
-		bpf_tc_detach(&h, &to);
+		if (l->tc_legacy[w] && !l->keep_legacy)
+			legacy_detach(l->ifindex, w);
 		l->tc_legacy[w] = false;
 	}
+}
+
+/* Legacy TC filters outlive their process: the root process of a -U run,
+ * which keeps the right to, removes them when its worker is done. */
+void weft_live_remove_legacy_tc(const char *ifname)
+{
+	int ifindex = (int)if_nametoindex(ifname);
+	if (ifindex)
+		for (int w = 0; w < 2; w++)
+			legacy_detach(ifindex, w);
 }
 
 /* A kernel counter summed over CPUs. */

@@ -64,6 +64,7 @@ struct weft_live {
 	int link_fd;           /* the XDP link (tap, or host with XDP ingress) */
 	int tc_fd[2];          /* ring path: the ingress and egress tcx links */
 	bool tc_legacy[2];     /* ... or cls_bpf filters of the legacy TC hook */
+	bool keep_legacy;      /* another process removes those (-U) */
 	int ring_fd, counters_fd; /* our own copies: kept when the skeleton goes */
 	struct ring_buffer *rb;
 	/* AF_XDP path: the doorbells in the same ring, read by moving its
@@ -82,7 +83,8 @@ struct weft_live {
 	uint32_t frame_size;   /* FRAME_SMALL or FRAME_LARGE, by the MTU */
 	uint64_t ring_bytes;
 	int64_t mono_to_real;  /* add to bpf_ktime_get_ns() for packet time */
-	uint64_t iface_drops0; /* the interface's drop counters at the start */
+	uint64_t drops[2], drops0[2]; /* the interface's and its peer's, now and at the start */
+	int64_t drops_at;      /* when they were read (once a second: rtnetlink) */
 	struct weft_live_stats st;
 	/* the control plane's maps and sweeper links: our own descriptors,
 	 * kept when the skeleton goes (-U) */
@@ -94,7 +96,9 @@ struct weft_live {
 };
 
 /* live_attach.c */
-int live_check_caps(const struct weft_live *l, char *err, size_t errlen);
+void live_notice(struct weft_live *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int live_check_caps(const struct weft_live *l, const struct weft_live_opts *o, char *err,
+		    size_t errlen);
 int live_ensure_bpffs(char *err, size_t errlen);
 int live_check_pins(const char *dir, const char *ifname, char *err, size_t errlen);
 void live_unpin_dir(const char *dir);
@@ -108,7 +112,7 @@ int live_attach_tc(struct weft_live *l, int which, int prog_fd, char *err, size_
 void live_detach_links(struct weft_live *l);
 uint32_t live_rx_queues(const char *ifname);
 uint32_t live_frame_size(const char *ifname);
-uint64_t live_iface_drops(const char *ifname);
+void live_iface_drops(const char *ifname, uint64_t *own, uint64_t *peer_drops);
 uint64_t live_kernel_counter(const struct weft_live *l, uint32_t c);
 int64_t live_clock_ns(int clock);
 

@@ -67,6 +67,7 @@ static void ring_config(const struct weft_live *l, const struct weft_live_opts *
 {
 	cfg->wake_bytes = ring_wake_bytes(l->ring_bytes);
 	cfg->snaplen = o->snaplen;
+	cfg->hw_vlan = !(l->mode == WEFT_MODE_HOST && o->host_xdp);
 }
 
 static int ring_open(struct weft_live *l, const struct weft_live_opts *o, char *err, size_t errlen)

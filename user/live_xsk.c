@@ -103,8 +103,8 @@ static int xsk_open(struct weft_live *l, const struct weft_live_opts *o, char *e
 	void *c = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, l->ring_fd, 0);
 	void *p = mmap(NULL, pg, PROT_READ, MAP_SHARED, l->ring_fd, (off_t)pg);
 	if (c == MAP_FAILED || p == MAP_FAILED) {
-		snprintf(l->st.notice, sizeof(l->st.notice),
-			 "cannot map the doorbell ring (%s): waking on the sockets", strerror(errno));
+		live_notice(l, "cannot map the doorbell ring (%s): waking on the sockets",
+			    strerror(errno));
 		if (c != MAP_FAILED)
 			munmap(c, pg);
 		if (p != MAP_FAILED)
@@ -137,6 +137,7 @@ static void xsk_close(struct weft_live *l)
 			munmap(q->area, q->area_len);
 		memset(q, 0, sizeof(*q));
 	}
+	l->nq = 0;
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	if (l->bell_cons)
 		munmap(l->bell_cons, pg);

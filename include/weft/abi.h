@@ -88,6 +88,10 @@ struct weft_config_map {
 	uint32_t bell_frames;   /* tap mode: a doorbell record in the ring each
 				 * time a CPU has handed over this many frames
 				 * (a power of two; 0: none) */
+	uint32_t hw_vlan;       /* TC: count the tag a device keeps outside the frame
+				 * (skb->vlan_tci); off where XDP on ingress, which
+				 * never sees it, must key the flow alike */
+	uint32_t pad;
 };
 
 /* Host mode: the TC programs copy each followed packet into a BPF ring

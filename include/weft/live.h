@@ -38,7 +38,7 @@ struct weft_live_opts {
 	uint32_t snaplen;      /* ring path: bytes copied of a packet (0: all, to 64 KB) */
 	uint32_t path;         /* tap: WEFT_PATH_AFXDP or WEFT_PATH_RING (0: by the interface) */
 	uint32_t sweeper;      /* WEFT_SWEEPER_ITER or _USER (0: the iterator where it loads;
-				* the environment's WEFT_SWEEPER=iter|user otherwise) */
+				* the environment's WEFT_SWEEPER=kernel|user otherwise) */
 	bool debug;            /* libbpf's and the verifier's log on stderr */
 	bool legacy_tc;        /* the legacy TC hook (cls_bpf) even where tcx links work */
 };
@@ -92,10 +92,12 @@ void weft_live_on_tick(struct weft_live *l, void (*fn)(void *arg), void *arg);
 void weft_live_detach(struct weft_live *l);
 /* Detach, close the sockets and maps, remove the pins. */
 void weft_live_close(struct weft_live *l);
-/* This handle will not remove the pins when closed (after a fork, the
- * process that keeps root removes them, with weft_live_unpin). */
+/* This handle will not remove the pins, nor legacy TC filters, when
+ * closed (after a fork, the process that keeps root removes them, with
+ * weft_live_unpin and weft_live_remove_legacy_tc). */
 void weft_live_keep_pins(struct weft_live *l);
 void weft_live_unpin(const char *ifname);
+void weft_live_remove_legacy_tc(const char *ifname);
 /* Close the program's and maps' descriptors: the link keeps the program
  * attached and the pins keep the maps, so a process that only drains the
  * sockets needs neither (least privilege). */

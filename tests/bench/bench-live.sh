@@ -77,10 +77,10 @@ start() {
 	tcpdump) $NS tcpdump -i "$MM" -B 32768 -w /dev/null -q >"$W/log" 2>&1 & P=$!; pat="listening" ;;
 	tcpdump-w) rm -f "$W/td.pcap"
 		$NS tcpdump -i "$MM" -B 32768 -w "$W/td.pcap" -q >"$W/log" 2>&1 & P=$!; pat="listening" ;;
-	weft-c) $NS build/weft run dev "$MM" -c >/dev/null 2>"$W/log" & P=$!; pat="attached" ;;
-	weft) $NS build/weft run dev "$MM" -o "$W/o" >"$W/log" 2>&1 & P=$!; pat="attached" ;;
+	weft-c) $NS build/weft run dev "$MM" -c >/dev/null 2>"$W/log" & P=$!; pat="weft: attached" ;;
+	weft) $NS build/weft run dev "$MM" -o "$W/o" >"$W/log" 2>&1 & P=$!; pat="weft: attached" ;;
 	weft-nh) $NS build/weft run dev "$MM" -o "$W/o" --no-hash >"$W/log" 2>&1 & P=$!
-		pat="attached" ;;
+		pat="weft: attached" ;;
 	esac
 	for _ in $(seq 100); do grep -q "$pat" "$W/log" && break; sleep 0.05; done
 	sleep 0.3
@@ -136,7 +136,7 @@ mirror_bench() {
 		rm -rf "$W/o" "$W/log" "$W/td.pcap" "$W/rd"
 		case $mon in
 		tcpdump-w) $NS tcpdump -i "$MM" -B 32768 -w "$W/td.pcap" -q >"$W/log" 2>&1 & P=$!; pat=listening ;;
-		*) $NS build/weft run dev "$MM" -o "$W/o" ${mon#weft} >"$W/log" 2>&1 & P=$!; pat=attached ;;
+		*) $NS build/weft run dev "$MM" -o "$W/o" ${mon#weft} >"$W/log" 2>&1 & P=$!; pat="weft: attached" ;;
 		esac
 		for _ in $(seq 100); do grep -q "$pat" "$W/log" && break; sleep 0.05; done
 		sleep 0.3

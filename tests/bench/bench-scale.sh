@@ -34,8 +34,8 @@ echo "== sweeper: $sw"
 rm -rf "$WORK/out"
 nsenter --net="/run/netns/$M" "$WEFT" run dev "$MM" -o "$WORK/out" sweeper "$sw" >"$WORK/weft.log" 2>&1 &
 WP=$!; PIDS+=("$WP")
-for _ in $(seq 50); do grep -q attached "$WORK/weft.log" && break; sleep 0.1; done
-grep -q attached "$WORK/weft.log" || { echo "  weft did not start: $(cat "$WORK/weft.log")"; return; }
+for _ in $(seq 50); do grep -q "weft: attached" "$WORK/weft.log" && break; sleep 0.1; done
+grep -q "weft: attached" "$WORK/weft.log" || { echo "  weft did not start: $(cat "$WORK/weft.log")"; return; }
 sleep 1.2
 t0=$(date +%s.%N)
 ip netns exec "$C" tcpreplay -q -i "$MS" --pps 60000 "$WORK/open.pcap" >/dev/null 2>&1

@@ -20,11 +20,12 @@
 # first run with a line that says so.
 # Needs root. Prints "control: N passed, N failed, N skipped".
 set -u
+SELF=$(readlink -f "$0")
 cd "$(dirname "$0")/../.."
 if [ -z "${WEFT_SWEEPER:-}" ] && [ "$(id -u)" = 0 ]; then
 	tp=0; tf=0; ts=0; rc=0
 	for sw in kernel user; do
-		WEFT_SWEEPER=$sw "$0" >"/tmp/weft-ctl-$$.$sw" 2>&1 || rc=1
+		WEFT_SWEEPER=$sw "$SELF" >"/tmp/weft-ctl-$$.$sw" 2>&1 || rc=1
 		sed "s/^\(ok  \|FAIL\|skip\) control:/\1 control ($sw sweeper):/" "/tmp/weft-ctl-$$.$sw" |
 			grep -v "^control: [0-9]* passed"
 		read -r p f s < <(sed -n 's/^control: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' \

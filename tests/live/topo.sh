@@ -116,7 +116,7 @@ start_weft() { # ns iface outdir|- [args]   (-: no -o, stdout to $WORK/weft.out)
 	WEFT_PID=$!
 	PIDS+=("$WEFT_PID")
 	for _ in $(seq 50); do
-		grep -q "attached" "$WORK/weft.log" && return 0
+		grep -q "weft: attached" "$WORK/weft.log" && return 0
 		kill -0 "$WEFT_PID" 2>/dev/null || break
 		sleep 0.1
 	done

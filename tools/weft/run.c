@@ -214,6 +214,9 @@ int do_run(int argc, char **argv)
 		weft_live_close(live);
 		return rc;
 	}
+	struct weft_live_stats lst;
+	weft_live_stats(live, &lst);
+	bool ls_legacy = lst.legacy_tc;
 	pid_t pid = fork();
 	if (pid < 0) {
 		rc = cli_error("fork: %s", strerror(errno));
@@ -240,6 +243,8 @@ int do_run(int argc, char **argv)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	weft_live_unpin(lo.ifname);
+	if (lo.legacy_tc || ls_legacy)
+		weft_live_remove_legacy_tc(lo.ifname);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
