@@ -434,7 +434,7 @@ static int command(const struct instance *in, uint32_t op, uint64_t id)
 
 static void flow_help(void)
 {
-	fprintf(stderr,
+	fprintf(stdout,
 		"Usage: %s flow list [dev IFACE]\n"
 		"       %s flow show ID [dev IFACE]\n"
 		"       %s flow evict ID [dev IFACE]\n"

@@ -46,7 +46,7 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 
 static void run_help(void)
 {
-	fprintf(stderr,
+	fprintf(stdout,
 		"Usage: %s run dev IFACE [-o DIR] [-c] [-T TEMPLATE] [mode host|tap] [queues N]\n"
 		"               [force] [skb] [ring SIZE] [snaplen N] [ingress tc|xdp]\n"
 		"               [ENGINE OPTIONS of 'weft read']\n"
