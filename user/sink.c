@@ -685,25 +685,25 @@ static void finish_job(void *arg)
 static void dir_finish(struct weft_sink *s, struct weft_conn *c, struct sink_conn *sc, int d,
 		       struct sink_dir *sd)
 {
-	if (!s->o.files || !sd->f.name || sd->f.failed)
-		return;
-	if (sd->len > sd->f.boff + sd->f.blen && file_ready(s, c, sc, d, &sd->f)) {
-		file_flush(s, &sd->f);
-		if (ftruncate(sd->f.fd, (off_t)sd->len) != 0)
-			file_fail(s, &sd->f, errno);
+	if (s->o.files && sd->f.name && !sd->f.failed) {
+		if (sd->len > sd->f.boff + sd->f.blen && file_ready(s, c, sc, d, &sd->f)) {
+			file_flush(s, &sd->f);
+			if (ftruncate(sd->f.fd, (off_t)sd->len) != 0)
+				file_fail(s, &sd->f, errno);
+		}
+		struct timespec ts[2] = {
+			{ .tv_nsec = UTIME_OMIT },
+			{ .tv_sec = (time_t)(sd->last_ns / 1000000000ull),
+			  .tv_nsec = (long)(sd->last_ns % 1000000000ull) },
+		};
+		if (sd->f.fd >= 0) {
+			file_flush(s, &sd->f);
+			futimens(sd->f.fd, ts);
+		} else if (!strchr(sd->f.name, '/')) {
+			utimensat(s->dirfd, sd->f.name, ts, AT_SYMLINK_NOFOLLOW);
+		}
 	}
-	struct timespec ts[2] = {
-		{ .tv_nsec = UTIME_OMIT },
-		{ .tv_sec = (time_t)(sd->last_ns / 1000000000ull),
-		  .tv_nsec = (long)(sd->last_ns % 1000000000ull) },
-	};
-	if (sd->f.fd >= 0) {
-		file_flush(s, &sd->f);
-		futimens(sd->f.fd, ts);
-	} else if (!strchr(sd->f.name, '/')) {
-		utimensat(s->dirfd, sd->f.name, ts, AT_SYMLINK_NOFOLLOW);
-	}
-	file_close(s, &sd->f);
+	file_close(s, &sd->f); /* failed or not: off the open list before it is freed */
 }
 
 static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
