@@ -685,7 +685,9 @@ static void finish_job(void *arg)
 static void dir_finish(struct weft_sink *s, struct weft_conn *c, struct sink_conn *sc, int d,
 		       struct sink_dir *sd)
 {
-	if (s->o.files && sd->f.name && !sd->f.failed) {
+	/* a direction that is all gap still gets its file, of its length */
+	if (s->o.files && !sd->f.failed && (sd->f.name || sd->len)) {
+		uint64_t t = sd->last_ns ? sd->last_ns : weft_conn_info(c)->last_ns;
 		if (sd->len > sd->f.boff + sd->f.blen && file_ready(s, c, sc, d, &sd->f)) {
 			file_flush(s, &sd->f);
 			if (ftruncate(sd->f.fd, (off_t)sd->len) != 0)
@@ -693,13 +695,12 @@ static void dir_finish(struct weft_sink *s, struct weft_conn *c, struct sink_con
 		}
 		struct timespec ts[2] = {
 			{ .tv_nsec = UTIME_OMIT },
-			{ .tv_sec = (time_t)(sd->last_ns / 1000000000ull),
-			  .tv_nsec = (long)(sd->last_ns % 1000000000ull) },
+			{ .tv_sec = (time_t)(t / 1000000000ull), .tv_nsec = (long)(t % 1000000000ull) },
 		};
 		if (sd->f.fd >= 0) {
 			file_flush(s, &sd->f);
 			futimens(sd->f.fd, ts);
-		} else if (!strchr(sd->f.name, '/')) {
+		} else if (sd->f.name && !strchr(sd->f.name, '/')) {
 			utimensat(s->dirfd, sd->f.name, ts, AT_SYMLINK_NOFOLLOW);
 		}
 	}
