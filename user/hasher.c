@@ -19,18 +19,20 @@
 #define LINGER_NS 300000000ull /* report lines on disk well within 1 s */
 #define TICK_NS 100000000ull
 
-enum { E_DATA, E_ZEROS, E_CALL };
+enum { E_DATA, E_ZEROS, E_CALL, E_DATA_CALL };
 
 struct entry {
-	uint32_t kind, len;   /* len: bytes following (E_DATA) */
+	uint32_t kind, len;   /* len: bytes following (E_DATA, E_DATA_CALL) */
 	union {
 		struct sha256 *s;
 		void (*fn)(void *);
+		hasher_data_fn dfn;
 	};
 	union {
 		uint64_t zeros;
 		void *arg;
 	};
+	uint64_t off;         /* E_DATA_CALL */
 };
 
 struct batch {
@@ -62,6 +64,10 @@ static void run_batch(struct batch *b)
 			break;
 		case E_ZEROS:
 			sha256_zeros(e.s, e.zeros);
+			break;
+		case E_DATA_CALL:
+			e.dfn(e.arg, e.off, b->buf + p, e.len);
+			p += (e.len + 7) & ~7u;
 			break;
 		default:
 			e.fn(e.arg);
@@ -204,6 +210,22 @@ void hasher_data(struct hasher *h, struct sha256 *s, const void *data, size_t le
 		struct entry e = { .kind = E_DATA, .len = (uint32_t)n, .s = s };
 		put(h, &e, p, n);
 		p += n;
+		len -= n;
+	}
+}
+
+void hasher_data_call(struct hasher *h, hasher_data_fn fn, void *arg, uint64_t off,
+		      const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	size_t chunk = BATCH - sizeof(struct entry);
+	while (len) {
+		size_t n = len < chunk ? len : chunk;
+		struct entry e = { .kind = E_DATA_CALL, .len = (uint32_t)n, .dfn = fn, .arg = arg,
+				   .off = off };
+		put(h, &e, p, n);
+		p += n;
+		off += n;
 		len -= n;
 	}
 }

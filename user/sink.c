@@ -2,7 +2,12 @@
 /*
  * The file sink: per-direction files at stream offsets (gap bytes are holes,
  * which read as zeros), a running SHA-256 of each, and the report lines when
- * a connection ends. Files are plain descriptors with a buffer of our own
+ * a connection ends. The reader thread reassembles, hashes, names files and
+ * copies each chunk once into the worker's queue (hasher.c); the worker
+ * writes it, in order, so the two costs share two CPUs.
+ * Everything below marked "worker" runs on that thread only; the reader
+ * touches a file's state again only after the worker is joined.
+ * Files are plain descriptors with a buffer of our own
  * written with pwrite: stdio's fclose walks a list of every open FILE, which
  * with thousands open cost more than the writes. Files stay open while their
  * connection lives, up to --max-open (by default what RLIMIT_NOFILE allows),
@@ -150,6 +155,8 @@ static void file_write(struct weft_sink *s, struct sink_file *f, uint64_t off, c
 {
 	if (f->failed)
 		return;
+	if (off + n > f->hi)
+		f->hi = off + n;
 	if (s->otail != f) {
 		lru_unlink(s, f);
 		lru_append(s, f);
@@ -250,56 +257,60 @@ static uint32_t conn_count(struct weft_sink *s, struct weft_conn *c, struct sink
 	return n;
 }
 
-/* Create the file of a direction (or the pcap: d < 0) under the next free
- * count. A name taken on disk (an earlier run's, a planted symlink) moves
- * the whole connection on to the next count. */
-static bool file_create(struct weft_sink *s, struct weft_conn *c, struct sink_conn *sc, int d,
-			struct sink_file *f)
+/* Name a direction's file (or the pcap: d < 0) on the reader thread: the
+ * count comes from the per-name counter, so the name is new to this run. */
+static bool file_name(struct weft_sink *s, struct weft_conn *c, struct sink_conn *sc, int d,
+		      struct sink_file *f)
 {
 	char name[PATH_MAX];
-	for (;;) {
-		uint32_t n = conn_count(s, c, sc);
-		weft_format_name(s->o.name_template, weft_conn_info(c),
-				 d < 0 ? WEFT_C2S : (enum weft_dir)d, n, name, sizeof(name) - 8);
-		if (d < 0)
-			strcat(name, ".pcap");
-		f->name = name;
-		if (file_open(s, f, true))
-			break;
-		f->name = NULL;
-		if (errno != EEXIST) {
-			f->name = strdup(name);
-			file_fail(s, f, errno);
-			return false;
-		}
-		sc->count = n + 1;
-		sc->counted = false;
-	}
+	uint32_t n = conn_count(s, c, sc);
+	weft_format_name(s->o.name_template, weft_conn_info(c), d < 0 ? WEFT_C2S : (enum weft_dir)d,
+			 n, name, sizeof(name) - 8);
+	if (d < 0)
+		strcat(name, ".pcap");
+	f->s = s;
+	f->fd = -1;
 	f->name = strdup(name);
-	if (!f->name) {
-		file_close(s, f);
-		file_fail(s, f, ENOMEM);
-		return false;
-	}
-	return true;
+	return f->name != NULL;
 }
 
-/* The file of a direction, open: created at its first bytes, reopened
- * only if --max-open closed it. */
-static bool file_ready(struct weft_sink *s, struct weft_conn *c, struct sink_conn *sc, int d,
-		       struct sink_file *f)
+/* Worker: the file open, created at its first bytes (a name taken on disk,
+ * by an earlier run or a planted symlink, moves on to NAMEc1, c2, ...),
+ * reopened only if --max-open closed it. */
+static bool file_ready(struct weft_sink *s, struct sink_file *f)
 {
 	if (f->fd >= 0)
 		return true;
-	if (f->failed || s->dirfd < 0)
+	if (f->failed || s->dirfd < 0 || !f->name)
 		return false;
-	if (!f->name)
-		return file_create(s, c, sc, d, f);
-	if (!file_open(s, f, false)) {
-		file_fail(s, f, errno);
-		return false;
+	if (f->created) {
+		if (!file_open(s, f, false)) {
+			file_fail(s, f, errno);
+			return false;
+		}
+		return true;
 	}
-	return true;
+	char *base = f->name;
+	for (uint32_t k = 1; !file_open(s, f, true); k++) {
+		if (errno != EEXIST) {
+			file_fail(s, f, errno);
+			break;
+		}
+		char next[PATH_MAX];
+		snprintf(next, sizeof(next), "%sc%u", base, k);
+		if (f->name != base)
+			free(f->name);
+		f->name = strdup(next);
+		if (!f->name) {
+			f->name = base;
+			file_fail(s, f, ENOMEM);
+			return false;
+		}
+	}
+	if (f->name != base)
+		free(base);
+	f->created = true;
+	return f->fd >= 0;
 }
 
 /* ---- opening: the directory, --force, the report ---- */
@@ -440,17 +451,17 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
 			}
 			remove_old_output(s->dirfd);
 		}
-		if (o->report) {
-			s->rep = report_open(s->dirfd, o->dir, o->command_line, err, errlen);
-			s->hs = s->rep ? hasher_new() : NULL;
-			if (!s->hs) {
-				if (s->rep)
-					report_close(s->rep, NULL, 0);
-				else
-					snprintf(err, errlen, "%s: cannot create the report", o->dir);
-				sink_free(s);
-				return NULL;
-			}
+		if (o->report &&
+		    !(s->rep = report_open(s->dirfd, o->dir, o->command_line, err, errlen))) {
+			sink_free(s);
+			return NULL;
+		}
+		if (!(s->hs = hasher_new())) {
+			if (s->rep)
+				report_close(s->rep, NULL, 0);
+			snprintf(err, errlen, "cannot start the writing thread");
+			sink_free(s);
+			return NULL;
 		}
 	}
 	return s;
@@ -459,7 +470,13 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
 /* The streams' digests are made: a report, and no --no-hash. */
 static bool hashing(const struct weft_sink *s)
 {
-	return s->hs && !s->o.no_hash;
+	return s->rep && !s->o.no_hash;
+}
+
+/* Files are written (by the worker). */
+static bool writing(const struct weft_sink *s)
+{
+	return s->hs && s->o.files;
 }
 
 static struct sink_dir *dir_state(struct weft_sink *s, struct sink_conn *sc, enum weft_dir d)
@@ -469,7 +486,9 @@ static struct sink_dir *dir_state(struct weft_sink *s, struct sink_conn *sc, enu
 		if (!sc->d[d])
 			return NULL;
 		sc->d[d]->f.fd = -1;
-		if (hashing(s))
+		sc->d[d]->f.s = s;
+		sc->d[d]->hash = hashing(s);
+		if (sc->d[d]->hash)
 			sha256_init(&sc->d[d]->sha);
 	}
 	return sc->d[d];
@@ -585,6 +604,15 @@ static void chunk_out(struct weft_sink *s, const struct weft_conn_info *ci, stru
 
 /* ---- the engine's callbacks ---- */
 
+/* Worker: a direction's bytes, written. */
+static void dir_data(void *arg, uint64_t off, const uint8_t *data, size_t len)
+{
+	struct sink_dir *sd = arg;
+	struct weft_sink *s = sd->f.s;
+	if (sd->f.name && file_ready(s, &sd->f))
+		file_write(s, &sd->f, off, data, len);
+}
+
 static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
 		      const uint8_t *data, size_t len)
 {
@@ -594,16 +622,21 @@ static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 	if (!sd)
 		return len;
 	const struct weft_conn_info *ci = weft_conn_info(c);
-	if (hashing(s))
-		hasher_data(s->hs, &sd->sha, data, len);
 	/* bytes at offsets already passed filled a gap: late */
 	if (off < sd->len)
 		sd->late += (sd->len - off < len ? sd->len - off : len);
 	if (off + len > sd->len)
 		sd->len = off + len;
 	sd->last_ns = ci->last_ns;
-	if (s->o.files && file_ready(s, c, sc, d, &sd->f))
-		file_write(s, &sd->f, off, data, len);
+	if (writing(s) && !sd->f.name && !sd->f.failed && !file_name(s, c, sc, d, &sd->f))
+		sd->f.failed = true;
+	/* the digest here, the write on the worker: writing into the page
+	 * cache costs three times what SHA-256 (with SHA-NI) does, so this
+	 * split keeps the two threads near even */
+	if (sd->hash)
+		sha256_update(&sd->sha, data, len);
+	if (writing(s) && !sd->f.failed)
+		hasher_data_call(s->hs, dir_data, sd, off, data, len);
 	if (s->o.chunks)
 		chunk_out(s, ci, sd, d, off, data, len);
 	return len;
@@ -616,8 +649,8 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 	struct sink_dir *sd = dir_state(s, sc, d);
 	if (!sd)
 		return;
-	if (hashing(s))
-		hasher_zeros(s->hs, &sd->sha, len);
+	if (sd->hash)
+		sha256_zeros(&sd->sha, len);
 	if (off + len > sd->len)
 		sd->len = off + len;
 	report_gap_add(&sd->gaps, off, len);
@@ -631,16 +664,15 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 	}
 }
 
-/* What a connection's report line needs, handed to the hashing thread,
- * which finishes the digests (after every byte queued before) and writes. */
+/* What a connection's end needs, handed to the worker, which finishes the
+ * files and digests (after every byte queued before) and writes the line. */
 struct end_job {
-	struct report *rep;
+	struct weft_sink *s;
 	struct weft_conn_info info;
 	enum weft_end_reason why;
-	bool hash;
 	struct weft_dir_stats st[2];
 	struct sink_dir *d[2];
-	char *pcap;
+	struct sink_file *pcap;
 };
 
 static void sink_dir_free(struct sink_dir *sd)
@@ -652,9 +684,27 @@ static void sink_dir_free(struct sink_dir *sd)
 	free(sd);
 }
 
+/* Worker: a file's last word on disk: its buffer, a trailing gap's length
+ * (len), the packet time t of its last bytes as the mtime (as tcpflow). */
+static void file_finish(struct weft_sink *s, struct sink_file *f, uint64_t len, uint64_t t)
+{
+	if (f->name && !f->failed && file_ready(s, f)) {
+		file_flush(s, f);
+		if (len > f->hi && ftruncate(f->fd, (off_t)len) != 0)
+			file_fail(s, f, errno);
+		struct timespec ts[2] = {
+			{ .tv_nsec = UTIME_OMIT },
+			{ .tv_sec = (time_t)(t / 1000000000ull), .tv_nsec = (long)(t % 1000000000ull) },
+		};
+		futimens(f->fd, ts);
+	}
+	file_close(s, f); /* failed or not: off the open list before it is freed */
+}
+
 static void finish_job(void *arg)
 {
 	struct end_job *j = arg;
+	struct weft_sink *s = j->s;
 	struct report_dir rd[2];
 	uint8_t dg[32];
 	memset(rd, 0, sizeof(rd));
@@ -663,7 +713,8 @@ static void finish_job(void *arg)
 		struct sink_dir *sd = j->d[d];
 		if (!sd)
 			continue;
-		if (j->hash) {
+		file_finish(s, &sd->f, sd->len, sd->last_ns ? sd->last_ns : j->info.last_ns);
+		if (sd->hash) {
 			sha256_final(&sd->sha, dg);
 			sha256_hex(dg, rd[d].sha256);
 		}
@@ -672,78 +723,57 @@ static void finish_job(void *arg)
 		rd[d].late = sd->late;
 		rd[d].err = sd->f.err;
 	}
-	report_conn(j->rep, &j->info, j->why, rd, j->pcap);
+	const char *pcap = NULL;
+	if (j->pcap) {
+		file_finish(s, j->pcap, 0, j->pcap->last_ns);
+		pcap = j->pcap->failed ? NULL : j->pcap->name;
+	}
+	if (s->rep)
+		report_conn(s->rep, &j->info, j->why, rd, pcap);
 	for (int d = 0; d < 2; d++)
 		if (j->d[d])
 			sink_dir_free(j->d[d]);
-	free(j->pcap);
-	free(j);
-}
-
-/* A direction's last word on disk: its buffer, a trailing gap's length,
- * the packet time of its last bytes as the mtime (as tcpflow stamps it). */
-static void dir_finish(struct weft_sink *s, struct weft_conn *c, struct sink_conn *sc, int d,
-		       struct sink_dir *sd)
-{
-	/* a direction that is all gap still gets its file, of its length */
-	if (s->o.files && !sd->f.failed && (sd->f.name || sd->len)) {
-		uint64_t t = sd->last_ns ? sd->last_ns : weft_conn_info(c)->last_ns;
-		if (sd->len > sd->f.boff + sd->f.blen && file_ready(s, c, sc, d, &sd->f)) {
-			file_flush(s, &sd->f);
-			if (ftruncate(sd->f.fd, (off_t)sd->len) != 0)
-				file_fail(s, &sd->f, errno);
-		}
-		struct timespec ts[2] = {
-			{ .tv_nsec = UTIME_OMIT },
-			{ .tv_sec = (time_t)(t / 1000000000ull), .tv_nsec = (long)(t % 1000000000ull) },
-		};
-		if (sd->f.fd >= 0) {
-			file_flush(s, &sd->f);
-			futimens(sd->f.fd, ts);
-		} else if (sd->f.name && !strchr(sd->f.name, '/')) {
-			utimensat(s->dirfd, sd->f.name, ts, AT_SYMLINK_NOFOLLOW);
-		}
+	if (j->pcap) {
+		free(j->pcap->name);
+		free(j->pcap->buf);
+		free(j->pcap);
 	}
-	file_close(s, &sd->f); /* failed or not: off the open list before it is freed */
+	free(j);
 }
 
 static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 {
 	struct weft_sink *s = ctx;
 	struct sink_conn *sc = weft_conn_user(c);
-	for (int d = 0; d < 2; d++)
-		if (sc->d[d])
-			dir_finish(s, c, sc, d, sc->d[d]);
-	char *pcap = NULL;
-	if (sc->pcap) {
-		file_close(s, sc->pcap);
-		pcap = sc->pcap->failed ? NULL : sc->pcap->name;
-		if (!pcap)
-			free(sc->pcap->name);
-		free(sc->pcap->buf);
-		free(sc->pcap);
-		sc->pcap = NULL;
+	for (int d = 0; d < 2; d++) {
+		struct sink_dir *sd = sc->d[d];
+		/* a direction that is all gap still gets its file, of its length */
+		if (sd && writing(s) && !sd->f.name && !sd->f.failed && sd->len &&
+		    !file_name(s, c, sc, d, &sd->f))
+			sd->f.failed = true;
 	}
 	struct end_job *j = s->hs ? calloc(1, sizeof(*j)) : NULL;
 	if (j) {
-		j->rep = s->rep;
+		j->s = s;
 		j->info = *weft_conn_info(c);
 		j->why = r;
-		j->hash = hashing(s);
-		j->pcap = pcap;
+		j->pcap = sc->pcap;
 		for (int d = 0; d < 2; d++) {
 			j->st[d] = *weft_conn_dir(c, (enum weft_dir)d);
 			j->d[d] = sc->d[d];
 		}
-		s->reported++;
+		if (s->rep)
+			s->reported++;
 		hasher_call(s->hs, finish_job, j);
-	} else {
-		free(pcap);
+	} else if (!s->hs) {
+		/* -c alone: nothing was queued for them */
 		for (int d = 0; d < 2; d++)
 			if (sc->d[d])
 				sink_dir_free(sc->d[d]);
 	}
+	/* (no memory for the job: its state is lost, not freed under the worker) */
 	sc->d[0] = sc->d[1] = NULL;
+	sc->pcap = NULL;
 }
 
 static void on_start(void *ctx, struct weft_conn *c)
@@ -769,9 +799,9 @@ int weft_sink_close_err(struct weft_sink *s, bool discard, char *err, size_t err
 	if (!s)
 		return 0;
 	err[0] = 0;
+	hasher_free(s->hs); /* every queued write and report line is done */
 	while (s->ohead)
 		file_close(s, s->ohead);
-	hasher_free(s->hs); /* every queued report line is written */
 	int errors = s->errors;
 	char rerr[256] = "";
 	if (s->rep)
@@ -811,28 +841,39 @@ void weft_sink_flush(struct weft_sink *s)
 		chunks_flush(s);
 }
 
-/* ---- --pcap: each connection's frames in a pcap of its own ---- */
+/* ---- --pcap: each connection's frames in a capture of its own ---- */
+
+/* Worker: pcap bytes at their offset. */
+static void pcap_data(void *arg, uint64_t off, const uint8_t *data, size_t len)
+{
+	struct sink_file *f = arg;
+	if (file_ready(f->s, f))
+		file_write(f->s, f, off, data, len);
+}
 
 void sink_pcap_frame(struct weft_sink *s, struct weft_conn *c, const struct weft_frame *fr)
 {
 	struct sink_conn *sc = weft_conn_user(c);
+	if (!s->hs)
+		return;
 	if (!sc->pcap) {
-		if (s->dirfd < 0 || !(sc->pcap = calloc(1, sizeof(*sc->pcap))))
+		if (!(sc->pcap = calloc(1, sizeof(*sc->pcap))))
 			return;
-		sc->pcap->fd = -1;
-		if (!file_create(s, c, sc, -1, sc->pcap))
+		if (!file_name(s, c, sc, -1, sc->pcap)) {
+			free(sc->pcap);
+			sc->pcap = NULL;
 			return;
+		}
 		/* pcap, nanosecond stamps, this frame's link type */
 		uint32_t h[6] = { 0xa1b23c4d, 2 | 4u << 16, 0, 0, 262144, fr->link };
-		file_write(s, sc->pcap, 0, h, sizeof(h));
+		hasher_data_call(s->hs, pcap_data, sc->pcap, 0, h, sizeof(h));
 		sc->pcap->pos = sizeof(h);
 	}
 	struct sink_file *f = sc->pcap;
-	if (f->failed || !file_ready(s, c, sc, -1, f))
-		return;
 	uint32_t rec[4] = { (uint32_t)(fr->ts_ns / 1000000000ull),
 			    (uint32_t)(fr->ts_ns % 1000000000ull), fr->caplen, fr->wirelen };
-	file_write(s, f, f->pos, rec, sizeof(rec));
-	file_write(s, f, f->pos + sizeof(rec), fr->data, fr->caplen);
+	hasher_data_call(s->hs, pcap_data, f, f->pos, rec, sizeof(rec));
+	hasher_data_call(s->hs, pcap_data, f, f->pos + sizeof(rec), fr->data, fr->caplen);
 	f->pos += sizeof(rec) + fr->caplen;
+	f->last_ns = fr->ts_ns;
 }

@@ -11,13 +11,18 @@
 #include "report.h"
 
 /* An output file: a descriptor while open, a buffer of bytes at boff. */
+struct weft_sink;
 struct sink_file {
+	struct weft_sink *s;
 	char *name;           /* relative to the output directory */
 	int fd;               /* -1: closed */
 	uint8_t *buf;         /* FILE_BUF bytes while open */
 	size_t blen;
 	uint64_t boff;        /* the buffer's offset in the file */
-	uint64_t pos;         /* --pcap: where the next record goes */
+	uint64_t hi;          /* worker: the end of the bytes written */
+	uint64_t pos;         /* --pcap: where the next record goes (reader) */
+	uint64_t last_ns;     /* --pcap: its last frame's time (the mtime) */
+	bool created;         /* worker: made on disk */
 	struct sink_file *oprev, *onext; /* open-file LRU */
 	bool failed;
 	int err;              /* errno of the first failure */
@@ -30,6 +35,7 @@ struct sink_dir {
 	uint64_t late;        /* bytes that filled a declared gap */
 	uint64_t last_ns;     /* packet time of the last bytes (the mtime) */
 	char *tag;            /* -c's SRC-DST, made at the first chunk */
+	bool hash;            /* a digest is made of it */
 	struct report_gaps gaps;
 };
 
@@ -51,8 +57,9 @@ struct weft_sink {
 	struct weft_sink_opts o;
 	int dirfd;
 	bool made_dir;        /* the sink created DIR (a failed run removes it) */
-	struct report *rep;   /* written by the hashing thread only */
-	struct hasher *hs;    /* NULL when there is no report to hash for */
+	struct report *rep;   /* written by the worker only */
+	struct hasher *hs;    /* the worker: NULL when nothing goes to DIR */
+	/* the worker's: open files, errors */
 	struct sink_file *ohead, *otail;
 	int nopen;
 	int errors;

@@ -522,6 +522,19 @@ def t_qinq_names():
         v = f["vlan"]
         assert len(v) == 2 and f["c2s"]["file"].endswith("--%d.%d" % tuple(v)), f
 
+def t_max_open():
+    """--max-open 2 (files closed and reopened) writes what the default
+    (RLIMIT_NOFILE's hard limit: every file opened once) writes."""
+    cap = gen("maxopen.pcap", "--conns", "30", "--concurrent", "10", "--seed", "15", "--loss", "0.05")
+    a, b = os.path.join(TMP, "mo-a"), os.path.join(TMP, "mo-b")
+    weft("read", "-q", cap, "-o", a, "--max-open", "2", check=True)
+    weft("read", "-q", cap, "-o", b, check=True)
+    names = sorted(f for f in os.listdir(a) if f != "report.xml")
+    assert names == sorted(f for f in os.listdir(b) if f != "report.xml") and len(names) > 40
+    for f in names:
+        assert open(os.path.join(a, f), "rb").read() == open(os.path.join(b, f), "rb").read(), f
+    one_error_line(weft("read", cap, "-o", os.path.join(TMP, "mo-c"), "--max-open", "0"), "bad value")
+
 def t_man_page_and_completion():
     """Every option read help and run help list is in the man page and the
     completion; every help goes to stdout."""
