@@ -366,6 +366,8 @@ int sink_option(int argc, char **argv, int *i, struct weft_sink_opts *so)
 	const char *a = argv[*i];
 	if (!strcmp(a, "--force"))
 		return 0; /* run's --force-output; read takes --force itself */
+	if (!strcmp(a, "--pcap"))
+		return -cli_error("--pcap is weft read's: weft run writes no per-connection pcap");
 	return cli_option(argc, argv, i, &unused, so);
 }
 

@@ -153,6 +153,7 @@ int do_run(int argc, char **argv)
 	if (!lo.ifname)
 		return cli_error("no interface (weft run dev IFACE; try '%s run help')", prog_name);
 	sink_options_done(&so);
+	summary_to_stderr = so.chunks != NULL; /* never into -c's data */
 	if (!lo.mode)
 		lo.mode = weft_iface_is_hosts(lo.ifname) ? WEFT_MODE_HOST : WEFT_MODE_TAP;
 	if (lo.mode == WEFT_MODE_TAP && !lo.force && weft_iface_has_default_route(lo.ifname))
