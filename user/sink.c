@@ -334,6 +334,30 @@ static int mkdir_p(const char *path, bool *made)
 	return 0;
 }
 
+/* Remove name beneath dirfd, entering its directories without following
+ * a symlink: flows.jsonl sits in a directory others may write to, so the
+ * names it lists must not lead out of it. */
+static void unlink_beneath(int dirfd, const char *name)
+{
+	const char *slash = strchr(name, '/');
+	if (!slash) {
+		unlinkat(dirfd, name, 0);
+		return;
+	}
+	char comp[NAME_MAX + 1];
+	size_t n = (size_t)(slash - name);
+	if (!n || n > NAME_MAX)
+		return;
+	memcpy(comp, name, n);
+	comp[n] = 0;
+	int sub = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return;
+	unlink_beneath(sub, slash + 1);
+	close(sub);
+	unlinkat(dirfd, comp, AT_REMOVEDIR); /* when it is empty now */
+}
+
 /* --force: remove what the earlier run's flows.jsonl lists (its stream
  * files and pcaps) and its reports, so no old file sits beside new ones. */
 static void remove_old_output(int dirfd)
@@ -359,7 +383,7 @@ static void remove_old_output(int dirfd)
 			}
 			name[n] = 0;
 			if (n && name[0] != '/' && !strstr(name, ".."))
-				unlinkat(dirfd, name, 0);
+				unlink_beneath(dirfd, name);
 		}
 	}
 	free(line);

@@ -106,6 +106,11 @@ int weft_template_check(const char *t, char *err, size_t errlen)
 			solid = false;
 			continue;
 		}
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(err, errlen, "template '%s': control characters make names no "
+				 "tool can show (report.xml cannot even hold them)", t);
+			return -1;
+		}
 		if (*p != '%') {
 			if (nlit < sizeof(lit))
 				lit[nlit++] = *p;
