@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hashing thread. The caller appends entries (bytes for a digest, a run
- * of zeros, a call) to the batch it is filling; a full batch goes to the
+ * The worker thread. The caller appends entries (a call, or a call with a
+ * copy of some bytes) to the batch it is filling; a full batch goes to the
  * thread and the caller takes a free one, waiting only when all are in use,
  * which bounds the memory at NBATCH * BATCH bytes. A report line must not
  * wait for a batch to fill (a slow source, a pipe gone quiet): the thread
@@ -19,19 +19,15 @@
 #define LINGER_NS 300000000ull /* report lines on disk well within 1 s */
 #define TICK_NS 100000000ull
 
-enum { E_DATA, E_ZEROS, E_CALL, E_DATA_CALL };
+enum { E_CALL, E_DATA_CALL };
 
 struct entry {
-	uint32_t kind, len;   /* len: bytes following (E_DATA, E_DATA_CALL) */
+	uint32_t kind, len;   /* len: bytes following (E_DATA_CALL) */
 	union {
-		struct sha256 *s;
 		void (*fn)(void *);
 		hasher_data_fn dfn;
 	};
-	union {
-		uint64_t zeros;
-		void *arg;
-	};
+	void *arg;
 	uint64_t off;         /* E_DATA_CALL */
 };
 
@@ -58,13 +54,6 @@ static void run_batch(struct batch *b)
 		memcpy(&e, b->buf + p, sizeof(e));
 		p += sizeof(e);
 		switch (e.kind) {
-		case E_DATA:
-			sha256_update(e.s, b->buf + p, e.len);
-			p += (e.len + 7) & ~7u;
-			break;
-		case E_ZEROS:
-			sha256_zeros(e.s, e.zeros);
-			break;
 		case E_DATA_CALL:
 			e.dfn(e.arg, e.off, b->buf + p, e.len);
 			p += (e.len + 7) & ~7u;
@@ -201,19 +190,6 @@ static void put(struct hasher *h, const struct entry *e, const void *data, size_
 	pthread_mutex_unlock(&h->mu);
 }
 
-void hasher_data(struct hasher *h, struct sha256 *s, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	size_t chunk = BATCH - sizeof(struct entry);
-	while (len) {
-		size_t n = len < chunk ? len : chunk;
-		struct entry e = { .kind = E_DATA, .len = (uint32_t)n, .s = s };
-		put(h, &e, p, n);
-		p += n;
-		len -= n;
-	}
-}
-
 void hasher_data_call(struct hasher *h, hasher_data_fn fn, void *arg, uint64_t off,
 		      const void *data, size_t len)
 {
@@ -228,12 +204,6 @@ void hasher_data_call(struct hasher *h, hasher_data_fn fn, void *arg, uint64_t o
 		off += n;
 		len -= n;
 	}
-}
-
-void hasher_zeros(struct hasher *h, struct sha256 *s, uint64_t len)
-{
-	struct entry e = { .kind = E_ZEROS, .s = s, .zeros = len };
-	put(h, &e, NULL, 0);
 }
 
 void hasher_call(struct hasher *h, void (*fn)(void *), void *arg)

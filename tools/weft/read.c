@@ -201,11 +201,11 @@ int do_read(int argc, char **argv)
 		rc = 1;
 	}
 	if (sig) {
-		fprintf(stderr, "weft: %s after %llu packets%s%s: the read was cut; the report "
-			"holds the %llu connections read so far\n", cut_words(sig),
+		fprintf(stderr, "weft: %s after %llu packets%s%s: the read was cut; the %llu "
+			"connections read so far are written out%s\n", cut_words(sig),
 			(unsigned long long)packets, i <= nfiles && nfiles > 1 ? " in " : "",
 			i <= nfiles && nfiles > 1 ? files[i - 1] : "",
-			(unsigned long long)s.conns);
+			(unsigned long long)s.conns, so.report ? " and in the report" : "");
 		rc = 128 + sig;
 	}
 	print_summary(&s, packets, quiet);
