@@ -241,16 +241,18 @@ struct cli_opt {
 #define SO(f) true, offsetof(struct weft_sink_opts, f)
 static const struct cli_opt opts[] = {
 	{ "-o", "DIR", "output directory (default .)", O_DIR, SO(dir) },
-	{ "-c", NULL, "print every chunk to stdout, headed by its tuple (tcpflow's form),\n"
-	  "connection id and offset; without -o no file is written", O_CHUNKS, SO(chunks) },
-	{ "-T", "TEMPLATE", "file names: %A %a %B %b (addresses, ports), %V %v (\"--\" and the\n"
-	  "VLAN tags), %C %c (\"c\" and the count), %N (id), %D (c2s|s2c), %T %t\n"
-	  "(start time), %% (default " WEFT_DEFAULT_TEMPLATE ")", O_TMPL, SO(name_template) },
-	{ "--pcap", NULL, "also write one pcap per connection, named like its streams + .pcap",
+	{ "-c", NULL, "print every chunk to stdout after a header: its\n"
+	  "tuple (tcpflow's form), id, direction and offset;\n"
+	  "without -o no file is written", O_CHUNKS, SO(chunks) },
+	{ "-T", "TEMPLATE", "file names (default " WEFT_DEFAULT_TEMPLATE "):\n"
+	  "%A %a %B %b addresses and ports, %V %v \"--\" and the\n"
+	  "VLAN tags (100 or 100.200), %C %c \"c\" and the count,\n"
+	  "%N id, %D c2s|s2c, %T %t start time, %% a %", O_TMPL, SO(name_template) },
+	{ "--pcap", NULL, "also one pcap per connection (its c2s name.pcap)",
 	  O_FLAG, SO(pcap) },
-	{ "--max-open", "N", "files open at once (default: what RLIMIT_NOFILE allows)",
+	{ "--max-open", "N", "files open at once (default: RLIMIT_NOFILE's hard limit)",
 	  O_MAXOPEN, SO(max_open) },
-	{ "--no-hash", NULL, "no SHA-256 of the streams (sha256 null in flows.jsonl)",
+	{ "--no-hash", NULL, "no SHA-256 of the streams (sha256 null)",
 	  O_FLAG, SO(no_hash) },
 	{ "--force", NULL, "replace the weft output already in DIR", O_FLAG, SO(force) },
 	{ "--memcap", "SIZE", "memory for all engine state (e.g. 64M; 0: no cap)", O_SIZE, CFG(memcap) },
