@@ -250,7 +250,7 @@ static const struct cli_opt opts[] = {
 	  "%N id, %D c2s|s2c, %T %t start time, %% a %", O_TMPL, SO(name_template) },
 	{ "--pcap", NULL, "also one pcap per connection (its c2s name.pcap)",
 	  O_FLAG, SO(pcap) },
-	{ "--max-open", "N", "files open at once (default: RLIMIT_NOFILE's hard limit)",
+	{ "--max-open", "N", "files open at once (default: the hard RLIMIT_NOFILE)",
 	  O_MAXOPEN, SO(max_open) },
 	{ "--no-hash", NULL, "no SHA-256 of the streams (sha256 null)",
 	  O_FLAG, SO(no_hash) },
