@@ -16,8 +16,8 @@ struct sink_file {
 	struct weft_sink *s;
 	char *name;           /* relative to the output directory */
 	int fd;               /* -1: closed */
-	uint8_t *buf;         /* FILE_BUF bytes while open */
-	size_t blen;
+	uint8_t *buf;         /* bcap bytes while open */
+	size_t blen, bcap;
 	uint64_t boff;        /* the buffer's offset in the file */
 	uint64_t hi;          /* worker: the end of the bytes written */
 	uint64_t pos;         /* --pcap: where the next record goes (reader) */
