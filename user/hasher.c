@@ -1,36 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hashing thread. The caller appends entries (bytes for a digest, a run
- * of zeros, a call) to the batch it is filling; a full batch goes to the
+ * The worker thread. The caller appends entries (a call, or a call with a
+ * copy of some bytes) to the batch it is filling; a full batch goes to the
  * thread and the caller takes a free one, waiting only when all are in use,
- * which bounds the memory at NBATCH * BATCH bytes.
+ * which bounds the memory at NBATCH * BATCH bytes. A report line must not
+ * wait for a batch to fill (a slow source, a pipe gone quiet): the thread
+ * takes a batch that has held a call for LINGER_NS itself.
  */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "hasher.h"
 
 #define BATCH (256u << 10)
 #define NBATCH 8
+#define LINGER_NS 300000000ull /* report lines on disk well within 1 s */
+#define TICK_NS 100000000ull
 
-enum { E_DATA, E_ZEROS, E_CALL };
+enum { E_CALL, E_DATA_CALL };
 
 struct entry {
-	uint32_t kind, len;   /* len: bytes following (E_DATA) */
+	uint32_t kind, len;   /* len: bytes following (E_DATA_CALL) */
 	union {
-		struct sha256 *s;
 		void (*fn)(void *);
+		hasher_data_fn dfn;
 	};
-	union {
-		uint64_t zeros;
-		void *arg;
-	};
+	void *arg;
+	uint64_t off;         /* E_DATA_CALL */
 };
 
 struct batch {
 	struct batch *next;
 	size_t used;
+	uint64_t call_ns;    /* when its first call was queued, or 0 */
 	uint8_t buf[BATCH];
 };
 
@@ -50,12 +54,9 @@ static void run_batch(struct batch *b)
 		memcpy(&e, b->buf + p, sizeof(e));
 		p += sizeof(e);
 		switch (e.kind) {
-		case E_DATA:
-			sha256_update(e.s, b->buf + p, e.len);
+		case E_DATA_CALL:
+			e.dfn(e.arg, e.off, b->buf + p, e.len);
 			p += (e.len + 7) & ~7u;
-			break;
-		case E_ZEROS:
-			sha256_zeros(e.s, e.zeros);
 			break;
 		default:
 			e.fn(e.arg);
@@ -63,13 +64,33 @@ static void run_batch(struct batch *b)
 	}
 }
 
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void queue_cur(struct hasher *h);
+
 static void *thread_main(void *arg)
 {
 	struct hasher *h = arg;
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
-		while (!h->full_head && !h->stop)
-			pthread_cond_wait(&h->work, &h->mu);
+		while (!h->full_head && !h->stop) {
+			/* a call lingering in the batch being filled: take it */
+			if (h->cur->call_ns && now_ns(CLOCK_MONOTONIC) - h->cur->call_ns >= LINGER_NS &&
+			    h->free_list) {
+				queue_cur(h);
+				h->cur = h->free_list;
+				h->free_list = h->cur->next;
+				continue;
+			}
+			uint64_t t = now_ns(CLOCK_MONOTONIC) + TICK_NS;
+			struct timespec ts = { (time_t)(t / 1000000000ull), (long)(t % 1000000000ull) };
+			pthread_cond_timedwait(&h->work, &h->mu, &ts);
+		}
 		struct batch *b = h->full_head;
 		if (!b)
 			break; /* stop, and nothing left */
@@ -79,6 +100,7 @@ static void *thread_main(void *arg)
 		pthread_mutex_unlock(&h->mu);
 		run_batch(b);
 		b->used = 0;
+		b->call_ns = 0;
 		pthread_mutex_lock(&h->mu);
 		b->next = h->free_list;
 		h->free_list = b;
@@ -98,13 +120,18 @@ struct hasher *hasher_new(void)
 		if (!b)
 			break;
 		b->used = 0;
+		b->call_ns = 0;
 		b->next = h->free_list;
 		h->free_list = b;
 	}
 	h->cur = h->free_list;
 	h->free_list = h->cur ? h->cur->next : NULL;
 	pthread_mutex_init(&h->mu, NULL);
-	pthread_cond_init(&h->work, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->work, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&h->freed, NULL);
 	if (!h->cur || pthread_create(&h->th, NULL, thread_main, h) != 0) {
 		free(h->cur);
@@ -119,55 +146,64 @@ struct hasher *hasher_new(void)
 	return h;
 }
 
-/* Hand the current batch over and take a free one. */
-static void rotate(struct hasher *h)
+/* The current batch to the thread's queue (mu held). */
+static void queue_cur(struct hasher *h)
 {
-	pthread_mutex_lock(&h->mu);
 	h->cur->next = NULL;
 	if (h->full_tail) h->full_tail->next = h->cur; else h->full_head = h->cur;
 	h->full_tail = h->cur;
+}
+
+/* Hand the current batch over and take a free one (mu held). */
+static void rotate(struct hasher *h)
+{
+	queue_cur(h);
 	pthread_cond_signal(&h->work);
 	while (!h->free_list)
 		pthread_cond_wait(&h->freed, &h->mu);
 	h->cur = h->free_list;
 	h->free_list = h->cur->next;
-	pthread_mutex_unlock(&h->mu);
 }
 
 void hasher_push(struct hasher *h)
 {
+	pthread_mutex_lock(&h->mu);
 	if (h->cur->used)
 		rotate(h);
+	pthread_mutex_unlock(&h->mu);
 }
 
+/* The batch being filled is shared with the thread (which may take it
+ * by time), so appending holds the lock: uncontended, a few ns. */
 static void put(struct hasher *h, const struct entry *e, const void *data, size_t len)
 {
 	size_t need = sizeof(*e) + ((len + 7) & ~(size_t)7);
+	pthread_mutex_lock(&h->mu);
 	if (h->cur->used + need > BATCH)
 		rotate(h);
 	memcpy(h->cur->buf + h->cur->used, e, sizeof(*e));
 	if (len)
 		memcpy(h->cur->buf + h->cur->used + sizeof(*e), data, len);
 	h->cur->used += need;
+	if (e->kind == E_CALL && !h->cur->call_ns)
+		h->cur->call_ns = now_ns(CLOCK_MONOTONIC);
+	pthread_mutex_unlock(&h->mu);
 }
 
-void hasher_data(struct hasher *h, struct sha256 *s, const void *data, size_t len)
+void hasher_data_call(struct hasher *h, hasher_data_fn fn, void *arg, uint64_t off,
+		      const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	size_t chunk = BATCH - sizeof(struct entry);
 	while (len) {
 		size_t n = len < chunk ? len : chunk;
-		struct entry e = { .kind = E_DATA, .len = (uint32_t)n, .s = s };
+		struct entry e = { .kind = E_DATA_CALL, .len = (uint32_t)n, .dfn = fn, .arg = arg,
+				   .off = off };
 		put(h, &e, p, n);
 		p += n;
+		off += n;
 		len -= n;
 	}
-}
-
-void hasher_zeros(struct hasher *h, struct sha256 *s, uint64_t len)
-{
-	struct entry e = { .kind = E_ZEROS, .s = s, .zeros = len };
-	put(h, &e, NULL, 0);
 }
 
 void hasher_call(struct hasher *h, void (*fn)(void *), void *arg)
@@ -180,9 +216,9 @@ void hasher_free(struct hasher *h)
 {
 	if (!h)
 		return;
+	pthread_mutex_lock(&h->mu);
 	if (h->cur->used)
 		rotate(h);
-	pthread_mutex_lock(&h->mu);
 	h->stop = true;
 	pthread_cond_signal(&h->work);
 	pthread_mutex_unlock(&h->mu);

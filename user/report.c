@@ -1,24 +1,127 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The reports. flows.jsonl gets one line per connection as it ends, flushed
- * at once, so a crash loses no finished connection. report.xml follows the
- * DFXML layout tcpflow writes (a fileobject per direction file) for tools
- * that already read it.
+ * The reports. flows.jsonl gets one line per connection as it ends, written
+ * whole in one write, so a crash loses no finished connection and a full
+ * disk leaves no half line (a short write is cut back off). report.xml
+ * follows the DFXML layout tcpflow writes (a fileobject per direction file)
+ * and is well-formed at every moment: its closing tag is written at once,
+ * and each record goes in before it.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include "report.h"
 
-struct report {
-	FILE *jsonl;
-	FILE *xml;
-	char *dir;
-	int errors;
+#define XML_TAIL "</dfxml>\n"
+#define XML_TAIL_LEN (sizeof(XML_TAIL) - 1)
+
+/* A line being built. */
+struct sbuf {
+	char *p;
+	size_t n, cap;
+	bool oom;
 };
+
+struct report {
+	int jsonl, xml;
+	uint64_t jsonl_end, xml_end;  /* xml_end: where the closing tag starts */
+	char *dir;
+	int errors, first_errno;
+	const char *first_file;
+	struct sbuf line;
+};
+
+static void sb_reserve(struct sbuf *b, size_t more)
+{
+	if (b->n + more + 1 <= b->cap)
+		return;
+	size_t nc = b->cap ? b->cap : 1024;
+	while (nc < b->n + more + 1)
+		nc *= 2;
+	char *np = realloc(b->p, nc);
+	if (!np) {
+		b->oom = true;
+		return;
+	}
+	b->p = np;
+	b->cap = nc;
+}
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	sb_reserve(b, n);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = 0;
+}
+
+static void sb_str(struct sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+__attribute__((format(printf, 2, 3)))
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	sb_reserve(b, (size_t)n);
+	if (b->oom)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->n += (size_t)n;
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped (a template
+ * may put any of them in a file name). */
+static void sb_json(struct sbuf *b, const char *s)
+{
+	sb_put(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char e[8];
+		if (c == '"' || c == '\\') {
+			e[0] = '\\';
+			e[1] = (char)c;
+			sb_put(b, e, 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(e, sizeof(e), "\\u%04x", c);
+			sb_put(b, e, 6);
+		} else {
+			sb_put(b, (const char *)&c, 1);
+		}
+	}
+	sb_put(b, "\"", 1);
+}
+
+static void sb_xml(struct sbuf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': sb_str(b, "&lt;"); break;
+		case '>': sb_str(b, "&gt;"); break;
+		case '&': sb_str(b, "&amp;"); break;
+		case '\'': sb_str(b, "&apos;"); break;
+		case '"': sb_str(b, "&quot;"); break;
+		default:
+			if ((unsigned char)*s >= 0x20 || *s == '\t')
+				sb_put(b, s, 1);
+			else
+				sb_printf(b, "&#x%x;", (unsigned)(unsigned char)*s);
+		}
+	}
+}
 
 void report_time(uint64_t ns, char *buf, size_t len)
 {
@@ -49,29 +152,72 @@ void report_gap_add(struct report_gaps *g, uint64_t off, uint64_t len)
 	g->n++;
 }
 
-static FILE *create(int dirfd, const char *name)
+static void fail(struct report *r, const char *file, int err)
 {
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return NULL;
-	FILE *f = fdopen(fd, "w");
-	if (!f)
-		close(fd);
-	return f;
+	if (!r->errors++) {
+		r->first_errno = err ? err : EIO;
+		r->first_file = file;
+	}
 }
 
-static void xml_escape(FILE *f, const char *s)
+/* All of n bytes at off, or -1 (errno set). */
+static int pwrite_all(int fd, const char *p, size_t n, uint64_t off)
 {
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '\'': fputs("&apos;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default: fputc(*s, f);
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (!w)
+				errno = ENOSPC;
+			return -1;
 		}
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
 	}
+	return 0;
+}
+
+/* A record at the end of flows.jsonl, whole or not at all. */
+static void jsonl_put(struct report *r, const struct sbuf *b)
+{
+	if (b->oom) {
+		fail(r, "flows.jsonl", ENOMEM);
+		return;
+	}
+	if (pwrite_all(r->jsonl, b->p, b->n, r->jsonl_end) != 0) {
+		fail(r, "flows.jsonl", errno);
+		if (ftruncate(r->jsonl, (off_t)r->jsonl_end) != 0)
+			fail(r, "flows.jsonl", errno);
+		return;
+	}
+	r->jsonl_end += b->n;
+}
+
+/* A record before report.xml's closing tag, which is put back if the
+ * record does not fit: the file stays a whole document. */
+static void xml_put(struct report *r, struct sbuf *b)
+{
+	sb_str(b, XML_TAIL);
+	if (b->oom) {
+		fail(r, "report.xml", ENOMEM);
+		return;
+	}
+	if (pwrite_all(r->xml, b->p, b->n, r->xml_end) != 0) {
+		fail(r, "report.xml", errno);
+		/* the tail's bytes were there before: rewriting them takes no space */
+		if (pwrite_all(r->xml, XML_TAIL, XML_TAIL_LEN, r->xml_end) != 0 ||
+		    ftruncate(r->xml, (off_t)(r->xml_end + XML_TAIL_LEN)) != 0)
+			fail(r, "report.xml", errno);
+		return;
+	}
+	r->xml_end += b->n - XML_TAIL_LEN;
+}
+
+static int create(int dirfd, const char *name)
+{
+	return openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
 }
 
 struct report *report_open(int dirfd, const char *dir, const char *cmdline, char *err,
@@ -81,118 +227,173 @@ struct report *report_open(int dirfd, const char *dir, const char *cmdline, char
 	if (!r)
 		return NULL;
 	r->jsonl = create(dirfd, "flows.jsonl");
-	r->xml = create(dirfd, "report.xml");
-	if (!r->jsonl || !r->xml) {
-		snprintf(err, errlen, "%s: cannot create the report files", dir);
-		if (r->jsonl) fclose(r->jsonl);
-		if (r->xml) fclose(r->xml);
+	r->xml = r->jsonl >= 0 ? create(dirfd, "report.xml") : -1;
+	if (r->jsonl < 0 || r->xml < 0) {
+		snprintf(err, errlen, "%s/%s: %s", dir, r->jsonl < 0 ? "flows.jsonl" : "report.xml",
+			 strerror(errno));
+		if (r->jsonl >= 0) close(r->jsonl);
 		free(r);
 		return NULL;
 	}
 	r->dir = strdup(dir);
-	fputs("<?xml version='1.0' encoding='UTF-8'?>\n"
-	      "<dfxml xmloutputversion='1.0'>\n"
-	      "  <metadata xmlns='http://afflib.org/tcpflow/' "
-	      "xmlns:xsi='http://www.w3.org/2001/XMLSchema-instance' "
-	      "xmlns:dc='http://purl.org/dc/elements/1.1/'>\n"
-	      "    <dc:type>Feature Extraction</dc:type>\n"
-	      "  </metadata>\n"
-	      "  <creator version='1.0'>\n"
-	      "    <program>weft</program>\n"
-	      "    <version>0.1</version>\n"
-	      "    <execution_environment>\n"
-	      "      <command_line>", r->xml);
-	xml_escape(r->xml, cmdline);
-	fputs("</command_line>\n    </execution_environment>\n  </creator>\n", r->xml);
+	struct sbuf b = { 0 };
+	sb_str(&b, "<?xml version='1.0' encoding='UTF-8'?>\n"
+	       "<dfxml xmloutputversion='1.0'>\n"
+	       "  <metadata xmlns='http://afflib.org/tcpflow/' "
+	       "xmlns:xsi='http://www.w3.org/2001/XMLSchema-instance' "
+	       "xmlns:dc='http://purl.org/dc/elements/1.1/'>\n"
+	       "    <dc:type>Feature Extraction</dc:type>\n"
+	       "  </metadata>\n"
+	       "  <creator version='1.0'>\n"
+	       "    <program>weft</program>\n"
+	       "    <version>0.1</version>\n"
+	       "    <execution_environment>\n"
+	       "      <command_line>");
+	sb_xml(&b, cmdline);
+	sb_str(&b, "</command_line>\n    </execution_environment>\n  </creator>\n");
+	xml_put(r, &b);
+	free(b.p);
 	return r;
 }
 
-static void json_dir(FILE *f, const struct report_dir *d)
+void report_community_id(const struct weft_conn_info *ci, uint16_t seed, char out[40])
 {
-	const struct weft_dir_stats *st = d->st;
-	fputs("{\"file\": ", f);
-	if (d->file)
-		fprintf(f, "\"%s\"", d->file);
-	else
-		fputs("null", f);
-	fprintf(f, ", \"bytes\": %llu, \"packets\": %llu, \"gaps\": [",
-		(unsigned long long)st->bytes, (unsigned long long)st->packets);
-	for (size_t i = 0; d->gaps && i < d->gaps->n; i++)
-		fprintf(f, "%s[%llu, %llu]", i ? ", " : "", (unsigned long long)d->gaps->v[i][0],
-			(unsigned long long)d->gaps->v[i][1]);
-	fputs("], \"sha256\": ", f);
-	if (d->file && d->sha256[0])
-		fprintf(f, "\"%s\"", d->sha256);
-	else
-		fputs("null", f);
-	fputc('}', f);
+	/* seed, addresses, protocol, a zero byte, ports: the smaller endpoint
+	 * (address, then port) first, all in network order */
+	size_t alen = ci->family == 6 ? 16 : 4;
+	const struct weft_endpoint *a = &ci->client, *b = &ci->server;
+	int c = memcmp(a->addr, b->addr, alen);
+	if (c > 0 || (c == 0 && a->port > b->port)) {
+		a = &ci->server;
+		b = &ci->client;
+	}
+	uint8_t m[2 + 32 + 2 + 4], *p = m;
+	*p++ = (uint8_t)(seed >> 8);
+	*p++ = (uint8_t)seed;
+	memcpy(p, a->addr, alen);
+	p += alen;
+	memcpy(p, b->addr, alen);
+	p += alen;
+	*p++ = 6; /* TCP */
+	*p++ = 0;
+	*p++ = (uint8_t)(a->port >> 8);
+	*p++ = (uint8_t)a->port;
+	*p++ = (uint8_t)(b->port >> 8);
+	*p++ = (uint8_t)b->port;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	strcpy(out, "1:");
+	if (!EVP_Digest(m, (size_t)(p - m), md, &mdlen, EVP_sha1(), NULL))
+		return;
+	EVP_EncodeBlock((unsigned char *)out + 2, md, (int)mdlen);
 }
 
-static void xml_dir(struct report *r, const struct weft_conn_info *ci, enum weft_dir dir,
-		    const struct report_dir *d)
+static void json_dir(struct sbuf *b, const struct report_dir *d)
+{
+	const struct weft_dir_stats *st = d->st;
+	sb_str(b, "{\"file\": ");
+	if (d->file)
+		sb_json(b, d->file);
+	else
+		sb_str(b, "null");
+	sb_printf(b, ", \"bytes\": %llu, \"packets\": %llu, \"gaps\": [",
+		  (unsigned long long)st->bytes, (unsigned long long)st->packets);
+	for (size_t i = 0; d->gaps && i < d->gaps->n; i++)
+		sb_printf(b, "%s[%llu, %llu]", i ? ", " : "", (unsigned long long)d->gaps->v[i][0],
+			  (unsigned long long)d->gaps->v[i][1]);
+	sb_printf(b, "], \"conflicts\": %llu, \"late\": %llu, \"sha256\": ",
+		  (unsigned long long)st->conflicts, (unsigned long long)d->late);
+	/* a file cut short has no digest that would match it */
+	if (d->file && d->sha256[0] && !d->err)
+		sb_printf(b, "\"%s\"", d->sha256);
+	else
+		sb_str(b, "null");
+	if (d->err) {
+		sb_str(b, ", \"incomplete\": true, \"error\": ");
+		sb_json(b, strerror(d->err));
+	}
+	sb_put(b, "}", 1);
+}
+
+static void xml_dir(struct report *r, struct sbuf *b, const struct weft_conn_info *ci,
+		    enum weft_dir dir, const struct report_dir *d)
 {
 	if (!d->file)
 		return;
-	char a[64], b[64], t0[40], t1[40];
+	char a[64], bb[64], t0[40], t1[40];
 	const struct weft_endpoint *src = dir == WEFT_C2S ? &ci->client : &ci->server;
 	const struct weft_endpoint *dst = dir == WEFT_C2S ? &ci->server : &ci->client;
 	weft_addr_str(ci->family, src->addr, a, sizeof(a));
-	weft_addr_str(ci->family, dst->addr, b, sizeof(b));
+	weft_addr_str(ci->family, dst->addr, bb, sizeof(bb));
 	report_time(ci->first_ns, t0, sizeof(t0));
 	report_time(ci->last_ns, t1, sizeof(t1));
-	FILE *f = r->xml;
-	fputs("  <fileobject>\n    <filename>", f);
-	xml_escape(f, r->dir);
-	fputc('/', f);
-	xml_escape(f, d->file);
-	fprintf(f, "</filename>\n    <filesize>%llu</filesize>\n",
-		(unsigned long long)d->st->bytes);
-	fprintf(f, "    <tcpflow startime='%s' endtime='%s' family='%d' src_ipn='%s' "
-		"dst_ipn='%s' srcport='%u' dstport='%u' packets='%llu' connection_id='%llu' "
-		"gaps='%u' gap_bytes='%llu' conflicts='%llu' end='%s' len='%llu' />\n",
-		t0, t1, ci->family == 6 ? 10 : 2, a, b, src->port, dst->port,
-		(unsigned long long)d->st->packets, (unsigned long long)ci->id, d->st->gaps,
-		(unsigned long long)d->st->gap_bytes, (unsigned long long)d->st->conflicts,
-		weft_end_reason_name(ci->end), (unsigned long long)d->st->bytes);
-	if (d->sha256[0])
-		fprintf(f, "    <hashdigest type='SHA256'>%s</hashdigest>\n", d->sha256);
-	fputs("  </fileobject>\n", f);
+	sb_str(b, "  <fileobject>\n    <filename>");
+	sb_xml(b, r->dir);
+	sb_put(b, "/", 1);
+	sb_xml(b, d->file);
+	sb_printf(b, "</filename>\n    <filesize>%llu</filesize>\n",
+		  (unsigned long long)d->st->bytes);
+	sb_printf(b, "    <tcpflow startime='%s' endtime='%s' family='%d' src_ipn='%s' "
+		  "dst_ipn='%s' srcport='%u' dstport='%u' packets='%llu' connection_id='%llu' "
+		  "gaps='%u' gap_bytes='%llu' conflicts='%llu' end='%s' len='%llu'%s />\n",
+		  t0, t1, ci->family == 6 ? 10 : 2, a, bb, src->port, dst->port,
+		  (unsigned long long)d->st->packets, (unsigned long long)ci->id, d->st->gaps,
+		  (unsigned long long)d->st->gap_bytes, (unsigned long long)d->st->conflicts,
+		  weft_end_reason_name(ci->end), (unsigned long long)d->st->bytes,
+		  d->err ? " incomplete='1'" : "");
+	if (d->sha256[0] && !d->err)
+		sb_printf(b, "    <hashdigest type='SHA256'>%s</hashdigest>\n", d->sha256);
+	sb_str(b, "  </fileobject>\n");
 }
 
 void report_conn(struct report *r, const struct weft_conn_info *ci, enum weft_end_reason why,
-		 const struct report_dir d[2])
+		 const struct report_dir d[2], const char *pcap)
 {
-	char src[64], dst[64], t0[40], t1[40];
+	char src[64], dst[64], t0[40], t1[40], cid[40];
 	weft_addr_str(ci->family, ci->client.addr, src, sizeof(src));
 	weft_addr_str(ci->family, ci->server.addr, dst, sizeof(dst));
 	report_time(ci->first_ns, t0, sizeof(t0));
 	report_time(ci->last_ns, t1, sizeof(t1));
-	FILE *f = r->jsonl;
-	fprintf(f, "{\"id\": %llu, \"src\": \"%s\", \"sport\": %u, \"dst\": \"%s\", "
-		"\"dport\": %u, \"vlan\": [", (unsigned long long)ci->id, src,
-		ci->client.port, dst, ci->server.port);
+	report_community_id(ci, 0, cid);
+	struct sbuf *b = &r->line;
+	b->n = 0;
+	b->oom = false;
+	sb_printf(b, "{\"id\": %llu, \"src\": \"%s\", \"sport\": %u, \"dst\": \"%s\", "
+		  "\"dport\": %u, \"vlan\": [", (unsigned long long)ci->id, src,
+		  ci->client.port, dst, ci->server.port);
 	for (int i = 0; i < ci->nvlan; i++)
-		fprintf(f, "%s%u", i ? ", " : "", ci->vlan[i]);
-	fprintf(f, "], \"first\": \"%s\", \"last\": \"%s\", \"end\": \"%s\", \"c2s\": ", t0, t1,
-		weft_end_reason_name(why));
-	json_dir(f, &d[0]);
-	fputs(", \"s2c\": ", f);
-	json_dir(f, &d[1]);
-	fputs("}\n", f);
-	if (fflush(f) != 0)
-		r->errors++;
-	xml_dir(r, ci, WEFT_C2S, &d[0]);
-	xml_dir(r, ci, WEFT_S2C, &d[1]);
+		sb_printf(b, "%s%u", i ? ", " : "", ci->vlan[i]);
+	sb_printf(b, "], \"first\": \"%s\", \"last\": \"%s\", \"end\": \"%s\", "
+		  "\"community_id\": \"%s\", ", t0, t1, weft_end_reason_name(why), cid);
+	if (pcap) {
+		sb_str(b, "\"pcap\": ");
+		sb_json(b, pcap);
+		sb_str(b, ", ");
+	}
+	sb_str(b, "\"c2s\": ");
+	json_dir(b, &d[0]);
+	sb_str(b, ", \"s2c\": ");
+	json_dir(b, &d[1]);
+	sb_str(b, "}\n");
+	jsonl_put(r, b);
+	b->n = 0;
+	b->oom = false;
+	xml_dir(r, b, ci, WEFT_C2S, &d[0]);
+	xml_dir(r, b, ci, WEFT_S2C, &d[1]);
+	if (b->n)
+		xml_put(r, b);
 }
 
-int report_close(struct report *r)
+int report_close(struct report *r, char *err, size_t errlen)
 {
-	fputs("</dfxml>\n", r->xml);
+	if (close(r->xml) != 0)
+		fail(r, "report.xml", errno);
+	if (close(r->jsonl) != 0)
+		fail(r, "flows.jsonl", errno);
 	int errors = r->errors;
-	if (fclose(r->xml) != 0)
-		errors++;
-	if (fclose(r->jsonl) != 0)
-		errors++;
+	if (errors && err)
+		snprintf(err, errlen, "%s: %s", r->first_file, strerror(r->first_errno));
+	free(r->line.p);
 	free(r->dir);
 	free(r);
 	return errors;

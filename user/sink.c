@@ -2,104 +2,330 @@
 /*
  * The file sink: per-direction files at stream offsets (gap bytes are holes,
  * which read as zeros), a running SHA-256 of each, and the report lines when
- * a connection ends. Open files are bounded (an LRU of FILE streams), so a
- * capture with a million connections needs no more descriptors than a small
- * one. Files are created 0640, exclusively, never through a symlink.
+ * a connection ends. The reader thread reassembles, hashes, names files and
+ * copies each chunk once into the worker's queue (hasher.c); the worker
+ * writes it, in order, so the two costs share two CPUs.
+ * Everything below marked "worker" runs on that thread only; the reader
+ * touches a file's state again only after the worker is joined.
+ * Files are plain descriptors with a buffer of our own
+ * written with pwrite: stdio's fclose walks a list of every open FILE, which
+ * with thousands open cost more than the writes. Files stay open while their
+ * connection lives, up to --max-open (by default what RLIMIT_NOFILE allows),
+ * so a file is opened once; past it the least recently used is closed.
+ * Files are created 0640, exclusively, never through a symlink, and only
+ * beneath the output directory.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "weft/sink.h"
 #include "sha256.h"
 #include "report.h"
 #include "hasher.h"
+#include "sink_int.h"
 
-struct sink_dir {
-	struct sha256 sha;
-	char *name;           /* relative to the output directory */
-	FILE *f;
-	struct sink_dir *oprev, *onext; /* open-file LRU */
-	uint64_t pos;         /* where the stream's next byte goes */
-	uint64_t len;         /* stream length so far */
-	struct report_gaps gaps;
-	bool failed;
-};
-
-struct sink_conn {
-	struct sink_dir *d[2];
-	uint32_t count;       /* the %c of both files */
-};
-
-struct weft_sink {
-	struct weft_sink_opts o;
-	int dirfd;
-	struct report *rep;   /* written by the hashing thread only */
-	struct hasher *hs;    /* NULL when there is no report to hash for */
-	struct sink_dir *ohead, *otail;
-	int nopen;
-	int errors;
-	char *cbuf;           /* -c: chunks waiting to go out, or NULL */
-	size_t clen;
-	bool chunks_gone;     /* -c's reader went away */
-};
+/* A file's write buffer: a run of bytes at one offset, written when it
+ * fills or the next bytes go elsewhere. Larger writes cost the page cache
+ * less per byte (32 KB writes took a quarter less system time than 8 KB),
+ * so a file gets up to 64 KB while few are open, less as more are, all of
+ * them within about BUF_BUDGET: 3,000 busy connections (6,000 files) get
+ * 8 KB each. */
+#define FILE_BUF_MIN (8u << 10)
+#define FILE_BUF_MAX (64u << 10)
+#define BUF_BUDGET (48u << 20)
 
 /* -c's own buffer: stdio's is a page, a write per two or three chunks.
  * Bytes of a chunk this large or more skip it and go out in a write of
- * their own, as stdio does with a large fwrite: host mode's 64 KB GSO
- * records are written from where the ring holds them, with no copy. */
+ * their own: host mode's 64 KB GSO records are written from where the ring
+ * holds them, with no copy. */
 #define CHUNK_BUF (256u << 10)
 #define CHUNK_DIRECT (16u << 10)
 
 static const char *dir_name(enum weft_dir d) { return d == WEFT_C2S ? "c2s" : "s2c"; }
 
-static void fmt_addr(const struct weft_conn_info *ci, const uint8_t *a, char *b, size_t n)
-{
-	if (ci->family == 4)
-		snprintf(b, n, "%03u.%03u.%03u.%03u", a[0], a[1], a[2], a[3]);
-	else
-		weft_addr_str(6, a, b, n);
-}
+/* ---- errors: counted, the first named with its errno ---- */
 
-void weft_format_name(const char *t, const struct weft_conn_info *ci, enum weft_dir d,
-		      uint32_t count, char *out, size_t len)
+static void file_fail(struct weft_sink *s, struct sink_file *f, int err)
 {
-	const struct weft_endpoint *A = d == WEFT_C2S ? &ci->client : &ci->server;
-	const struct weft_endpoint *B = d == WEFT_C2S ? &ci->server : &ci->client;
-	size_t o = 0;
-	char tmp[64];
-	for (; *t && o + 1 < len; t++) {
-		if (*t != '%' || !t[1]) {
-			out[o++] = *t;
-			continue;
-		}
-		tmp[0] = 0;
-		switch (*++t) {
-		case 'A': fmt_addr(ci, A->addr, tmp, sizeof(tmp)); break;
-		case 'a': snprintf(tmp, sizeof(tmp), "%05u", A->port); break;
-		case 'B': fmt_addr(ci, B->addr, tmp, sizeof(tmp)); break;
-		case 'b': snprintf(tmp, sizeof(tmp), "%05u", B->port); break;
-		case 'V': if (ci->nvlan) strcpy(tmp, "--"); break;
-		case 'v': if (ci->nvlan) snprintf(tmp, sizeof(tmp), "%u", ci->vlan[0]); break;
-		case 'C': if (count) strcpy(tmp, "c"); break;
-		case 'c': if (count) snprintf(tmp, sizeof(tmp), "%u", count); break;
-		case 'N': snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)ci->id); break;
-		case 'T': report_time(ci->first_ns, tmp, sizeof(tmp)); break;
-		case 't': snprintf(tmp, sizeof(tmp), "%llu",
-				   (unsigned long long)(ci->first_ns / 1000000000ull)); break;
-		case '%': strcpy(tmp, "%"); break;
-		default: snprintf(tmp, sizeof(tmp), "%%%c", *t); break;
-		}
-		for (char *p = tmp; *p && o + 1 < len; p++)
-			out[o++] = *p == '/' ? '_' : *p;
+	if (f->failed)
+		return;
+	f->failed = true;
+	f->err = err ? err : EIO;
+	s->errors++;
+	if (!s->first_errno) {
+		s->first_errno = f->err;
+		snprintf(s->first_name, sizeof(s->first_name), "%s", f->name ? f->name : "?");
 	}
-	out[o] = 0;
 }
 
-static int mkdir_p(const char *path)
+/* ---- the open-file LRU ---- */
+
+static void lru_unlink(struct weft_sink *s, struct sink_file *f)
+{
+	if (f->oprev) f->oprev->onext = f->onext; else s->ohead = f->onext;
+	if (f->onext) f->onext->oprev = f->oprev; else s->otail = f->oprev;
+	f->oprev = f->onext = NULL;
+}
+
+static void lru_append(struct weft_sink *s, struct sink_file *f)
+{
+	f->oprev = s->otail;
+	f->onext = NULL;
+	if (s->otail) s->otail->onext = f; else s->ohead = f;
+	s->otail = f;
+}
+
+static void file_flush(struct weft_sink *s, struct sink_file *f)
+{
+	size_t done = 0;
+	while (done < f->blen && !f->failed) {
+		ssize_t w = pwrite(f->fd, f->buf + done, f->blen - done, (off_t)(f->boff + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			file_fail(s, f, w < 0 ? errno : ENOSPC);
+		else
+			done += (size_t)w;
+	}
+	f->boff += f->blen;
+	f->blen = 0;
+}
+
+static void file_close(struct weft_sink *s, struct sink_file *f)
+{
+	if (f->fd < 0)
+		return;
+	file_flush(s, f);
+	lru_unlink(s, f);
+	if (close(f->fd) != 0)
+		file_fail(s, f, errno);
+	f->fd = -1;
+	free(f->buf);
+	f->buf = NULL;
+	s->nopen--;
+}
+
+/* Open name beneath dirfd: each directory of a template's path is made if
+ * missing and entered without following a symlink, so no name leads out
+ * of the output directory. */
+static int open_beneath(int dirfd, const char *name, int flags)
+{
+	const char *slash = strchr(name, '/');
+	if (!slash)
+		return openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, 0640);
+	char comp[NAME_MAX + 1];
+	size_t n = (size_t)(slash - name);
+	if (n > NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(comp, name, n);
+	comp[n] = 0;
+	if (mkdirat(dirfd, comp, 0750) != 0 && errno != EEXIST)
+		return -1;
+	int sub = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return -1;
+	int fd = open_beneath(sub, slash + 1, flags);
+	int e = errno;
+	close(sub);
+	errno = e;
+	return fd;
+}
+
+/* Make room under --max-open, then open a file that has its name. */
+static bool file_open(struct weft_sink *s, struct sink_file *f, bool create)
+{
+	while (s->nopen >= s->o.max_open && s->ohead)
+		file_close(s, s->ohead);
+	f->fd = open_beneath(s->dirfd, f->name, O_WRONLY | (create ? O_CREAT | O_EXCL : 0));
+	if (f->fd < 0)
+		return false;
+	s->nopen++;
+	lru_append(s, f);
+	return true;
+}
+
+/* n bytes at offset off of a file: through its buffer while they follow
+ * on, in one pwrite of their own when they are large. */
+static void file_write(struct weft_sink *s, struct sink_file *f, uint64_t off, const void *p,
+		       size_t n)
+{
+	if (f->failed)
+		return;
+	if (off + n > f->hi)
+		f->hi = off + n;
+	if (s->otail != f) {
+		lru_unlink(s, f);
+		lru_append(s, f);
+	}
+	if (f->blen && (off != f->boff + f->blen || f->blen + n > f->bcap))
+		file_flush(s, f);
+	if (!f->blen)
+		f->boff = off;
+	if (!f->buf) {
+		size_t cap = FILE_BUF_MAX;
+		while (cap > FILE_BUF_MIN && (size_t)s->nopen * cap > BUF_BUDGET)
+			cap >>= 1;
+		f->bcap = cap;
+	}
+	if (n >= f->bcap) {
+		const uint8_t *q = p;
+		while (n && !f->failed) {
+			ssize_t w = pwrite(f->fd, q, n, (off_t)off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				file_fail(s, f, w < 0 ? errno : ENOSPC);
+				break;
+			}
+			q += w;
+			off += (uint64_t)w;
+			n -= (size_t)w;
+		}
+		f->boff = off;
+		return;
+	}
+	if (!f->buf && !(f->buf = malloc(f->bcap))) {
+		file_fail(s, f, ENOMEM);
+		return;
+	}
+	memcpy(f->buf + f->blen, p, n);
+	f->blen += n;
+}
+
+/* ---- names: the template, and a counter per name ---- */
+
+static uint64_t name_hash(const char *p)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+/* The next free count of a name (its form with %C%c empty), or 0. */
+static uint32_t *name_slot(struct weft_sink *s, const char *key)
+{
+	if (s->nnames * 2 >= s->names_cap) {
+		size_t nc = s->names_cap ? s->names_cap * 2 : 1024;
+		struct name_count *nv = calloc(nc, sizeof(*nv));
+		if (!nv)
+			return NULL;
+		for (size_t i = 0; i < s->names_cap; i++) {
+			if (!s->names[i].h)
+				continue;
+			size_t j = s->names[i].h & (nc - 1);
+			while (nv[j].h)
+				j = (j + 1) & (nc - 1);
+			nv[j] = s->names[i];
+		}
+		free(s->names);
+		s->names = nv;
+		s->names_cap = nc;
+	}
+	uint64_t h = name_hash(key);
+	size_t j = h & (s->names_cap - 1);
+	while (s->names[j].h && s->names[j].h != h)
+		j = (j + 1) & (s->names_cap - 1);
+	if (!s->names[j].h) {
+		s->names[j].h = h;
+		s->nnames++;
+	}
+	return &s->names[j].next;
+}
+
+/* A connection's count, chosen once for its files: past every earlier
+ * connection that gave either direction the same name (the per-name
+ * counter: one look-up, never a probe of the directory). */
+static uint32_t conn_count(struct weft_sink *s, struct weft_conn *c, struct sink_conn *sc)
+{
+	if (sc->counted)
+		return sc->count;
+	char key[2][PATH_MAX];
+	uint32_t *slot[2];
+	const struct weft_conn_info *ci = weft_conn_info(c);
+	uint32_t n = sc->count;
+	for (int d = 0; d < 2; d++) {
+		weft_format_name(s->o.name_template, ci, (enum weft_dir)d, UINT32_MAX, key[d],
+				 sizeof(key[d]));
+		slot[d] = name_slot(s, key[d]);
+		if (slot[d] && *slot[d] > n)
+			n = *slot[d];
+	}
+	for (int d = 0; d < 2; d++)
+		if (slot[d])
+			*slot[d] = n + 1;
+	sc->count = n;
+	sc->counted = true;
+	return n;
+}
+
+/* Name a direction's file (or the pcap: d < 0) on the reader thread: the
+ * count comes from the per-name counter, so the name is new to this run. */
+static bool file_name(struct weft_sink *s, struct weft_conn *c, struct sink_conn *sc, int d,
+		      struct sink_file *f)
+{
+	char name[PATH_MAX];
+	uint32_t n = conn_count(s, c, sc);
+	weft_format_name(s->o.name_template, weft_conn_info(c), d < 0 ? WEFT_C2S : (enum weft_dir)d,
+			 n, name, sizeof(name) - 8);
+	if (d < 0)
+		strcat(name, ".pcap");
+	f->s = s;
+	f->fd = -1;
+	f->name = strdup(name);
+	return f->name != NULL;
+}
+
+/* Worker: the file open, created at its first bytes (a name taken on disk,
+ * by an earlier run or a planted symlink, moves on to NAMEc1, c2, ...),
+ * reopened only if --max-open closed it. */
+static bool file_ready(struct weft_sink *s, struct sink_file *f)
+{
+	if (f->fd >= 0)
+		return true;
+	if (f->failed || s->dirfd < 0 || !f->name)
+		return false;
+	if (f->created) {
+		if (!file_open(s, f, false)) {
+			file_fail(s, f, errno);
+			return false;
+		}
+		return true;
+	}
+	char *base = f->name;
+	for (uint32_t k = 1; !file_open(s, f, true); k++) {
+		if (errno != EEXIST) {
+			file_fail(s, f, errno);
+			break;
+		}
+		char next[PATH_MAX];
+		snprintf(next, sizeof(next), "%sc%u", base, k);
+		if (f->name != base)
+			free(f->name);
+		f->name = strdup(next);
+		if (!f->name) {
+			f->name = base;
+			file_fail(s, f, ENOMEM);
+			return false;
+		}
+	}
+	if (f->name != base)
+		free(base);
+	f->created = true;
+	return f->fd >= 0;
+}
+
+/* ---- opening: the directory, --force, the report ---- */
+
+static int mkdir_p(const char *path, bool *made)
 {
 	char buf[PATH_MAX];
 	snprintf(buf, sizeof(buf), "%s", path);
@@ -111,165 +337,198 @@ static int mkdir_p(const char *path)
 			return -1;
 		*p = '/';
 	}
-	if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+	if (mkdir(buf, 0750) == 0)
+		*made = true;
+	else if (errno != EEXIST)
 		return -1;
 	return 0;
+}
+
+/* Remove name beneath dirfd, entering its directories without following
+ * a symlink: flows.jsonl sits in a directory others may write to, so the
+ * names it lists must not lead out of it. */
+static void unlink_beneath(int dirfd, const char *name)
+{
+	const char *slash = strchr(name, '/');
+	if (!slash) {
+		unlinkat(dirfd, name, 0);
+		return;
+	}
+	char comp[NAME_MAX + 1];
+	size_t n = (size_t)(slash - name);
+	if (!n || n > NAME_MAX)
+		return;
+	memcpy(comp, name, n);
+	comp[n] = 0;
+	int sub = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return;
+	unlink_beneath(sub, slash + 1);
+	close(sub);
+	unlinkat(dirfd, comp, AT_REMOVEDIR); /* when it is empty now */
+}
+
+/* --force: remove what the earlier run's flows.jsonl lists (its stream
+ * files and pcaps) and its reports, so no old file sits beside new ones. */
+static void remove_old_output(int dirfd)
+{
+	int fd = openat(dirfd, "flows.jsonl", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	while (f && getline(&line, &cap, f) > 0) {
+		/* every "file": "NAME" and "pcap": "NAME" of the line */
+		for (char *p = line; (p = strstr(p, "\": \"")); ) {
+			bool is_file = p - line >= 5 && (!strncmp(p - 5, "\"file", 5) ||
+							 !strncmp(p - 5, "\"pcap", 5));
+			p += 4;
+			if (!is_file)
+				continue;
+			char name[PATH_MAX];
+			size_t n = 0;
+			for (; *p && *p != '"' && n + 1 < sizeof(name); p++) {
+				if (*p == '\\' && p[1])
+					p++; /* escapes of names weft made: \" and \\ */
+				name[n++] = *p;
+			}
+			name[n] = 0;
+			if (n && name[0] != '/' && !strstr(name, ".."))
+				unlink_beneath(dirfd, name);
+		}
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	else if (fd >= 0)
+		close(fd);
+	unlinkat(dirfd, "flows.jsonl", 0);
+	unlinkat(dirfd, "report.xml", 0);
+}
+
+static void sink_free(struct weft_sink *s)
+{
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	free(s->cbuf);
+	free(s->names);
+	free(s);
+}
+
+/* What RLIMIT_NOFILE allows, the soft limit raised to the hard one first
+ * (as tcpflow does), less a margin for the capture, reports and stdio. */
+static int default_max_open(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 128;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1u << 20 : rl.rlim_max;
+		struct rlimit nl = { want, rl.rlim_max };
+		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+			rl.rlim_cur = want;
+	}
+	rlim_t n = rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : rl.rlim_cur;
+	n = n > 64 + 16 ? n - 64 : 16;
+	return n > 1u << 20 ? 1 << 20 : (int)n;
 }
 
 struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size_t errlen)
 {
 	struct weft_sink *s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
 		return NULL;
+	}
 	s->o = *o;
 	s->dirfd = -1;
 	if (!s->o.name_template)
 		s->o.name_template = WEFT_DEFAULT_TEMPLATE;
+	if (weft_template_check(s->o.name_template, err, errlen) != 0) {
+		free(s);
+		return NULL;
+	}
 	if (s->o.max_open <= 0)
-		s->o.max_open = 128;
+		s->o.max_open = default_max_open();
 	/* chunks into a pipe or a file go out in large writes of our own (the
 	 * live loop flushes them every second), after whatever stdio holds; a
-	 * terminal gets each through stdio as it comes */
-	if (o->chunks && !isatty(fileno(o->chunks))) {
-		fflush(o->chunks);
-		if (!(s->cbuf = malloc(CHUNK_BUF))) {
-			snprintf(err, errlen, "out of memory");
-			free(s);
-			return NULL;
+	 * terminal gets each through stdio as it comes. A reader that goes
+	 * away is an EPIPE to handle, not a signal that kills the report. */
+	if (o->chunks) {
+		signal(SIGPIPE, SIG_IGN);
+		if (!isatty(fileno(o->chunks))) {
+			fflush(o->chunks);
+			if (!(s->cbuf = malloc(CHUNK_BUF))) {
+				snprintf(err, errlen, "out of memory");
+				sink_free(s);
+				return NULL;
+			}
 		}
 	}
 	if (o->dir && (o->files || o->report)) {
-		if (mkdir_p(o->dir) != 0) {
+		if (mkdir_p(o->dir, &s->made_dir) != 0) {
 			snprintf(err, errlen, "%s: %s", o->dir, strerror(errno));
-			free(s);
+			sink_free(s);
 			return NULL;
 		}
 		s->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (s->dirfd < 0) {
 			snprintf(err, errlen, "%s: %s", o->dir, strerror(errno));
-			free(s);
+			sink_free(s);
 			return NULL;
 		}
-		if (!o->force && faccessat(s->dirfd, "flows.jsonl", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-			snprintf(err, errlen, "%s already holds weft output (flows.jsonl); "
-				 "choose another directory or pass --force", o->dir);
-			close(s->dirfd);
-			free(s);
-			return NULL;
-		}
-		if (o->report) {
-			s->rep = report_open(s->dirfd, o->dir, o->command_line, err, errlen);
-			s->hs = s->rep ? hasher_new() : NULL;
-			if (!s->hs) {
-				if (s->rep)
-					report_close(s->rep);
-				else
-					snprintf(err, errlen, "%s: cannot create the report", o->dir);
-				close(s->dirfd);
-				free(s);
+		if (faccessat(s->dirfd, "flows.jsonl", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (!o->force) {
+				snprintf(err, errlen, "%s already holds weft output (flows.jsonl); "
+					 "choose another directory or pass --force", o->dir);
+				sink_free(s);
 				return NULL;
 			}
+			remove_old_output(s->dirfd);
+		}
+		if (o->report &&
+		    !(s->rep = report_open(s->dirfd, o->dir, o->command_line, err, errlen))) {
+			sink_free(s);
+			return NULL;
+		}
+		if (!(s->hs = hasher_new())) {
+			if (s->rep)
+				report_close(s->rep, NULL, 0);
+			snprintf(err, errlen, "cannot start the writing thread");
+			sink_free(s);
+			return NULL;
 		}
 	}
 	return s;
 }
 
-static void lru_unlink(struct weft_sink *s, struct sink_dir *sd)
-{
-	if (sd->oprev) sd->oprev->onext = sd->onext; else s->ohead = sd->onext;
-	if (sd->onext) sd->onext->oprev = sd->oprev; else s->otail = sd->oprev;
-	sd->oprev = sd->onext = NULL;
-}
-
-static void file_close(struct weft_sink *s, struct sink_dir *sd)
-{
-	if (!sd->f)
-		return;
-	lru_unlink(s, sd);
-	if (fclose(sd->f) != 0 && !sd->failed) {
-		sd->failed = true;
-		s->errors++;
-	}
-	sd->f = NULL;
-	s->nopen--;
-}
-
-/* Open (or reopen) a direction's file; the first open creates it. */
-static FILE *file_get(struct weft_sink *s, struct weft_conn *c, struct sink_conn *sc,
-		      enum weft_dir d, struct sink_dir *sd)
-{
-	if (sd->f) {
-		if (s->otail != sd) {
-			lru_unlink(s, sd);
-			sd->oprev = s->otail;
-			if (s->otail) s->otail->onext = sd; else s->ohead = sd;
-			s->otail = sd;
-		}
-		return sd->f;
-	}
-	if (sd->failed || s->dirfd < 0 || !s->o.files)
-		return NULL;
-	while (s->nopen >= s->o.max_open && s->ohead)
-		file_close(s, s->ohead);
-	int fd;
-	if (!sd->name) {
-		char name[NAME_MAX + 1];
-		for (;;) {
-			weft_format_name(s->o.name_template, weft_conn_info(c), d, sc->count,
-					 name, sizeof(name));
-			fd = openat(s->dirfd, name,
-				    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-			if (fd >= 0 || errno != EEXIST || sc->count > 100000)
-				break;
-			/* the name is taken (an earlier connection on this tuple):
-			 * both files of this one move on to the next count */
-			sc->count++;
-		}
-		if (fd >= 0)
-			sd->name = strdup(name);
-	} else {
-		fd = openat(s->dirfd, sd->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	}
-	if (fd < 0) {
-		fprintf(stderr, "weft: cannot write %s/…: %s\n", s->o.dir, strerror(errno));
-		sd->failed = true;
-		s->errors++;
-		return NULL;
-	}
-	sd->f = fdopen(fd, "w");
-	if (!sd->f) {
-		close(fd);
-		sd->failed = true;
-		s->errors++;
-		return NULL;
-	}
-	setvbuf(sd->f, NULL, _IOFBF, 32768);
-	if (sd->pos && fseeko(sd->f, (off_t)sd->pos, SEEK_SET) != 0) {
-		sd->failed = true;
-		s->errors++;
-	}
-	sd->oprev = s->otail;
-	if (s->otail) s->otail->onext = sd; else s->ohead = sd;
-	s->otail = sd;
-	s->nopen++;
-	return sd->f;
-}
-
 /* The streams' digests are made: a report, and no --no-hash. */
 static bool hashing(const struct weft_sink *s)
 {
-	return s->hs && !s->o.no_hash;
+	return s->rep && !s->o.no_hash;
+}
+
+/* Files are written (by the worker). */
+static bool writing(const struct weft_sink *s)
+{
+	return s->hs && s->o.files;
 }
 
 static struct sink_dir *dir_state(struct weft_sink *s, struct sink_conn *sc, enum weft_dir d)
 {
 	if (!sc->d[d]) {
 		sc->d[d] = calloc(1, sizeof(struct sink_dir));
-		if (sc->d[d] && hashing(s))
+		if (!sc->d[d])
+			return NULL;
+		sc->d[d]->f.fd = -1;
+		sc->d[d]->f.s = s;
+		sc->d[d]->hash = hashing(s);
+		if (sc->d[d]->hash)
 			sha256_init(&sc->d[d]->sha);
 	}
 	return sc->d[d];
 }
+
+/* ---- -c ---- */
 
 /* v in decimal, its last digit just before end; returns its first. */
 static char *put_u64(char *end, uint64_t v)
@@ -281,8 +540,8 @@ static char *put_u64(char *end, uint64_t v)
 }
 
 /* n bytes to the chunks' descriptor, past stdio (which holds nothing:
- * see weft_sink_open). A reader that went away ends -c's output, not the
- * reassembly. */
+ * see weft_sink_open). A reader that went away ends -c's output and asks
+ * the source to stop: what was read is still reported. */
 static void chunks_write(struct weft_sink *s, const char *p, size_t n)
 {
 	int fd = fileno(s->o.chunks);
@@ -292,6 +551,8 @@ static void chunks_write(struct weft_sink *s, const char *p, size_t n)
 			continue;
 		if (w <= 0) {
 			s->chunks_gone = true;
+			if (s->o.stop)
+				*s->o.stop = SIGPIPE;
 			break;
 		}
 		p += w;
@@ -304,17 +565,23 @@ static void chunks_flush(struct weft_sink *s)
 	if (s->cbuf) {
 		chunks_write(s, s->cbuf, s->clen);
 		s->clen = 0;
-	} else
-		fflush(s->o.chunks);
+	} else if (fflush(s->o.chunks) != 0 && !s->chunks_gone) {
+		s->chunks_gone = true;
+		if (s->o.stop)
+			*s->o.stop = SIGPIPE;
+	}
 }
 
-/* Bytes for -c, in order: gathered in the sink's buffer; 16 KB or more
- * written on their own after what it holds; through stdio when there is
- * no buffer (a terminal). */
 static void chunk_put(struct weft_sink *s, const void *p, size_t n)
 {
+	if (s->chunks_gone)
+		return;
 	if (!s->cbuf) {
-		fwrite(p, 1, n, s->o.chunks);
+		if (fwrite(p, 1, n, s->o.chunks) != n) {
+			s->chunks_gone = true;
+			if (s->o.stop)
+				*s->o.stop = SIGPIPE;
+		}
 		return;
 	}
 	if (s->clen + n > CHUNK_BUF || n >= CHUNK_DIRECT)
@@ -327,18 +594,36 @@ static void chunk_put(struct weft_sink *s, const void *p, size_t n)
 	s->clen += n;
 }
 
-/* One chunk for -c: "-- conn ID DIR offset OFF, LEN bytes --", the bytes,
+/* A direction's tuple as tcpflow -c prints it: SRC.PORT-DST.PORT with the
+ * zero-padded addresses of its file names (and the VLAN tags). */
+static const char *chunk_tag(const struct weft_conn_info *ci, struct sink_dir *sd,
+			     enum weft_dir d)
+{
+	if (!sd->tag) {
+		char t[200];
+		weft_format_name("%A.%a-%B.%b%V%v", ci, d, 0, t, sizeof(t));
+		sd->tag = strdup(t);
+	}
+	return sd->tag ? sd->tag : "?";
+}
+
+/* One chunk for -c:
+ *   "-- SRC.PORT-DST.PORT conn ID DIR offset OFF, LEN bytes --", the bytes,
  * a newline. Built by hand: printf's formatting was a tenth of a live run's
  * CPU at a chunk per packet. */
-static void chunk_out(struct weft_sink *s, uint64_t id, enum weft_dir d, uint64_t off,
-		      const void *data, size_t len)
+static void chunk_out(struct weft_sink *s, const struct weft_conn_info *ci, struct sink_dir *sd,
+		      enum weft_dir d, uint64_t off, const void *data, size_t len)
 {
-	char b[128], num[24], *p = b;
+	char b[320], num[24], *p = b;
+	const char *tag = chunk_tag(ci, sd, d);
+	size_t tl = strlen(tag);
 #define PUT(str, n) (memcpy(p, (str), (n)), p += (n))
 #define PUT_NUM(v) do { char *q = put_u64(num + sizeof(num), (v)); \
 			PUT(q, (size_t)(num + sizeof(num) - q)); } while (0)
-	PUT("-- conn ", 8);
-	PUT_NUM(id);
+	PUT("-- ", 3);
+	PUT(tag, tl < 200 ? tl : 200);
+	PUT(" conn ", 6);
+	PUT_NUM(ci->id);
 	PUT(d == WEFT_C2S ? " c2s offset " : " s2c offset ", 12);
 	PUT_NUM(off);
 	PUT(", ", 2);
@@ -351,6 +636,17 @@ static void chunk_out(struct weft_sink *s, uint64_t id, enum weft_dir d, uint64_
 	chunk_put(s, "\n", 1);
 }
 
+/* ---- the engine's callbacks ---- */
+
+/* Worker: a direction's bytes, written. */
+static void dir_data(void *arg, uint64_t off, const uint8_t *data, size_t len)
+{
+	struct sink_dir *sd = arg;
+	struct weft_sink *s = sd->f.s;
+	if (sd->f.name && file_ready(s, &sd->f))
+		file_write(s, &sd->f, off, data, len);
+}
+
 static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
 		      const uint8_t *data, size_t len)
 {
@@ -359,21 +655,24 @@ static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 	struct sink_dir *sd = dir_state(s, sc, d);
 	if (!sd)
 		return len;
-	if (hashing(s))
-		hasher_data(s->hs, &sd->sha, data, len);
-	sd->len = off + len;
-	FILE *f = file_get(s, c, sc, d, sd);
-	if (f) {
-		if (sd->pos != off && fseeko(f, (off_t)off, SEEK_SET) != 0)
-			sd->failed = true;
-		if (fwrite(data, 1, len, f) != len && !sd->failed) {
-			sd->failed = true;
-			s->errors++;
-		}
-		sd->pos = off + len;
-	}
+	const struct weft_conn_info *ci = weft_conn_info(c);
+	/* bytes at offsets already passed filled a gap: late */
+	if (off < sd->len)
+		sd->late += (sd->len - off < len ? sd->len - off : len);
+	if (off + len > sd->len)
+		sd->len = off + len;
+	sd->last_ns = ci->last_ns;
+	if (writing(s) && !sd->f.name && !sd->f.failed && !file_name(s, c, sc, d, &sd->f))
+		sd->f.failed = true;
+	/* the digest here, the write on the worker: writing into the page
+	 * cache costs three times what SHA-256 (with SHA-NI) does, so this
+	 * split keeps the two threads near even */
+	if (sd->hash)
+		sha256_update(&sd->sha, data, len);
+	if (writing(s) && !sd->f.failed)
+		hasher_data_call(s->hs, dir_data, sd, off, data, len);
 	if (s->o.chunks)
-		chunk_out(s, weft_conn_info(c)->id, d, off, data, len);
+		chunk_out(s, ci, sd, d, off, data, len);
 	return len;
 }
 
@@ -384,40 +683,62 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 	struct sink_dir *sd = dir_state(s, sc, d);
 	if (!sd)
 		return;
-	if (hashing(s))
-		hasher_zeros(s->hs, &sd->sha, len);
-	sd->len = off + len;
+	if (sd->hash)
+		sha256_zeros(&sd->sha, len);
+	if (off + len > sd->len)
+		sd->len = off + len;
 	report_gap_add(&sd->gaps, off, len);
 	if (s->o.chunks) {
-		char b[128];
-		int n = snprintf(b, sizeof(b), "-- conn %llu %s gap at offset %llu, %llu bytes --\n",
+		char b[320];
+		int n = snprintf(b, sizeof(b), "-- %s conn %llu %s gap at offset %llu, %llu bytes --\n",
+				 chunk_tag(weft_conn_info(c), sd, d),
 				 (unsigned long long)weft_conn_info(c)->id, dir_name(d),
 				 (unsigned long long)off, (unsigned long long)len);
 		chunk_put(s, b, (size_t)n);
 	}
 }
 
-/* What a connection's report line needs, handed to the hashing thread,
- * which finishes the digests (after every byte queued before) and writes. */
+/* What a connection's end needs, handed to the worker, which finishes the
+ * files and digests (after every byte queued before) and writes the line. */
 struct end_job {
-	struct report *rep;
+	struct weft_sink *s;
 	struct weft_conn_info info;
 	enum weft_end_reason why;
-	bool hash;
 	struct weft_dir_stats st[2];
 	struct sink_dir *d[2];
+	struct sink_file *pcap;
 };
 
 static void sink_dir_free(struct sink_dir *sd)
 {
-	free(sd->name);
+	free(sd->f.name);
+	free(sd->f.buf);
+	free(sd->tag);
 	free(sd->gaps.v);
 	free(sd);
+}
+
+/* Worker: a file's last word on disk: its buffer, a trailing gap's length
+ * (len), the packet time t of its last bytes as the mtime (as tcpflow). */
+static void file_finish(struct weft_sink *s, struct sink_file *f, uint64_t len, uint64_t t)
+{
+	if (f->name && !f->failed && file_ready(s, f)) {
+		file_flush(s, f);
+		if (len > f->hi && ftruncate(f->fd, (off_t)len) != 0)
+			file_fail(s, f, errno);
+		struct timespec ts[2] = {
+			{ .tv_nsec = UTIME_OMIT },
+			{ .tv_sec = (time_t)(t / 1000000000ull), .tv_nsec = (long)(t % 1000000000ull) },
+		};
+		futimens(f->fd, ts);
+	}
+	file_close(s, f); /* failed or not: off the open list before it is freed */
 }
 
 static void finish_job(void *arg)
 {
 	struct end_job *j = arg;
+	struct weft_sink *s = j->s;
 	struct report_dir rd[2];
 	uint8_t dg[32];
 	memset(rd, 0, sizeof(rd));
@@ -426,17 +747,31 @@ static void finish_job(void *arg)
 		struct sink_dir *sd = j->d[d];
 		if (!sd)
 			continue;
-		if (j->hash) {
+		file_finish(s, &sd->f, sd->len, sd->last_ns ? sd->last_ns : j->info.last_ns);
+		if (sd->hash) {
 			sha256_final(&sd->sha, dg);
 			sha256_hex(dg, rd[d].sha256);
 		}
-		rd[d].file = sd->name;
+		rd[d].file = sd->f.name;
 		rd[d].gaps = &sd->gaps;
+		rd[d].late = sd->late;
+		rd[d].err = sd->f.err;
 	}
-	report_conn(j->rep, &j->info, j->why, rd);
+	const char *pcap = NULL;
+	if (j->pcap) {
+		file_finish(s, j->pcap, 0, j->pcap->last_ns);
+		pcap = j->pcap->failed ? NULL : j->pcap->name;
+	}
+	if (s->rep)
+		report_conn(s->rep, &j->info, j->why, rd, pcap);
 	for (int d = 0; d < 2; d++)
 		if (j->d[d])
 			sink_dir_free(j->d[d]);
+	if (j->pcap) {
+		free(j->pcap->name);
+		free(j->pcap->buf);
+		free(j->pcap);
+	}
 	free(j);
 }
 
@@ -446,39 +781,33 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 	struct sink_conn *sc = weft_conn_user(c);
 	for (int d = 0; d < 2; d++) {
 		struct sink_dir *sd = sc->d[d];
-		if (!sd)
-			continue;
-		/* a trailing gap: the file still has the stream's length */
-		if (sd->len > sd->pos) {
-			FILE *f = file_get(s, c, sc, (enum weft_dir)d, sd);
-			if (f && (fflush(f) != 0 || ftruncate(fileno(f), (off_t)sd->len) != 0)) {
-				sd->failed = true;
-				s->errors++;
-			}
-			sd->pos = sd->len;
-		}
-		file_close(s, sd);
+		/* a direction that is all gap still gets its file, of its length */
+		if (sd && writing(s) && !sd->f.name && !sd->f.failed && sd->len &&
+		    !file_name(s, c, sc, d, &sd->f))
+			sd->f.failed = true;
 	}
 	struct end_job *j = s->hs ? calloc(1, sizeof(*j)) : NULL;
 	if (j) {
-		j->rep = s->rep;
+		j->s = s;
 		j->info = *weft_conn_info(c);
 		j->why = r;
-		j->hash = hashing(s);
+		j->pcap = sc->pcap;
 		for (int d = 0; d < 2; d++) {
 			j->st[d] = *weft_conn_dir(c, (enum weft_dir)d);
 			j->d[d] = sc->d[d];
 		}
+		if (s->rep)
+			s->reported++;
 		hasher_call(s->hs, finish_job, j);
-	} else {
+	} else if (!s->hs) {
+		/* -c alone: nothing was queued for them */
 		for (int d = 0; d < 2; d++)
-			if (sc->d[d]) {
-				if (hashing(s))
-					sha256_final(&sc->d[d]->sha, (uint8_t[32]){ 0 });
+			if (sc->d[d])
 				sink_dir_free(sc->d[d]);
-			}
 	}
+	/* (no memory for the job: its state is lost, not freed under the worker) */
 	sc->d[0] = sc->d[1] = NULL;
+	sc->pcap = NULL;
 }
 
 static void on_start(void *ctx, struct weft_conn *c)
@@ -499,23 +828,43 @@ void weft_sink_bind(struct weft_sink *s, struct weft_config *cfg, struct weft_ca
 	cb->on_end = on_end;
 }
 
-int weft_sink_close(struct weft_sink *s)
+int weft_sink_close_err(struct weft_sink *s, bool discard, char *err, size_t errlen)
 {
 	if (!s)
 		return 0;
+	err[0] = 0;
+	hasher_free(s->hs); /* every queued write and report line is done */
 	while (s->ohead)
 		file_close(s, s->ohead);
-	hasher_free(s->hs); /* every queued report line is written */
 	int errors = s->errors;
+	char rerr[256] = "";
 	if (s->rep)
-		errors += report_close(s->rep);
-	if (s->dirfd >= 0)
-		close(s->dirfd);
+		errors += report_close(s->rep, rerr, sizeof(rerr));
+	if (s->dirfd >= 0 && discard && !s->reported && !s->errors) {
+		unlinkat(s->dirfd, "flows.jsonl", 0);
+		unlinkat(s->dirfd, "report.xml", 0);
+		if (s->made_dir)
+			rmdir(s->o.dir);
+	}
 	if (s->o.chunks)
 		chunks_flush(s);
-	free(s->cbuf);
-	free(s);
+	if (errors && s->first_errno)
+		snprintf(err, errlen, "%d write error%s in %s, the first: %s: %s", errors,
+			 errors == 1 ? "" : "s", s->o.dir, s->first_name, strerror(s->first_errno));
+	else if (errors)
+		snprintf(err, errlen, "%d write error%s in %s: %s", errors, errors == 1 ? "" : "s",
+			 s->o.dir, rerr[0] ? rerr : "?");
+	sink_free(s);
 	return errors;
+}
+
+int weft_sink_close(struct weft_sink *s)
+{
+	char err[PATH_MAX + 256];
+	int n = weft_sink_close_err(s, false, err, sizeof(err));
+	if (n)
+		fprintf(stderr, "Error: %s\n", err);
+	return n;
 }
 
 void weft_sink_flush(struct weft_sink *s)
@@ -524,4 +873,41 @@ void weft_sink_flush(struct weft_sink *s)
 		hasher_push(s->hs);
 	if (s->o.chunks)
 		chunks_flush(s);
+}
+
+/* ---- --pcap: each connection's frames in a capture of its own ---- */
+
+/* Worker: pcap bytes at their offset. */
+static void pcap_data(void *arg, uint64_t off, const uint8_t *data, size_t len)
+{
+	struct sink_file *f = arg;
+	if (file_ready(f->s, f))
+		file_write(f->s, f, off, data, len);
+}
+
+void sink_pcap_frame(struct weft_sink *s, struct weft_conn *c, const struct weft_frame *fr)
+{
+	struct sink_conn *sc = weft_conn_user(c);
+	if (!s->hs)
+		return;
+	if (!sc->pcap) {
+		if (!(sc->pcap = calloc(1, sizeof(*sc->pcap))))
+			return;
+		if (!file_name(s, c, sc, -1, sc->pcap)) {
+			free(sc->pcap);
+			sc->pcap = NULL;
+			return;
+		}
+		/* pcap, nanosecond stamps, this frame's link type */
+		uint32_t h[6] = { 0xa1b23c4d, 2 | 4u << 16, 0, 0, 262144, fr->link };
+		hasher_data_call(s->hs, pcap_data, sc->pcap, 0, h, sizeof(h));
+		sc->pcap->pos = sizeof(h);
+	}
+	struct sink_file *f = sc->pcap;
+	uint32_t rec[4] = { (uint32_t)(fr->ts_ns / 1000000000ull),
+			    (uint32_t)(fr->ts_ns % 1000000000ull), fr->caplen, fr->wirelen };
+	hasher_data_call(s->hs, pcap_data, f, f->pos, rec, sizeof(rec));
+	hasher_data_call(s->hs, pcap_data, f, f->pos + sizeof(rec), fr->data, fr->caplen);
+	f->pos += sizeof(rec) + fr->caplen;
+	f->last_ns = fr->ts_ns;
 }

@@ -8,6 +8,10 @@
  * blocks ourselves handles them and saves a copy per packet. Filters still
  * use libpcap's compiler, once per link type, through pcap_offline_filter.
  *
+ * Pipes (tcpdump -w - | weft read -, /dev/stdin, <(...)) cannot be mapped:
+ * they are read through a window that slides over the stream, refilled when
+ * a record runs past its end, so the same parsers serve both.
+ *
  * A record cut short at the end is reported, not fatal: what came before it
  * is kept.
  */
@@ -24,6 +28,8 @@
 #include "weft/source.h"
 
 #define MAX_RECORD (1u << 20) /* a larger record is corruption, not data */
+#define MAX_BLOCK (64u << 20) /* a larger pcapng block too */
+#define WINDOW (1u << 20)     /* a stream's read-ahead */
 #define MAX_IFACES 256
 
 struct iface {
@@ -51,7 +57,58 @@ struct reader {
 	size_t errlen;
 	double next_progress;
 	uint64_t last_ts;
+	/* a stream: p is a window of cap bytes at stream offset base */
+	bool stream, eof;
+	int fd;
+	uint8_t *win;
+	size_t cap;
+	uint64_t base;
+	int rerr;             /* errno of a failed read */
+	uint32_t magic;
 };
+
+/* At least n bytes at pos? A map has what it has; a stream slides its
+ * window (what was read is dropped) and reads on until it has them. */
+static bool need(struct reader *r, size_t n)
+{
+	if (r->len - r->pos >= n)
+		return true;
+	if (!r->stream || r->eof)
+		return false;
+	if (r->pos) {
+		memmove(r->win, r->win + r->pos, r->len - r->pos);
+		r->base += r->pos;
+		r->len -= r->pos;
+		r->pos = 0;
+	}
+	if (n > r->cap) {
+		uint8_t *nw = realloc(r->win, n);
+		if (!nw) {
+			r->rerr = ENOMEM;
+			r->eof = true;
+			return false;
+		}
+		r->win = nw;
+		r->cap = n;
+	}
+	r->p = r->win;
+	while (r->len < n) {
+		ssize_t got = read(r->fd, r->win + r->len, r->cap - r->len);
+		if (got < 0 && errno == EINTR) {
+			if (r->o && r->o->stop && *r->o->stop)
+				break;
+			continue;
+		}
+		if (got <= 0) {
+			if (got < 0)
+				r->rerr = errno;
+			r->eof = true;
+			break;
+		}
+		r->len += (size_t)got;
+	}
+	return r->len - r->pos >= n;
+}
 
 static inline uint32_t r32(const struct reader *r, const uint8_t *p)
 {
@@ -118,7 +175,7 @@ static void drop_behind(struct reader *r)
 static int deliver(struct reader *r, uint32_t link, uint64_t ts, const uint8_t *data,
 		   uint32_t caplen, uint32_t wirelen)
 {
-	if (r->pos - r->dropped >= 2 * DROP_EVERY)
+	if (!r->stream && r->pos - r->dropped >= 2 * DROP_EVERY)
 		drop_behind(r);
 	if (r->flt) {
 		struct bpf_program *prog;
@@ -131,10 +188,18 @@ static int deliver(struct reader *r, uint32_t link, uint64_t ts, const uint8_t *
 	struct weft_frame f = { .ts_ns = ts, .data = data, .caplen = caplen,
 				.wirelen = wirelen, .link = link };
 	r->last_ts = ts;
-	weft_engine_feed(r->e, &f);
+	if (r->o && r->o->feed)
+		r->o->feed(r->o->feed_arg, r->e, &f);
+	else
+		weft_engine_feed(r->e, &f);
 	r->n++;
 	if (r->next_progress && (r->n & 0xfff) == 0 && mono_now() >= r->next_progress) {
-		fprintf(stderr, "\r%s: %.0f%% (%zu of %zu MB), %llu packets   ", r->path,
+		if (r->stream)
+			fprintf(stderr, "\r%s: %llu MB, %llu packets   ", r->path,
+				(unsigned long long)((r->base + r->pos) >> 20),
+				(unsigned long long)r->n);
+		else
+			fprintf(stderr, "\r%s: %.0f%% (%zu of %zu MB), %llu packets   ", r->path,
 			100.0 * (double)r->pos / (double)r->len, r->pos >> 20, r->len >> 20,
 			(unsigned long long)r->n);
 		r->next_progress = mono_now() + 0.5;
@@ -149,21 +214,19 @@ static bool stopped(const struct reader *r)
 
 static enum weft_read_status read_pcap(struct reader *r)
 {
-	const uint8_t *p = r->p;
-	uint32_t magic;
-	memcpy(&magic, p, 4);
+	uint32_t magic = r->magic;
 	bool nano = magic == 0xa1b23c4d || magic == 0x4d3cb2a1;
 	r->swap = magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1;
-	if (r->len < 24) {
+	if (!need(r, 24)) {
 		snprintf(r->err, r->errlen, "%s: pcap header cut short", r->path);
 		return WEFT_READ_ERROR;
 	}
-	uint32_t link = r32(r, p + 20) & 0x0fffffff; /* high bits: FCS flags */
+	uint32_t link = r32(r, r->p + 20) & 0x0fffffff; /* high bits: FCS flags */
 	r->pos = 24;
-	while (r->pos < r->len && !stopped(r)) {
-		if (r->len - r->pos < 16)
+	while (!stopped(r) && need(r, 1)) {
+		if (!need(r, 16))
 			goto cut;
-		const uint8_t *h = p + r->pos;
+		const uint8_t *h = r->p + r->pos;
 		uint32_t sec = r32(r, h), frac = r32(r, h + 4);
 		uint32_t cap = r32(r, h + 8), wire = r32(r, h + 12);
 		if (cap > MAX_RECORD) {
@@ -172,8 +235,9 @@ static enum weft_read_status read_pcap(struct reader *r)
 				 (unsigned long long)r->n, cap);
 			return WEFT_READ_TRUNCATED;
 		}
-		if (r->len - r->pos - 16 < cap)
+		if (!need(r, 16 + (size_t)cap))
 			goto cut;
+		h = r->p + r->pos;
 		uint64_t ts = (uint64_t)sec * 1000000000ull + (nano ? frac : (uint64_t)frac * 1000);
 		if (deliver(r, link, ts, h + 16, cap, wire < cap ? cap : wire) != 0)
 			return WEFT_READ_ERROR;
@@ -181,6 +245,8 @@ static enum weft_read_status read_pcap(struct reader *r)
 	}
 	return WEFT_READ_OK;
 cut:
+	if (stopped(r))
+		return WEFT_READ_OK; /* a signal cut the read, not the file */
 	snprintf(r->err, r->errlen, "%s: last record cut short after %llu packets; "
 		 "everything before it was read", r->path, (unsigned long long)r->n);
 	return WEFT_READ_TRUNCATED;
@@ -228,14 +294,13 @@ static void parse_idb_options(struct reader *r, const uint8_t *o, size_t len, st
 
 static enum weft_read_status read_pcapng(struct reader *r)
 {
-	const uint8_t *p = r->p;
 	struct iface ifs[MAX_IFACES];
 	uint32_t nif = 0;
 	r->pos = 0;
-	while (r->pos < r->len && !stopped(r)) {
-		if (r->len - r->pos < 12)
+	while (!stopped(r) && need(r, 1)) {
+		if (!need(r, 12))
 			goto cut;
-		const uint8_t *b = p + r->pos;
+		const uint8_t *b = r->p + r->pos;
 		uint32_t type;
 		memcpy(&type, b, 4);
 		if (type == 0x0a0d0d0a) {
@@ -253,10 +318,11 @@ static enum weft_read_status read_pcapng(struct reader *r)
 			type = r32(r, b);
 		}
 		uint32_t blen = r32(r, b + 4);
-		if (blen < 12 || blen % 4)
+		if (blen < 12 || blen % 4 || blen > MAX_BLOCK)
 			goto corrupt;
-		if (blen > r->len - r->pos)
+		if (!need(r, blen))
 			goto cut;
+		b = r->p + r->pos;
 		const uint8_t *body = b + 8;
 		size_t bl = blen - 12;
 		if (type == 1) { /* interface description */
@@ -292,12 +358,15 @@ static enum weft_read_status read_pcapng(struct reader *r)
 	}
 	return WEFT_READ_OK;
 cut:
+	if (stopped(r))
+		return WEFT_READ_OK; /* a signal cut the read, not the file */
 	snprintf(r->err, r->errlen, "%s: last block cut short after %llu packets; "
 		 "everything before it was read", r->path, (unsigned long long)r->n);
 	return WEFT_READ_TRUNCATED;
 corrupt:
-	snprintf(r->err, r->errlen, "%s: corrupt pcapng block at byte %zu after %llu packets; "
-		 "everything before it was read", r->path, r->pos, (unsigned long long)r->n);
+	snprintf(r->err, r->errlen, "%s: corrupt pcapng block at byte %llu after %llu packets; "
+		 "everything before it was read", r->path,
+		 (unsigned long long)(r->base + r->pos), (unsigned long long)r->n);
 	return WEFT_READ_TRUNCATED;
 }
 
@@ -320,54 +389,82 @@ enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 				     const struct weft_read_opts *o, uint64_t *packets,
 				     char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool is_stdin = !strcmp(path, "-");
+	int fd = is_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return WEFT_READ_ERROR;
 	}
 	struct stat sb;
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		close(fd);
+	if (fstat(fd, &sb) != 0 || S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "%s: %s", path, S_ISDIR(sb.st_mode) ? "is a directory" :
+			 strerror(errno));
+		if (!is_stdin)
+			close(fd);
 		return WEFT_READ_ERROR;
 	}
-	size_t len = (size_t)sb.st_size;
-	if (len < 4) {
-		snprintf(err, errlen, "%s: not a pcap or pcapng capture file", path);
-		close(fd);
-		return WEFT_READ_ERROR;
-	}
-	const uint8_t *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return WEFT_READ_ERROR;
-	}
-	madvise((void *)map, len, MADV_SEQUENTIAL);
 	struct filter flt = { .expr = o ? o->filter : NULL };
-	struct reader r = { .p = map, .len = len, .path = path, .e = e, .o = o,
+	struct reader r = { .path = is_stdin ? "stdin" : path, .e = e, .o = o, .fd = fd,
 			    .flt = flt.expr && *flt.expr ? &flt : NULL,
 			    .err = err, .errlen = errlen };
+	const uint8_t *map = NULL;
+	size_t maplen = 0;
+	if (S_ISREG(sb.st_mode) && sb.st_size >= 4) {
+		maplen = (size_t)sb.st_size;
+		map = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			snprintf(err, errlen, "%s: %s", r.path, strerror(errno));
+			if (!is_stdin)
+				close(fd);
+			return WEFT_READ_ERROR;
+		}
+		madvise((void *)map, maplen, MADV_SEQUENTIAL);
+		r.p = map;
+		r.len = maplen;
+	} else {
+		/* a pipe, a FIFO, a device, or a file too short to map */
+		r.stream = true;
+		r.cap = WINDOW;
+		r.win = malloc(r.cap);
+		if (!r.win) {
+			snprintf(err, errlen, "out of memory");
+			if (!is_stdin)
+				close(fd);
+			return WEFT_READ_ERROR;
+		}
+		r.p = r.win;
+	}
 	if (o && o->progress)
 		r.next_progress = mono_now() + 0.5;
-	uint32_t magic;
-	memcpy(&magic, map, 4);
 	enum weft_read_status st;
+	if (need(&r, 4))
+		memcpy(&r.magic, r.p, 4);
+	uint32_t magic = r.magic;
 	if (magic == 0xa1b2c3d4 || magic == 0xd4c3b2a1 || magic == 0xa1b23c4d ||
 	    magic == 0x4d3cb2a1) {
 		st = read_pcap(&r);
 	} else if (magic == 0x0a0d0d0a) {
 		st = read_pcapng(&r);
+	} else if (r.rerr) {
+		snprintf(err, errlen, "%s: %s", r.path, strerror(r.rerr));
+		st = WEFT_READ_ERROR;
 	} else {
-		snprintf(err, errlen, "%s: not a pcap or pcapng capture file", path);
+		snprintf(err, errlen, "%s: not a pcap or pcapng capture file", r.path);
 		st = WEFT_READ_ERROR;
 	}
+	if (st == WEFT_READ_TRUNCATED && r.rerr)
+		snprintf(err, errlen, "%s: %s after %llu packets; everything before was read",
+			 r.path, strerror(r.rerr), (unsigned long long)r.n);
 	if (r.next_progress)
-		fprintf(stderr, "\r%s: %llu packets%40s\n", path, (unsigned long long)r.n, "");
+		fprintf(stderr, "\r%s: %llu packets%40s\n", r.path, (unsigned long long)r.n, "");
 	for (int i = 0; i < flt.n; i++)
 		if (flt.c[i].ok)
 			pcap_freecode(&flt.c[i].prog);
-	munmap((void *)map, len);
+	if (map)
+		munmap((void *)map, maplen);
+	free(r.win);
+	if (!is_stdin)
+		close(fd);
 	if (packets)
 		*packets += r.n;
 	return st;

@@ -27,8 +27,13 @@ struct weft_sink_opts {
 				    * flows.jsonl, no hashdigest in report.xml
 				    * (the hash is most of what storing costs) */
 	FILE *chunks;              /* print every chunk here (NULL: no) */
-	int max_open;              /* open files at most (0: 128) */
+	int max_open;              /* open files at most (0: what RLIMIT_NOFILE
+				    * allows, the soft limit raised to the hard) */
 	const char *command_line;  /* recorded in report.xml */
+	bool pcap;                 /* also one pcap per connection (the frames
+				    * come through weft_sink_frame) */
+	volatile int *stop;        /* set to SIGPIPE when -c's reader goes away,
+				    * so the source stops (NULL: keep going) */
 };
 
 struct weft_sink;
@@ -38,8 +43,19 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
  * state. Callers that want callbacks of their own call the sink's from them. */
 void weft_sink_bind(struct weft_sink *s, struct weft_config *cfg, struct weft_callbacks *cb);
 /* Finish report.xml and close everything. Returns the number of write
- * errors seen (0: all written). */
+ * errors seen (0: all written), after one "Error: ..." line on stderr
+ * naming the first failed file and its errno. */
 int weft_sink_close(struct weft_sink *s);
+/* The same, the line in err instead. discard: when no connection was
+ * reported, remove the report files (and DIR if the sink made it): a
+ * failed run that wrote nothing leaves nothing. */
+int weft_sink_close_err(struct weft_sink *s, bool discard, char *err, size_t errlen);
+/* Is a template usable? 0, or -1 with one line in err: unknown escapes,
+ * empty, absolute or ".." paths, both directions named alike. */
+int weft_template_check(const char *tmpl, char *err, size_t errlen);
+/* Feed a frame to the engine; with --pcap, also write it to the pcap of
+ * the connection it belongs to (a source's feed hook). */
+int weft_sink_feed(void *sink, struct weft_engine *e, const struct weft_frame *f);
 /* Write out what waits (report lines of ended connections); live sources
  * call it every second. */
 void weft_sink_flush(struct weft_sink *s);

@@ -22,9 +22,14 @@ struct weft_read_opts {
 	const char *filter;    /* tcpdump expression, or NULL */
 	bool progress;         /* a progress line on stderr */
 	volatile int *stop;    /* set non-zero to stop early (signals) */
+	/* Optional: feeds each frame instead of weft_engine_feed (a sink
+	 * that wants the frames too: --pcap) */
+	int (*feed)(void *arg, struct weft_engine *e, const struct weft_frame *f);
+	void *feed_arg;
 };
 
-/* Read a pcap or pcapng file into the engine. Connections stay open across
+/* Read a pcap or pcapng file into the engine; "-" is stdin. Pipes and
+ * FIFOs (/dev/stdin, <(...)) are read as a stream, regular files mapped. Connections stay open across
  * calls, so several files continue each other. err gets one line. */
 enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 				     const struct weft_read_opts *o, uint64_t *packets,

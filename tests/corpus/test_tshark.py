@@ -28,7 +28,9 @@ def tunnelled(path, ep):
     return bool(out.strip())
 
 def snap_cut(path):
-    out = subprocess.run([WEFT, "-j", "read", "-q", "-c", path], stdout=subprocess.PIPE).stdout
+    # -c's data on stdout, -j's summary on stderr (never mixed)
+    out = subprocess.run([WEFT, "-j", "read", "-q", "-c", path], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE).stderr
     last = out.strip().splitlines()[-1]
     return json.loads(last)["truncated"] > 0
 

@@ -59,9 +59,9 @@ def memcap():
         subprocess.run([GEN, "-o", pcap, "-t", truth, "--hurt", str(n), "--mss", "1000"], check=True)
         cap = 16 if QUICK else 64
         r = subprocess.run([WEFT, "-j", "read", "-q", "-c", "--memcap", "%dM" % cap, pcap],
-                           stdout=subprocess.PIPE, check=True)
-        # -c prints chunks, then the JSON summary is the last line
-        summary = json.loads(r.stdout.strip().splitlines()[-1])
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
+        # -c prints chunks on stdout, the JSON summary goes to stderr
+        summary = json.loads(r.stderr.strip().splitlines()[-1])
         limit = (cap + 24) << 20
         assert summary["engine_mem_peak"] <= (cap << 20) + 4096, summary["engine_mem_peak"]
         if not SANITIZED:
@@ -69,8 +69,9 @@ def memcap():
                 summary["peak_rss"] >> 20, limit >> 20)
         assert summary["ends"]["memcap"] >= n // 2, summary["ends"]
         # without the cap the same capture needs far more: the cap did the work
-        r = subprocess.run([WEFT, "-j", "read", "-q", "-c", pcap], stdout=subprocess.PIPE, check=True)
-        uncapped = json.loads(r.stdout.strip().splitlines()[-1])
+        r = subprocess.run([WEFT, "-j", "read", "-q", "-c", pcap], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, check=True)
+        uncapped = json.loads(r.stderr.strip().splitlines()[-1])
         assert uncapped["engine_mem_peak"] > 3 * (cap << 20), uncapped["engine_mem_peak"]
         # and with files: every eviction is in flows.jsonl with its reason
         subprocess.run([WEFT, "read", "-q", "-o", out, "--memcap", "%dM" % cap, pcap], check=True)

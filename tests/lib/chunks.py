@@ -1,7 +1,7 @@
 """Parse `weft read -c` output: a header line per chunk, then its bytes."""
 import re
 
-HDR = re.compile(rb"-- conn (\d+) (c2s|s2c) (?:offset (\d+), (\d+) bytes|gap at offset (\d+), (\d+) bytes) --\n")
+HDR = re.compile(rb"-- (?:\S+ )?conn (\d+) (c2s|s2c) (?:offset (\d+), (\d+) bytes|gap at offset (\d+), (\d+) bytes) --\n")
 
 def parse(blob):
     """Yield (conn_id, dir, offset, data_or_None, length) in delivery order."""

@@ -226,7 +226,7 @@ import re, sys
 out = open(sys.argv[1], "rb").read()
 want = open(sys.argv[2], "rb").read() + open(sys.argv[3], "rb").read()
 streams, pos = {}, 0
-head = re.compile(rb"-- conn (\d+) (c2s|s2c) (?:offset (\d+), (\d+) bytes|gap at offset (\d+), (\d+) bytes) --\n")
+head = re.compile(rb"-- (?:\S+ )?conn (\d+) (c2s|s2c) (?:offset (\d+), (\d+) bytes|gap at offset (\d+), (\d+) bytes) --\n")
 while pos < len(out):
     m = head.match(out, pos)
     assert m, "not a chunk header at %d: %r" % (pos, out[pos:pos + 60])

@@ -15,7 +15,7 @@
 # Needs root. Prints "live: N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
-SUITE=live CASES=14 WHY="namespaces, XDP and AF_XDP need it"
+SUITE=live CASES=15 WHY="namespaces, XDP and AF_XDP need it"
 source tests/live/suite.sh
 CORPUS=${CORPUS:-$ROOT/../shared/corpus}
 
@@ -217,6 +217,31 @@ unprivileged() {
 	case_end $bad "-U" "-U nobody: the worker runs as nobody, its files are nobody's, nothing left behind"
 }
 unprivileged
+
+# ---- the legacy TC hook (kernels before 6.6 have no tcx links) ----
+legacy_tc() {
+	topo_up 1 || { ko "legacy tc: topology"; return; }
+	local srv=$WORK/lsrv bad=0 u
+	mkdir -p "$srv"; chmod 755 "$WORK"
+	head -c 3000000 /dev/urandom >"$srv/l.bin"
+	serve_http "$srv" || { ko "legacy tc: no HTTP server"; return; }
+	for u in "" "-U nobody"; do
+		local out=$WORK/lout${u:+-u}; rm -rf "$out"
+		start_weft "$M" "$MM" "$out" tc legacy $u || { echo "  tc legacy $u: did not start"; bad=$((bad + 1)); continue; }
+		ip netns exec "$M" tc filter show dev "$MM" ingress | grep -q "pref 30703" ||
+			{ echo "  tc legacy $u: no cls_bpf filter"; bad=$((bad + 1)); }
+		ip netns exec "$C" curl -s -o /dev/null "http://$SRV4:8080/l.bin"
+		sleep 0.5
+		stop_weft
+		local f; f=$(ls "$out" | grep "^010.199.000.001.08080" | head -1)
+		[ -n "$f" ] && tail -c 3000000 "$out/$f" | cmp -s - "$srv/l.bin" ||
+			{ echo "  tc legacy $u: stream not exact"; bad=$((bad + 1)); }
+		[ -n "$(ip netns exec "$M" tc filter show dev "$MM" ingress)" ] &&
+			{ echo "  tc legacy $u: a filter left behind"; bad=$((bad + 1)); }
+	done
+	case_end $bad "legacy tc" "tc legacy (and with -U nobody): the download exact, no filter left behind"
+}
+legacy_tc
 
 # ---- least privilege: exactly the documented capabilities ----
 # (README, weft.8): CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON on the ring

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers every CLI object uses: errors, keywords, units, JSON. */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 bool json_output;
 bool pretty_output;
 bool debug_output;
+bool summary_to_stderr;
 const char *prog_name = "weft";
 
 static void json_string(FILE *f, const char *s)
@@ -75,19 +77,35 @@ int match_keyword(const char *word, const char *const *keywords, int n)
 	return found;
 }
 
+/* A number with a unit multiplier, refused when it does not fit in 64 bits
+ * (a double past 2^64 cast to an integer is undefined) or when a non-zero
+ * value rounds to nothing (--memcap 0.5 must not quietly mean "no cap"). */
+static int scaled(double v, double mul, bool whole, uint64_t *out)
+{
+	double x = v * mul;
+	if (!(x >= 0) || x >= 18446744073709551616.0)
+		return -1;
+	if (whole && x != (double)(uint64_t)x)
+		return -1; /* half a byte */
+	if (v > 0 && (uint64_t)x == 0)
+		return -1;
+	*out = (uint64_t)x;
+	return 0;
+}
+
 int parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	if (!s || !isdigit((unsigned char)*s))
 		return -1;
 	double v = strtod(s, &end);
-	uint64_t mul = 1;
+	double mul = 1;
 	switch (toupper((unsigned char)*end)) {
 	case 0: break;
-	case 'K': mul = 1ull << 10; end++; break;
-	case 'M': mul = 1ull << 20; end++; break;
-	case 'G': mul = 1ull << 30; end++; break;
-	case 'T': mul = 1ull << 40; end++; break;
+	case 'K': mul = 0x1p10; end++; break;
+	case 'M': mul = 0x1p20; end++; break;
+	case 'G': mul = 0x1p30; end++; break;
+	case 'T': mul = 0x1p40; end++; break;
 	case 'B': break;
 	default: return -1;
 	}
@@ -97,8 +115,7 @@ int parse_size(const char *s, uint64_t *out)
 		end++;
 	if (*end)
 		return -1;
-	*out = (uint64_t)(v * (double)mul);
-	return 0;
+	return scaled(v, mul, true, out);
 }
 
 int parse_duration(const char *s, uint64_t *out)
@@ -122,8 +139,7 @@ int parse_duration(const char *s, uint64_t *out)
 		mul = 3600e9;
 	else
 		return -1;
-	*out = (uint64_t)(v * mul);
-	return 0;
+	return scaled(v, mul, false, out);
 }
 
 void jw_init(struct jw *w, FILE *f, bool pretty)
@@ -206,75 +222,156 @@ void jw_end(struct jw *w)
 	fputc('\n', w->f);
 }
 
-/* The engine's settings, as options of read and run alike. */
-int engine_option(int argc, char **argv, int *ip, struct weft_config *cfg)
+/*
+ * The options read and run share, one table: parsing, `read help` and the
+ * man page test all walk it, so an option cannot exist in one and be
+ * missing from another. Values never look like options: `-o -q` is a
+ * forgotten value, not a directory named -q.
+ */
+enum opt_kind { O_SIZE, O_DUR, O_BOOL, O_FLAG, O_DIR, O_TMPL, O_MAXOPEN, O_CHUNKS,
+		O_OVERLAP, O_BUFPOL, O_JSON, O_PRETTY };
+
+struct cli_opt {
+	const char *name, *arg, *help;
+	enum opt_kind kind;
+	bool sink;    /* offset is into struct weft_sink_opts, else weft_config */
+	size_t off;
+};
+
+#define CFG(f) false, offsetof(struct weft_config, f)
+#define SO(f) true, offsetof(struct weft_sink_opts, f)
+static const struct cli_opt opts[] = {
+	{ "-o", "DIR", "output directory (default .)", O_DIR, SO(dir) },
+	{ "-c", NULL, "print every chunk to stdout after a header: its\n"
+	  "tuple (tcpflow's form), id, direction and offset;\n"
+	  "without -o no file is written", O_CHUNKS, SO(chunks) },
+	{ "-T", "TEMPLATE", "file names (default " WEFT_DEFAULT_TEMPLATE "):\n"
+	  "%A %a %B %b addresses and ports, %V %v \"--\" and the\n"
+	  "VLAN tags (100 or 100.200), %C %c \"c\" and the count,\n"
+	  "%N id, %D c2s|s2c, %T %t start time, %% a %", O_TMPL, SO(name_template) },
+	{ "--pcap", NULL, "also one pcap per connection (its c2s name.pcap)",
+	  O_FLAG, SO(pcap) },
+	{ "--max-open", "N", "files open at once (default: the hard RLIMIT_NOFILE)",
+	  O_MAXOPEN, SO(max_open) },
+	{ "--no-hash", NULL, "no SHA-256 of the streams (sha256 null)",
+	  O_FLAG, SO(no_hash) },
+	{ "--force", NULL, "replace the weft output already in DIR", O_FLAG, SO(force) },
+	{ "--memcap", "SIZE", "memory for all engine state (e.g. 64M; 0: no cap)", O_SIZE, CFG(memcap) },
+	{ "--max-flows", "N", "open connections at most (0: no limit)", O_SIZE, CFG(max_flows) },
+	{ "--buffer", "SIZE", "out-of-order bytes held per direction (16M)", O_SIZE, CFG(buffer_cap) },
+	{ "--buffer-policy", "gap|end", "what a full buffer does (gap)", O_BUFPOL, CFG(buffer_policy) },
+	{ "--depth", "SIZE", "bytes kept per direction (0: all)", O_SIZE, CFG(depth) },
+	{ "--idle", "DURATION", "idle timeout of established connections (300s)", O_DUR,
+	  CFG(idle_established_ns) },
+	{ "--idle-closing", "DURATION", "idle timeout after a FIN (30s)", O_DUR, CFG(idle_closing_ns) },
+	{ "--idle-halfopen", "DURATION", "idle timeout with a SYN only (30s)", O_DUR,
+	  CFG(idle_halfopen_ns) },
+	{ "--overlap", "first|last", "which copy of differing overlapped bytes wins (first)",
+	  O_OVERLAP, CFG(overlap) },
+	{ "--no-vlan-key", NULL, "leave VLAN tags out of the flow key", O_BOOL, CFG(vlan_in_key) },
+	{ "-j", NULL, "summary as JSON (stdout; stderr with -c)", O_JSON, false, 0 },
+	{ "-p", NULL, "summary as pretty JSON", O_PRETTY, false, 0 },
+};
+#undef CFG
+#undef SO
+
+void print_options(FILE *f)
+{
+	for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+		const struct cli_opt *o = &opts[k];
+		char head[40];
+		snprintf(head, sizeof(head), "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(f, "  %-24s ", head);
+		for (const char *p = o->help; *p; p++) {
+			fputc(*p, f);
+			if (*p == '\n')
+				fprintf(f, "  %-24s ", "");
+		}
+		fputc('\n', f);
+	}
+}
+
+bool looks_like_option(const char *v)
+{
+	return v[0] == '-' && v[1] && !isdigit((unsigned char)v[1]);
+}
+
+int cli_option(int argc, char **argv, int *ip, struct weft_config *cfg, struct weft_sink_opts *so)
 {
 	int i = *ip;
 	const char *a = argv[i];
-	const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-	uint64_t *size = !strcmp(a, "--memcap") ? &cfg->memcap :
-			 !strcmp(a, "--max-flows") ? &cfg->max_flows :
-			 !strcmp(a, "--buffer") ? &cfg->buffer_cap :
-			 !strcmp(a, "--depth") ? &cfg->depth : NULL;
-	uint64_t *dur = !strcmp(a, "--idle") ? &cfg->idle_established_ns :
-			!strcmp(a, "--idle-closing") ? &cfg->idle_closing_ns :
-			!strcmp(a, "--idle-halfopen") ? &cfg->idle_halfopen_ns : NULL;
-	bool pol = !strcmp(a, "--buffer-policy"), ovl = !strcmp(a, "--overlap");
-	if (!strcmp(a, "--no-vlan-key")) {
-		cfg->vlan_in_key = false;
-		return 1;
-	}
-	if (!size && !dur && !pol && !ovl)
+	const struct cli_opt *o = NULL;
+	for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]) && !o; k++)
+		if (!strcmp(a, opts[k].name) || (opts[k].kind == O_JSON && !strcmp(a, "--json")) ||
+		    (opts[k].kind == O_PRETTY && !strcmp(a, "--pretty")))
+			o = &opts[k];
+	if (!o)
 		return 0;
+	char *base = o->sink ? (char *)so : (char *)cfg;
+	void *field = base + o->off;
+	switch (o->kind) {
+	case O_FLAG: *(bool *)field = true; return 1;
+	case O_BOOL: *(bool *)field = false; return 1;
+	case O_CHUNKS: so->chunks = stdout; return 1;
+	case O_JSON: json_output = true; return 1;
+	case O_PRETTY: json_output = pretty_output = true; return 1;
+	default: break;
+	}
+	const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 	if (!v)
-		return -cli_error("%s needs a value", a);
-	bool ok;
-	if (size)
-		ok = !parse_size(v, size);
-	else if (dur)
-		ok = !parse_duration(v, dur);
-	else if (pol)
-		ok = (is_prefix(v, "gap") && (cfg->buffer_policy = WEFT_BUFFER_GAP, 1)) ||
-		     (is_prefix(v, "end") && (cfg->buffer_policy = WEFT_BUFFER_END, 1));
-	else
+		return -cli_error("%s needs a value (%s)", a, o->arg);
+	if (looks_like_option(v))
+		return -cli_error("%s needs a value (%s), not the option '%s'", a, o->arg, v);
+	bool ok = true;
+	uint64_t n;
+	switch (o->kind) {
+	case O_SIZE: ok = !parse_size(v, (uint64_t *)field); break;
+	case O_DUR: ok = !parse_duration(v, (uint64_t *)field); break;
+	case O_DIR: case O_TMPL: *(const char **)field = v; break;
+	case O_MAXOPEN:
+		ok = !parse_size(v, &n) && n >= 1 && n <= 1u << 20;
+		if (ok)
+			*(int *)field = (int)n;
+		break;
+	case O_OVERLAP:
 		ok = (is_prefix(v, "first") && (cfg->overlap = WEFT_OVERLAP_FIRST, 1)) ||
 		     (is_prefix(v, "last") && (cfg->overlap = WEFT_OVERLAP_LAST, 1));
+		break;
+	case O_BUFPOL:
+		ok = (is_prefix(v, "gap") && (cfg->buffer_policy = WEFT_BUFFER_GAP, 1)) ||
+		     (is_prefix(v, "end") && (cfg->buffer_policy = WEFT_BUFFER_END, 1));
+		break;
+	default: break;
+	}
 	if (!ok)
-		return -cli_error("bad value '%s' for %s", v, a);
+		return -cli_error("bad value '%s' for %s (%s%s)", v, a, o->arg,
+				  o->kind == O_SIZE ? ": a whole number of bytes below 2^64" :
+				  o->kind == O_DUR ? ": a non-zero time below 584 years" : "");
 	*ip = i + 1;
 	return 1;
 }
 
-int sink_option(int argc, char **argv, int *ip, struct weft_sink_opts *so)
+/* Kept for run.c, which chains the two: one table answers both. */
+int engine_option(int argc, char **argv, int *i, struct weft_config *cfg)
 {
-	int i = *ip;
-	const char *a = argv[i];
-	const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-	if (!strcmp(a, "-c")) {
-		so->chunks = stdout;
-		return 1;
-	}
-	if (!strcmp(a, "--no-hash")) {
-		so->no_hash = true;
-		return 1;
-	}
-	bool dir = !strcmp(a, "-o"), tmpl = !strcmp(a, "-T"), maxo = !strcmp(a, "--max-open");
-	if (!dir && !tmpl && !maxo)
-		return 0;
-	if (!v)
-		return -cli_error("%s needs a value", a);
-	if (dir) {
-		so->dir = v;
-	} else if (tmpl) {
-		so->name_template = v;
-	} else {
-		uint64_t n;
-		if (parse_size(v, &n) || !n || n > 65536)
-			return -cli_error("bad value '%s' for %s", v, a);
-		so->max_open = (int)n;
-	}
-	*ip = i + 1;
-	return 1;
+	static struct weft_sink_opts unused;
+	const char *a = argv[*i];
+	for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
+		if (!strcmp(a, opts[k].name) && !opts[k].sink && opts[k].kind != O_JSON &&
+		    opts[k].kind != O_PRETTY)
+			return cli_option(argc, argv, i, cfg, &unused);
+	return 0;
+}
+
+int sink_option(int argc, char **argv, int *i, struct weft_sink_opts *so)
+{
+	static struct weft_config unused;
+	const char *a = argv[*i];
+	if (!strcmp(a, "--force"))
+		return 0; /* run's --force-output; read takes --force itself */
+	if (!strcmp(a, "--pcap"))
+		return -cli_error("--pcap is weft read's: weft run writes no per-connection pcap");
+	return cli_option(argc, argv, i, &unused, so);
 }
 
 void sink_options_done(struct weft_sink_opts *so)
@@ -298,7 +395,8 @@ void print_summary(const struct weft_stats *s, uint64_t packets, bool quiet)
 {
 	if (json_output) {
 		struct jw w;
-		jw_init(&w, stdout, pretty_output);
+		/* never into -c's data on stdout */
+		jw_init(&w, summary_to_stderr ? stderr : stdout, pretty_output);
 		jw_obj_start(&w, NULL);
 		jw_u64(&w, "packets", packets);
 		jw_u64(&w, "tcp_packets", s->tcp_packets);

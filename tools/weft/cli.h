@@ -11,6 +11,8 @@
 extern bool json_output;
 extern bool pretty_output;
 extern bool debug_output; /* -d: libbpf's and the verifier's log */
+/* -c writes the streams to stdout: the JSON summary goes to stderr */
+extern bool summary_to_stderr;
 extern const char *prog_name;
 
 /* One line on stderr (or {"error": ...} on stdout with -j). Returns 1. */
@@ -51,6 +53,13 @@ struct weft_config;
 int engine_option(int argc, char **argv, int *i, struct weft_config *cfg);
 
 struct weft_sink_opts;
+/* Any option of read and run's shared table (engine, output, -j/-p) at
+ * argv[*i]: 1 consumed, 0 not one of them, -1 error printed. */
+int cli_option(int argc, char **argv, int *i, struct weft_config *cfg, struct weft_sink_opts *so);
+/* The shared table as help lines. */
+void print_options(FILE *f);
+/* "-q", "--x": yes; "-", "-5": no */
+bool looks_like_option(const char *v);
 /* An output option of read and run at argv[*i]: -o DIR, -c, -T TEMPLATE,
  * --max-open N. Returns as engine_option does. */
 int sink_option(int argc, char **argv, int *i, struct weft_sink_opts *so);

@@ -4,8 +4,9 @@
  * The kernel flow table gives the live counters of every TCP flow the XDP
  * program saw (bypassed and evicted ones too); the conns map names the
  * ones the engine follows by their connection id (flows.jsonl's "id"); the
- * bypass map says which no longer cross. evict and ignore go to the daemon
- * through its command queue.
+ * bypass map says which no longer cross; flows.jsonl names the ones that
+ * ended while their kernel entry lives on (flow_ended.c). evict and ignore
+ * go to the daemon through its command queue.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "cli.h"
 #include "weft/abi.h"
 #include "weft/flowhash.h"
+#include "flow_ended.h"
 
 #define TCPF_FIN 0x01
 #define TCPF_SYN 0x02
@@ -28,6 +30,8 @@ struct row {
 	struct weft_conn_entry conn;
 	struct weft_bypass byp;
 	bool has_flow, has_conn, has_byp;
+	uint64_t ended_id;   /* ended: its id in flows.jsonl, or 0 */
+	char ended[16];      /* and its end reason */
 };
 
 struct table {
@@ -82,6 +86,37 @@ static struct row *row_get(struct table *t, const struct weft_flow_key *k)
 	return r;
 }
 
+static struct row *row_find(struct table *t, const struct weft_flow_key *k)
+{
+	if (!t->nidx)
+		return NULL;
+	size_t h = key_hash(k) & (t->nidx - 1);
+	while (t->idx[h]) {
+		struct row *r = &t->rows[t->idx[h] - 1];
+		if (!memcmp(&r->key, k, sizeof(*k)))
+			return r;
+		h = (h + 1) & (t->nidx - 1);
+	}
+	return NULL;
+}
+
+/* A connection flows.jsonl lists: its id on the kernel entry it left (the
+ * last line of a tuple wins: the latest connection on it). */
+static void mark_ended(const struct ended_conn *e, void *arg)
+{
+	struct row *r = row_find(arg, &e->key);
+	if (r && !r->has_conn) {
+		r->ended_id = e->id;
+		snprintf(r->ended, sizeof(r->ended), "%s", e->end);
+	}
+}
+
+/* The id a row shows: followed, bypassed, or ended; 0 when none. */
+static uint64_t row_id(const struct row *r)
+{
+	return r->has_conn ? r->conn.id : r->has_byp && r->byp.id ? r->byp.id : r->ended_id;
+}
+
 /* Every entry of one map into the table. which: 0 flows, 1 conns, 2 bypass */
 static void load(struct table *t, int fd, int which)
 {
@@ -123,6 +158,7 @@ static int load_all(const struct instance *in, struct table *t)
 		load(t, fd, i);
 		close(fd);
 	}
+	ended_each(in, mark_ended, t);
 	return 0;
 }
 
@@ -189,6 +225,10 @@ static int cmp_rows(const void *a, const void *b)
 		return x->has_conn ? -1 : 1;
 	if (x->has_conn)
 		return x->conn.id < y->conn.id ? -1 : x->conn.id > y->conn.id;
+	if (!!row_id(x) != !!row_id(y))
+		return row_id(x) ? -1 : 1;
+	if (row_id(x))
+		return row_id(x) < row_id(y) ? -1 : row_id(x) > row_id(y);
 	return x->flow.first_ns < y->flow.first_ns ? -1 : x->flow.first_ns > y->flow.first_ns;
 }
 
@@ -197,13 +237,13 @@ static void json_row(struct jw *w, const struct row *r, int64_t m2r)
 	int c = client_end(r), s = !c;
 	char a[64], t[40], fl[12];
 	jw_obj_start(w, NULL);
-	if (r->has_conn)
-		jw_u64(w, "id", r->conn.id);
-	else if (r->has_byp && r->byp.id)
-		jw_u64(w, "id", r->byp.id);
+	if (row_id(r))
+		jw_u64(w, "id", row_id(r));
 	else
 		jw_null(w, "id");
 	jw_bool(w, "followed", r->has_conn);
+	if (r->ended_id)
+		jw_str(w, "ended", r->ended);
 	addr_str(&r->key, c, a, sizeof(a));
 	jw_str(w, "src", a);
 	jw_u64(w, "sport", r->key.port[c]);
@@ -262,7 +302,7 @@ static void human_row(const struct row *r)
 	addr_str(&r->key, s, b, sizeof(b));
 	snprintf(ep1, sizeof(ep1), r->key.family == 6 ? "[%s]:%u" : "%s:%u", a, r->key.port[c]);
 	snprintf(ep2, sizeof(ep2), r->key.family == 6 ? "[%s]:%u" : "%s:%u", b, r->key.port[s]);
-	uint64_t bid = r->has_conn ? r->conn.id : r->has_byp ? r->byp.id : 0;
+	uint64_t bid = row_id(r);
 	if (bid)
 		snprintf(id, sizeof(id), "%llu", (unsigned long long)bid);
 	else
@@ -318,10 +358,25 @@ static int parse_id(const char *s, uint64_t *id)
 static struct row *find_id(struct table *t, uint64_t id)
 {
 	for (size_t i = 0; i < t->n; i++)
-		if ((t->rows[i].has_conn && t->rows[i].conn.id == id) ||
-		    (!t->rows[i].has_conn && t->rows[i].has_byp && t->rows[i].byp.id == id))
+		if (row_id(&t->rows[i]) == id)
 			return &t->rows[i];
 	return NULL;
+}
+
+/* show ID of a connection gone from the kernel too: flows.jsonl's word */
+struct ended_find {
+	uint64_t id;
+	struct ended_conn e;
+	bool found;
+};
+
+static void find_ended(const struct ended_conn *e, void *arg)
+{
+	struct ended_find *f = arg;
+	if (e->id == f->id) {
+		f->e = *e;
+		f->found = true;
+	}
 }
 
 static int show(const struct instance *in, uint64_t id)
@@ -331,7 +386,28 @@ static int show(const struct instance *in, uint64_t id)
 		return 1;
 	struct row *r = find_id(&t, id);
 	int rc = 0;
-	if (!r) {
+	struct ended_find ef = { .id = id };
+	if (!r && (ended_each(in, find_ended, &ef), ef.found)) {
+		if (json_output) {
+			struct jw w;
+			jw_init(&w, stdout, pretty_output);
+			jw_obj_start(&w, NULL);
+			jw_u64(&w, "id", id);
+			jw_bool(&w, "followed", false);
+			jw_str(&w, "ended", ef.e.end);
+			jw_str(&w, "src", ef.e.src);
+			jw_u64(&w, "sport", ef.e.sport);
+			jw_str(&w, "dst", ef.e.dst);
+			jw_u64(&w, "dport", ef.e.dport);
+			jw_str(&w, "state", "gone");
+			jw_obj_end(&w);
+			jw_end(&w);
+		} else {
+			printf("flow %llu  %s port %u -> %s port %u\n  ended (%s), written to "
+			       "flows.jsonl; the kernel flow table no longer holds it\n",
+			       (unsigned long long)id, ef.e.src, ef.e.sport, ef.e.dst, ef.e.dport, ef.e.end);
+		}
+	} else if (!r) {
 		rc = cli_error("no flow %llu on %s", (unsigned long long)id, in->dev);
 	} else if (json_output) {
 		struct jw w;
@@ -349,7 +425,10 @@ static int show(const struct instance *in, uint64_t id)
 			printf("  vlan %u", r->key.vlan[0]);
 		if (r->key.vlan[1])
 			printf(".%u", r->key.vlan[1]);
-		printf("\n  state %s, %s by the engine\n", state_of(r), r->has_conn ? "followed" : "not followed");
+		printf("\n  state %s, %s by the engine", state_of(r), r->has_conn ? "followed" : "not followed");
+		if (r->ended_id)
+			printf(" (ended: %s, in flows.jsonl)", r->ended);
+		printf("\n");
 		if (r->has_flow) {
 			int64_t m2r = mono_to_real_ns();
 			iso_time((uint64_t)((int64_t)r->flow.first_ns + m2r), tm, sizeof(tm));
@@ -434,14 +513,15 @@ static int command(const struct instance *in, uint32_t op, uint64_t id)
 
 static void flow_help(void)
 {
-	fprintf(stderr,
+	fprintf(stdout,
 		"Usage: %s flow list [dev IFACE]\n"
 		"       %s flow show ID [dev IFACE]\n"
 		"       %s flow evict ID [dev IFACE]\n"
 		"       %s flow ignore ID [dev IFACE]\n\n"
 		"list    every TCP flow in the kernel flow table, with live counters (bypassed\n"
-		"        and evicted ones too); ID is flows.jsonl's id of what weft follows\n"
-		"show    one flow\n"
+		"        and evicted ones too); ID is flows.jsonl's id of what weft follows,\n"
+		"        and of what it has ended while the kernel entry lives on\n"
+		"show    one flow, by any id flows.jsonl lists\n"
 		"evict   end the connection now (end reason manual, everything held written);\n"
 		"        packets that still come are bypassed until it idles out\n"
 		"ignore  the same, recorded as ignored: the kernel stops copying its packets\n"

@@ -42,13 +42,13 @@ static const struct key keys[] = {
 
 static void policy_help(void)
 {
-	fprintf(stderr, "Usage: %s policy show [dev IFACE]\n"
+	fprintf(stdout, "Usage: %s policy show [dev IFACE]\n"
 		"       %s policy set [dev IFACE] KEY VALUE [KEY VALUE ...]\n\n"
 		"Live settings of a running weft; 'set' takes effect within a second.\n"
 		"KEY (any unique prefix):\n", prog_name, prog_name);
 	for (int i = 0; i < NKEYS; i++)
-		fprintf(stderr, "  %-17s %s\n", keys[i].name, keys[i].help);
-	fprintf(stderr, "Values take units: 5s, 250ms, 2m; 64M, 512k, 1G.\n");
+		fprintf(stdout, "  %-17s %s\n", keys[i].name, keys[i].help);
+	fprintf(stdout, "Values take units: 5s, 250ms, 2m; 64M, 512k, 1G.\n");
 }
 
 /* "10.0.0.0/8", "fd00::/16", a bare address (a host): the LPM key */

@@ -234,7 +234,7 @@ static int detach(const struct instance *in)
 int do_prog(int argc, char **argv)
 {
 	if (argc < 1 || is_prefix(argv[0], "help")) {
-		fprintf(stderr, "Usage: %s prog show\n"
+		fprintf(stdout, "Usage: %s prog show\n"
 			"       %s prog detach dev IFACE\n\n"
 			"show    the interfaces a weft is attached to (from %s), its mode and counters\n"
 			"detach  stop the weft on IFACE: everything it holds is written (end reason\n"
@@ -282,7 +282,7 @@ int do_stats(int argc, char **argv)
 	const char *dev = NULL;
 	for (int i = 0; i < argc; i++) {
 		if (is_prefix(argv[i], "help")) {
-			fprintf(stderr, "Usage: %s stats [dev IFACE]\n"
+			fprintf(stdout, "Usage: %s stats [dev IFACE]\n"
 				"       the XDP program's counters summed over CPUs, the AF_XDP rings'\n"
 				"       drops and the engine's counters (published every second)\n",
 				prog_name);

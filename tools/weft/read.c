@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* weft read: reassemble capture files offline. */
+/* weft read: reassemble capture files (or pipes) offline. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,148 +12,176 @@
 #include "weft/sink.h"
 #include "weft/source.h"
 
+/* the signal that cut the read (SIGINT, SIGTERM, or SIGPIPE from -c's
+ * reader going away), or 0 */
 static volatile int stop_flag;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_flag = 1;
+	stop_flag = sig;
 }
 
 static void read_help(void)
 {
-	fprintf(stderr,
-		"Usage: %s read FILE... [-o DIR] [filter EXPR] [OPTIONS]\n"
-		"\n"
-		"Reassemble every TCP connection of pcap/pcapng files (read in order;\n"
-		"connections continue across files). Writes one file per direction named\n"
-		"like tcpflow's, DIR/flows.jsonl (one object per connection) and\n"
-		"DIR/report.xml (DFXML).\n"
-		"\n"
-		"  -o DIR               output directory (default .)\n"
-		"  filter EXPR          tcpdump filter expression (one argument)\n"
-		"  -c                   print chunks to stdout instead of writing files\n"
-		"  -T TEMPLATE          file names (default %s)\n"
-		"  --memcap SIZE        memory for all engine state (e.g. 64M)\n"
-		"  --max-flows N        open connections at most\n"
-		"  --buffer SIZE        out-of-order bytes held per direction (16M)\n"
-		"  --buffer-policy gap|end   what a full buffer does (gap)\n"
-		"  --depth SIZE         bytes kept per direction (0: all)\n"
-		"  --idle DURATION      idle timeout of established connections (300s)\n"
-		"  --idle-closing D     after a FIN (30s)    --idle-halfopen D  SYN only (30s)\n"
-		"  --overlap first|last which copy of differing overlapped bytes wins\n"
-		"  --no-vlan-key        leave VLAN tags out of the flow key\n"
-		"  --max-open N         files open at once (128)\n"
-		"  --no-hash            no SHA-256 of the streams (sha256 null in flows.jsonl):\n"
-		"                       the hash is most of what storing every byte costs\n"
-		"  --force              write into a directory that has weft output\n"
-		"  -q                   no summary on stderr\n"
-		"  -j / -p              summary as JSON on stdout\n",
-		prog_name, WEFT_DEFAULT_TEMPLATE);
+	printf("Usage: %s read FILE... [-o DIR] [OPTIONS] [filter EXPR...]\n"
+	       "\n"
+	       "Reassemble every TCP connection of pcap/pcapng files (read in order;\n"
+	       "connections continue across files). FILE may be - (stdin), a pipe or a\n"
+	       "FIFO (tcpdump -w - | weft read -). Writes one file per direction named\n"
+	       "like tcpflow's, DIR/flows.jsonl (one object per connection, as each\n"
+	       "ends) and DIR/report.xml (DFXML). Options may come anywhere after read.\n"
+	       "\n"
+	       "  %-24s tcpdump filter: the rest of the command line\n"
+	       "  %-24s the same, as one argument\n", prog_name, "filter EXPR...", "-f EXPR");
+	print_options(stdout);
+	printf("  %-24s no summary on stderr\n"
+	       "\n"
+	       "Exit status: 0 all read and written; 1 an error (one line says which);\n"
+	       "130/143 SIGINT/SIGTERM cut the read; 141 -c's reader went away. In each\n"
+	       "case the report holds every connection read so far.\n", "-q");
 }
 
-static char *join_args(int argc, char **argv)
+static char *join_args(const char *head, int argc, char **argv)
 {
-	size_t n = 16;
+	size_t n = strlen(head) + 1;
 	for (int i = 0; i < argc; i++)
 		n += strlen(argv[i]) + 1;
 	char *s = calloc(1, n);
 	if (!s)
 		return NULL;
-	strcpy(s, "weft read");
+	strcpy(s, head);
 	for (int i = 0; i < argc; i++) {
-		strcat(s, " ");
+		if (*s)
+			strcat(s, " ");
 		strcat(s, argv[i]);
 	}
 	return s;
+}
+
+/* Refuse an input before anything is written: missing, unreadable, a
+ * directory, or a regular file that is no capture. Pipes are taken on
+ * trust (their first bytes can be read only once). */
+static int check_input(const char *path)
+{
+	if (!strcmp(path, "-"))
+		return 0;
+	struct stat sb;
+	if (stat(path, &sb) != 0)
+		return cli_error("%s: %s", path, strerror(errno));
+	if (S_ISDIR(sb.st_mode))
+		return cli_error("%s: is a directory", path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return cli_error("%s: %s", path, strerror(errno));
+	int rc = 0;
+	if (S_ISREG(sb.st_mode)) {
+		uint32_t m = 0;
+		if (read(fd, &m, 4) != 4 ||
+		    (m != 0xa1b2c3d4 && m != 0xd4c3b2a1 && m != 0xa1b23c4d && m != 0x4d3cb2a1 &&
+		     m != 0x0a0d0d0a))
+			rc = cli_error("%s: not a pcap or pcapng capture file", path);
+	}
+	close(fd);
+	return rc;
+}
+
+static const char *cut_words(int sig)
+{
+	return sig == SIGINT ? "interrupted (SIGINT)" : sig == SIGTERM ? "terminated (SIGTERM)" :
+	       "stopped: -c's reader closed its end (EPIPE)";
 }
 
 int do_read(int argc, char **argv)
 {
 	struct weft_config cfg;
 	weft_config_default(&cfg);
-	struct weft_sink_opts so = { .files = true, .report = true };
+	struct weft_sink_opts so = { .files = true, .report = true, .stop = &stop_flag };
 	struct weft_read_opts ro = { .stop = &stop_flag };
 	const char **files = calloc((size_t)argc + 1, sizeof(char *));
-	int nfiles = 0;
+	char *filter = NULL;
+	int nfiles = 0, nstdin = 0;
 	bool quiet = false;
-	int rc;
+	int rc = 0;
 	if (!files)
 		return cli_error("out of memory");
 
-#define NEED_ARG() do { if (i + 1 >= argc) { free(files); \
-	return cli_error("%s needs a value", a); } } while (0)
-	for (int i = 0; i < argc; i++) {
+	for (int i = 0; i < argc && !rc; i++) {
 		const char *a = argv[i];
+		int r;
 		if (!strcmp(a, "help") || !strcmp(a, "-h") || !strcmp(a, "--help")) {
 			read_help();
 			free(files);
+			free(filter);
 			return 0;
-		} else if (!strcmp(a, "filter") || !strcmp(a, "-f")) {
-			NEED_ARG(); ro.filter = argv[++i];
-		} else if ((rc = engine_option(argc, argv, &i, &cfg)) != 0 ||
-			   (rc = sink_option(argc, argv, &i, &so)) != 0) {
-			if (rc < 0) {
-				free(files);
-				return 1;
-			}
-		} else if (!strcmp(a, "--force")) {
-			so.force = true;
+		} else if (!strcmp(a, "filter")) {
+			/* tcpdump's manner: the expression is the rest of the line */
+			if (i + 1 >= argc)
+				rc = cli_error("filter needs an expression");
+			else
+				filter = join_args("", argc - i - 1, argv + i + 1);
+			break;
+		} else if (!strcmp(a, "-f")) {
+			if (i + 1 >= argc || looks_like_option(argv[i + 1]))
+				rc = cli_error("-f needs an expression");
+			else
+				filter = join_args("", 1, argv + ++i);
+		} else if ((r = cli_option(argc, argv, &i, &cfg, &so)) != 0) {
+			rc = r < 0;
 		} else if (!strcmp(a, "-q")) {
 			quiet = true;
-		} else if (a[0] == '-' && a[1]) {
-			free(files);
-			return cli_error("unknown option '%s' (try '%s read help')", a, prog_name);
+		} else if (looks_like_option(a)) {
+			rc = cli_error("unknown option '%s' (try '%s read help')", a, prog_name);
 		} else {
+			nstdin += !strcmp(a, "-");
 			files[nfiles++] = a;
 		}
 	}
-	if (!nfiles) {
+	if (!rc && !nfiles)
+		rc = cli_error("no capture file given (try '%s read help')", prog_name);
+	if (!rc && nstdin > 1)
+		rc = cli_error("stdin (-) can be read once");
+	for (int i = 0; i < nfiles && !rc; i++)
+		rc = check_input(files[i]);
+	char err[4096];
+	ro.filter = filter;
+	if (!rc && filter && weft_filter_check(filter, err, sizeof(err)) != 0)
+		rc = cli_error("%s", err);
+	if (rc) {
 		free(files);
-		return cli_error("no capture file given (try '%s read help')", prog_name);
+		free(filter);
+		return rc;
 	}
 	sink_options_done(&so);
-	/* Refuse before touching the output if an input cannot be read. */
-	for (int i = 0; i < nfiles; i++) {
-		struct stat sb;
-		int bad = stat(files[i], &sb) != 0 ? errno : !S_ISREG(sb.st_mode) ? -1 : 0;
-		if (!bad && access(files[i], R_OK) != 0)
-			bad = errno;
-		if (bad) {
-			int erc = cli_error("%s: %s", files[i],
-					   bad < 0 ? "not a regular file" : strerror(bad));
-			free(files);
-			return erc;
-		}
-	}
-	char err[512];
-	if (ro.filter && weft_filter_check(ro.filter, err, sizeof(err)) != 0) {
-		free(files);
-		return cli_error("%s", err);
-	}
-	char *cmd = join_args(argc, argv);
+	summary_to_stderr = so.chunks != NULL;
+	char *cmd = join_args("weft read", argc, argv);
 	so.command_line = cmd;
 	struct weft_sink *sink = weft_sink_open(&so, err, sizeof(err));
 	if (!sink) {
 		free(cmd);
 		free(files);
+		free(filter);
 		return cli_error("%s", err);
 	}
 	struct weft_callbacks cb;
 	weft_sink_bind(sink, &cfg, &cb);
 	struct weft_engine *e = weft_engine_new(&cfg, &cb);
 	if (!e) {
-		weft_sink_close(sink);
+		weft_sink_close_err(sink, true, err, sizeof(err));
 		free(cmd);
 		free(files);
+		free(filter);
 		return cli_error("cannot create the engine");
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	ro.feed = weft_sink_feed;
+	ro.feed_arg = sink;
+	/* no SA_RESTART: a read blocked on a quiet pipe returns to see it */
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	ro.progress = isatty(2) && !quiet && !json_output;
-	rc = 0;
 	uint64_t packets = 0;
-	for (int i = 0; i < nfiles && !stop_flag; i++) {
+	int i = 0;
+	for (; i < nfiles && !stop_flag; i++) {
 		err[0] = 0;
 		enum weft_read_status st = weft_read_file(e, files[i], &ro, &packets, err, sizeof(err));
 		if (st != WEFT_READ_OK) {
@@ -161,17 +190,27 @@ int do_read(int argc, char **argv)
 			rc = 1;
 		}
 	}
-	weft_engine_flush(e, stop_flag ? WEFT_END_SHUTDOWN : WEFT_END_EOF);
+	int sig = stop_flag;
+	weft_engine_flush(e, sig ? WEFT_END_SHUTDOWN : WEFT_END_EOF);
 	struct weft_stats s;
 	weft_engine_stats(e, &s);
 	weft_engine_free(e);
-	int werr = weft_sink_close(sink);
-	if (werr) {
-		fprintf(stderr, "Error: %d write errors in %s\n", werr, so.dir);
+	/* a run that failed having reported nothing leaves nothing behind */
+	if (weft_sink_close_err(sink, rc && !sig, err, sizeof(err))) {
+		fprintf(stderr, "Error: %s\n", err);
 		rc = 1;
+	}
+	if (sig) {
+		fprintf(stderr, "weft: %s after %llu packets%s%s: the read was cut; the %llu "
+			"connections read so far are written out%s\n", cut_words(sig),
+			(unsigned long long)packets, i <= nfiles && nfiles > 1 ? " in " : "",
+			i <= nfiles && nfiles > 1 ? files[i - 1] : "",
+			(unsigned long long)s.conns, so.report ? " and in the report" : "");
+		rc = 128 + sig;
 	}
 	print_summary(&s, packets, quiet);
 	free(cmd);
 	free(files);
+	free(filter);
 	return rc;
 }

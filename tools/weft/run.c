@@ -46,7 +46,7 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 
 static void run_help(void)
 {
-	fprintf(stderr,
+	fprintf(stdout,
 		"Usage: %s run dev IFACE [-o DIR] [-c] [-T TEMPLATE] [mode host|tap] [queues N]\n"
 		"               [force] [skb] [ring SIZE] [snaplen N] [ingress tc|xdp]\n"
 		"               [path afxdp|ring] [sweeper kernel|user] [tc tcx|legacy] [-d]\n"
@@ -184,6 +184,7 @@ int do_run(int argc, char **argv)
 	if (!lo.ifname)
 		return cli_error("no interface (weft run dev IFACE; try '%s run help')", prog_name);
 	sink_options_done(&so);
+	summary_to_stderr = so.chunks != NULL; /* never into -c's data */
 	if (!lo.mode)
 		lo.mode = weft_iface_is_hosts(lo.ifname) ? WEFT_MODE_HOST : WEFT_MODE_TAP;
 	lo.debug = lo.debug || debug_output;

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* The file sink's state, shared by sink.c, sink_name.c and sink_pcap.c. */
+#ifndef WEFT_SINK_INT_H
+#define WEFT_SINK_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "weft/sink.h"
+#include "sha256.h"
+#include "report.h"
+
+/* An output file: a descriptor while open, a buffer of bytes at boff. */
+struct weft_sink;
+struct sink_file {
+	struct weft_sink *s;
+	char *name;           /* relative to the output directory */
+	int fd;               /* -1: closed */
+	uint8_t *buf;         /* bcap bytes while open */
+	size_t blen, bcap;
+	uint64_t boff;        /* the buffer's offset in the file */
+	uint64_t hi;          /* worker: the end of the bytes written */
+	uint64_t pos;         /* --pcap: where the next record goes (reader) */
+	uint64_t last_ns;     /* --pcap: its last frame's time (the mtime) */
+	bool created;         /* worker: made on disk */
+	struct sink_file *oprev, *onext; /* open-file LRU */
+	bool failed;
+	int err;              /* errno of the first failure */
+};
+
+struct sink_dir {
+	struct sha256 sha;
+	struct sink_file f;
+	uint64_t len;         /* stream length so far */
+	uint64_t late;        /* bytes that filled a declared gap */
+	uint64_t last_ns;     /* packet time of the last bytes (the mtime) */
+	char *tag;            /* -c's SRC-DST, made at the first chunk */
+	bool hash;            /* a digest is made of it */
+	struct report_gaps gaps;
+};
+
+struct sink_conn {
+	struct sink_dir *d[2];
+	struct sink_file *pcap;
+	uint32_t count;       /* the %c of its files */
+	bool counted;         /* count chosen (the per-name counter) */
+};
+
+/* A name's next free count, keyed by a 64-bit hash of the name with its
+ * count left out: O_EXCL still guards the rare hash collision. */
+struct name_count {
+	uint64_t h;
+	uint32_t next;
+};
+
+struct weft_sink {
+	struct weft_sink_opts o;
+	int dirfd;
+	bool made_dir;        /* the sink created DIR (a failed run removes it) */
+	struct report *rep;   /* written by the worker only */
+	struct hasher *hs;    /* the worker: NULL when nothing goes to DIR */
+	/* the worker's: open files, errors */
+	struct sink_file *ohead, *otail;
+	int nopen;
+	int errors;
+	int first_errno;
+	char first_name[PATH_MAX];
+	uint64_t reported;    /* connections handed to the report */
+	struct name_count *names;
+	size_t nnames, names_cap;
+	char *cbuf;           /* -c: chunks waiting to go out, or NULL */
+	size_t clen;
+	bool chunks_gone;     /* -c's reader went away */
+};
+
+/* --pcap: one frame to connection c's capture file. */
+struct weft_conn;
+void sink_pcap_frame(struct weft_sink *s, struct weft_conn *c, const struct weft_frame *f);
+
+#endif
