@@ -314,11 +314,14 @@ static enum decode_status l_pppoe(struct cur *c, struct ip_pkt *o, uint32_t *typ
 	return ppp_proto(c, type);
 }
 
+static bool known_type(uint32_t type);
+
 /* MPLS (RFC 3032): 4-byte labels up to the bottom-of-stack bit. What
- * follows has no type field: IPv4 and IPv6 say so in their first nibble; 0
- * is a pseudowire control word (RFC 4385) in front of an Ethernet frame
- * (RFC 4448). Anything else (Ethernet without a control word, ...) is not
- * guessed at. */
+ * follows has no type field. IPv4 and IPv6 say so in their first nibble.
+ * Otherwise an Ethernet pseudowire (RFC 4448) is the one guess left: with
+ * a control word (RFC 4385: first nibble 0, what Suricata assumes) or
+ * without (what Wireshark assumes); whichever puts an ethertype this
+ * decoder knows where Ethernet's would be. */
 static enum decode_status l_mpls(struct cur *c, struct ip_pkt *o, uint32_t *type)
 {
 	(void)o;
@@ -332,14 +335,21 @@ static enum decode_status l_mpls(struct cur *c, struct ip_pkt *o, uint32_t *type
 	}
 	if (c->cap < 1)
 		return DEC_MALFORMED;
-	if ((c->p[0] >> 4) == 0) {
-		if (!cur_skip(c, 4))
-			return DEC_MALFORMED;
-		*type = T_ETHER;
-	} else {
+	uint8_t nibble = c->p[0] >> 4;
+	if (nibble == 4 || nibble == 6) {
 		*type = T_BY_NIBBLE;
+		return DEC_OK;
 	}
-	return DEC_OK;
+	if (nibble == 0 && c->cap >= 4 + 14 && known_type(rd16(c->p + 4 + 12))) {
+		cur_skip(c, 4); /* the control word */
+		*type = T_ETHER;
+		return DEC_OK;
+	}
+	if (c->cap >= 14 && known_type(rd16(c->p + 12))) {
+		*type = T_ETHER;
+		return DEC_OK;
+	}
+	return DEC_NOT_IP;
 }
 
 static enum decode_status l_ether(struct cur *c, struct ip_pkt *o, uint32_t *type)
@@ -385,6 +395,16 @@ static const struct {
 	{ ETH_P_QINQ2, l_vlan }, { ETH_P_PPPOE_SESS, l_pppoe }, { ETH_P_MPLS_UC, l_mpls },
 	{ ETH_P_MPLS_MC, l_mpls }, { T_ETHER, l_ether }, { T_LLC, l_llc },
 };
+
+static bool known_type(uint32_t type)
+{
+	if (type == ETH_P_IP || type == ETH_P_IPV6)
+		return true;
+	for (size_t i = 0; i < sizeof(layers) / sizeof(layers[0]); i++)
+		if (layers[i].type == type)
+			return true;
+	return false;
+}
 
 /* From a type onwards: layers until IP, or something that is not. */
 static enum decode_status decode_layers(uint32_t type, struct cur *c, struct ip_pkt *o)
