@@ -170,19 +170,33 @@ static enum decode_status decode_ipv6(const uint8_t *p, uint32_t cap, uint32_t w
 	return DEC_OK;
 }
 
+static enum decode_status decode_ip(const uint8_t *p, uint32_t cap, uint32_t wire,
+				    struct ip_pkt *o);
+
 enum decode_status decode_reassembled(struct ip_pkt *o)
 {
-	if (o->family != 6)
-		return DEC_OK;
-	uint32_t off = 0;
-	uint8_t nh = o->proto;
-	enum decode_status st = ext_walk(o->l4, o->l4_caplen, &nh, &off, NULL, NULL);
-	if (st != DEC_OK)
-		return st;
-	o->proto = nh;
-	o->l4 += off;
-	o->l4_caplen -= off;
-	o->l4_wirelen -= off;
+	if (o->family == 6) {
+		uint32_t off = 0;
+		uint8_t nh = o->proto;
+		enum decode_status st = ext_walk(o->l4, o->l4_caplen, &nh, &off, NULL, NULL);
+		if (st != DEC_OK)
+			return st;
+		o->proto = nh;
+		o->l4 += off;
+		o->l4_caplen -= off;
+		o->l4_wirelen -= off;
+	}
+	/* A tunnel whose outer packet was the one fragmented (6in4 over a
+	 * small MTU): the inner packet is whole now. An inner fragment would
+	 * need reassembly again, from a buffer defrag is about to free: not
+	 * followed. */
+	if (o->proto == 4 || o->proto == 41) {
+		enum decode_status st = decode_ip(o->l4, o->l4_caplen, o->l4_wirelen, o);
+		if (st != DEC_OK)
+			return st;
+		if (o->frag)
+			return DEC_MALFORMED;
+	}
 	return DEC_OK;
 }
 

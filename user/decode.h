@@ -58,7 +58,8 @@ enum decode_status decode_frame(uint32_t link, const uint8_t *p, uint32_t caplen
 				uint32_t wirelen, struct ip_pkt *out);
 /* A datagram defrag just completed: its payload is the fragmentable part,
  * which for IPv6 may start with extension headers (destination options,
- * routing) in front of the upper layer; walk them. */
+ * routing) in front of the upper layer, and may be a tunnelled IP packet
+ * (proto 4, 41); walk them, the flow is the inner one. */
 enum decode_status decode_reassembled(struct ip_pkt *o);
 /* Parse a TCP header out of an unfragmented (or reassembled) L4 payload. */
 enum decode_status decode_tcp(const uint8_t *l4, uint32_t caplen, uint32_t wirelen,

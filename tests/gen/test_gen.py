@@ -54,9 +54,12 @@ SCENARIOS = [
                                         "--ipv6", "0.5"]),
     ("record length 0xfffffff0, IP length 0", ["--wire-lie", "0.2", "--ipv6", "0.5"]),
     ("IPv6 fragments with destination options", ["--ipv6", "1", "--dstopts", "--frag", "0.5"]),
+    ("fragmented IPv4 tunnels (4in4, 6in4)", ["--tunnel", "0.7", "--frag", "0.5", "--ipv6", "0.5",
+                                               "--dstopts"]),
     ("encapsulations at once", ["--pppoe", "--pad", "--lie", "0.2", "--wire-lie", "0.1", "--mpls", "2",
                                 "--qinq", "--ipv6", "0.5", "--dstopts", "--frag", "0.3", "--reorder", "0.3",
-                                "--loss", "0.1", "--dup", "0.1", "--overlap", "0.2", "--midstream", "0.3"]),
+                                "--loss", "0.1", "--dup", "0.1", "--overlap", "0.2", "--midstream", "0.3",
+                                "--tunnel", "0.3"]),
 ]
 
 def run_scenario(args, seed, extra_weft=()):

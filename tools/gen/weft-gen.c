@@ -34,6 +34,7 @@ struct opts {
 	/* length lies: lie, an outer length (PPPoE, 802.3) shorter than the
 	 * IP length; wire_lie, IP length 0 and a record length of 0xfffffff0 */
 	double lie, wire_lie;
+	double tunnel;   /* connections carried in IPv4 (4in4, 6in4) */
 	uint64_t seed;
 	uint32_t hurt;   /* connections that each hold data behind a hole */
 	uint32_t start_ts;
@@ -92,6 +93,7 @@ struct endpoint_pair {
 	int pw;            /* MPLS Ethernet pseudowire: 1 with a control word, 2 without */
 	bool ppp_ac, ppp_pfc; /* PPP link: FF 03 in front; 1-byte protocol */
 	uint16_t session;  /* PPPoE */
+	bool tunnel;       /* in IPv4 (proto 4 or 41), the outer packet fragmented */
 };
 
 static uint16_t csum_fold(uint32_t s)
@@ -227,6 +229,41 @@ static uint32_t emit_tcp(struct pktlist *out, const struct endpoint_pair *ep, bo
 	uint16_t c = csum_fold(cs);
 	tcp[16] = c >> 8; tcp[17] = c & 0xff;
 
+	/* A tunnel: the IP packet so far (never fragmented itself) is the
+	 * payload of an outer IPv4 packet, and that one is fragmented. */
+	uint32_t inner_hdr = 0;
+	bool ov6 = ep->v6;
+	uint8_t oproto = 6;
+	if (ep->tunnel) {
+		inner_hdr = ep->v6 ? 40 : 20;
+		uint8_t *in = malloc(inner_hdr + tlen);
+		if (ep->v6) {
+			in[0] = 0x60; in[1] = in[2] = in[3] = 0;
+			in[4] = (uint8_t)(tlen >> 8); in[5] = tlen & 0xff;
+			in[6] = dol ? 60 : 6; in[7] = 64;
+			memcpy(in + 8, src, 16);
+			memcpy(in + 24, dst, 16);
+		} else {
+			uint32_t tot = 20 + tlen;
+			in[0] = 0x45; in[1] = 0; in[2] = (uint8_t)(tot >> 8); in[3] = tot & 0xff;
+			in[4] = in[5] = in[6] = in[7] = 0;
+			in[8] = 64; in[9] = 6; in[10] = in[11] = 0;
+			memcpy(in + 12, src, 4);
+			memcpy(in + 16, dst, 4);
+			uint16_t ic = csum_fold(csum_add(0, in, 20));
+			in[10] = ic >> 8; in[11] = ic & 0xff;
+		}
+		memcpy(in + inner_hdr, l4, tlen);
+		free(l4);
+		l4 = in;
+		tlen += inner_hdr;
+		oproto = ep->v6 ? 41 : 4;
+		ov6 = false;
+		static const uint8_t tun_a[4] = { 192, 0, 2, 1 }, tun_b[4] = { 192, 0, 2, 2 };
+		src = from_client ? tun_a : tun_b;
+		dst = from_client ? tun_b : tun_a;
+	}
+
 	/* payload chunks: one, or fragments of 8-byte multiples */
 	uint32_t chunk = tlen;
 	if (fragment && tlen > 64)
@@ -258,18 +295,19 @@ static uint32_t emit_tcp(struct pktlist *out, const struct endpoint_pair *ep, bo
 		uint32_t off = i * chunk, n = tlen - off < chunk ? tlen - off : chunk;
 		bool more = off + n < tlen;
 		bool isfrag = nfr > 1;
-		uint32_t l3len = (ep->v6 ? 40 + (isfrag ? 8 : 0) : 20) + n;
+		uint32_t l3len = (ov6 ? 40 + (isfrag ? 8 : 0) : 20) + n;
 		uint8_t *b = malloc(128 + n + over + 64);
-		size_t o = l2_header(b, ep, ep->v6, l3len, cut);
-		hdrlen = (uint32_t)o + l3len - n + dol + 20; /* up to the payload */
+		size_t o = l2_header(b, ep, ov6, l3len, cut);
+		/* up to the payload */
+		hdrlen = (uint32_t)o + l3len - n + inner_hdr + dol + 20;
 		uint32_t ipclaim = wire_lie ? 0 : l3len + over;
-		if (!ep->v6) {
+		if (!ov6) {
 			uint8_t *ip = b + o;
 			ip[0] = 0x45; ip[1] = 0; ip[2] = (uint8_t)(ipclaim >> 8); ip[3] = ipclaim & 0xff;
 			ip[4] = ip_id >> 8; ip[5] = ip_id & 0xff;
 			uint16_t fo = (uint16_t)((off / 8) | (more ? 0x2000 : 0));
 			ip[6] = fo >> 8; ip[7] = fo & 0xff;
-			ip[8] = 64; ip[9] = 6; ip[10] = ip[11] = 0;
+			ip[8] = 64; ip[9] = oproto; ip[10] = ip[11] = 0;
 			memcpy(ip + 12, src, 4);
 			memcpy(ip + 16, dst, 4);
 			uint16_t ic = csum_fold(csum_add(0, ip, 20));
@@ -475,6 +513,7 @@ static void make_endpoints(struct endpoint_pair *ep, uint32_t idx)
 	}
 	if (O.pppoe)
 		ep->session = (uint16_t)(1 + idx);
+	ep->tunnel = chance(O.tunnel);
 }
 
 static uint32_t pick_isn(void)
@@ -613,7 +652,7 @@ static void usage(void)
 		"  --pppoe --mpls MAXLABELS --ppp (link type PPP) --llc (802.3 + LLC/SNAP)\n"
 		"  --pad (Ethernet padding) --dstopts (IPv6: destination options before TCP)\n"
 		"  --lie P (PPPoE/802.3 length shorter than IP's)  --wire-lie P (IP length 0,\n"
-		"  record length 0xfffffff0)\n");
+		"  record length 0xfffffff0)  --tunnel P (in IPv4: 4in4, 6in4)\n");
 	exit(2);
 }
 
@@ -631,6 +670,7 @@ int main(int argc, char **argv)
 		{ "hurt", 1, 0, 16 }, { "pppoe", 0, 0, 17 }, { "mpls", 1, 0, 18 },
 		{ "ppp", 0, 0, 19 }, { "llc", 0, 0, 20 }, { "pad", 0, 0, 21 },
 		{ "dstopts", 0, 0, 22 }, { "lie", 1, 0, 23 }, { "wire-lie", 1, 0, 24 },
+		{ "tunnel", 1, 0, 25 },
 		{ 0, 0, 0, 0 },
 	};
 	int ch;
@@ -668,6 +708,7 @@ int main(int argc, char **argv)
 		case 22: O.dstopts = true; break;
 		case 23: O.lie = atof(optarg); break;
 		case 24: O.wire_lie = atof(optarg); break;
+		case 25: O.tunnel = atof(optarg); break;
 		default: usage();
 		}
 	}
