@@ -74,7 +74,9 @@ fuzz() {
 	local dir=$LOG/fuzz
 	mkdir -p "$dir/pcaps"
 	for a in "--reorder 0.3 --loss 0.2" "--frag 0.5 --ipv6 0.5" "--qinq --midstream 0.5 --rst 0.5" \
-		 "--reuse 0.5 --wrap --dup 0.3" "--snaplen 120 --overlap 0.5"; do
+		 "--reuse 0.5 --wrap --dup 0.3" "--snaplen 120 --overlap 0.5" \
+		 "--pppoe --pad --lie 0.3 --mpls 3 --vlan --wire-lie 0.2" "--ppp --mpls 2 --ipv6 0.5" \
+		 "--llc --pad --mss 1400 --lie 0.3" "--ipv6 1 --dstopts --frag 0.5"; do
 		build/weft-gen -o "$dir/pcaps/$RANDOM.pcap" -t /dev/null --conns 3 --size 200:3000 --mss 300 $a
 	done
 	$PY tests/fuzz/seeds.py "$dir/seeds" "$dir"/pcaps/*.pcap "$CORPUS/wireshark/tcp-badsegments.pcap" \

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Frame decoding: link layer, VLAN/QinQ, PPPoE, IPv4/IPv6 down to L4. */
+/* Frame decoding: link layer (Ethernet, 802.3 LLC/SNAP, PPP, Linux cooked),
+ * VLAN/QinQ, PPPoE, MPLS, IPv4/IPv6 (and IP in IP) down to L4. */
 #ifndef WEFT_DECODE_H
 #define WEFT_DECODE_H
 
@@ -29,6 +30,9 @@ struct ip_pkt {
 	bool frag_more;
 	uint32_t frag_id;
 	uint32_t frag_off;
+	/* Some layer claimed more bytes than an outer one (or the record)
+	 * holds: the shortest claim was believed. */
+	bool len_mismatch;
 };
 
 struct tcp_seg {
@@ -52,6 +56,11 @@ struct tcp_seg {
 
 enum decode_status decode_frame(uint32_t link, const uint8_t *p, uint32_t caplen,
 				uint32_t wirelen, struct ip_pkt *out);
+/* A datagram defrag just completed: its payload is the fragmentable part,
+ * which for IPv6 may start with extension headers (destination options,
+ * routing) in front of the upper layer, and may be a tunnelled IP packet
+ * (proto 4, 41); walk them, the flow is the inner one. */
+enum decode_status decode_reassembled(struct ip_pkt *o);
 /* Parse a TCP header out of an unfragmented (or reassembled) L4 payload. */
 enum decode_status decode_tcp(const uint8_t *l4, uint32_t caplen, uint32_t wirelen,
 			      struct tcp_seg *out);

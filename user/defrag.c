@@ -234,6 +234,10 @@ int defrag_add(struct defrag *d, uint64_t ts, const struct ip_pkt *p, struct ip_
 	dg_unlink(d, g, b);
 	free(g);
 	d->st->frag_datagrams++;
+	if (decode_reassembled(out) != DEC_OK) {
+		d->st->malformed++;
+		return 0;
+	}
 	return 1;
 }
 

@@ -482,6 +482,8 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 		weft_engine_sweep(e, e->now);
 
 	enum decode_status st = decode_frame(f->link, f->data, f->caplen, f->wirelen, &ip);
+	if (ip.len_mismatch)
+		e->st.len_mismatch++;
 	if (st == DEC_UNKNOWN_LINK) {
 		e->st.unknown_link++;
 		return -1;

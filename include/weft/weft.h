@@ -62,6 +62,7 @@ enum weft_buffer_policy {
 enum weft_link {
 	WEFT_LINK_NULL = 0,
 	WEFT_LINK_ETHERNET = 1,
+	WEFT_LINK_PPP = 9,
 	WEFT_LINK_RAW = 101,
 	WEFT_LINK_RAW_DLT12 = 12,
 	WEFT_LINK_LOOP = 108,
@@ -209,6 +210,10 @@ struct weft_stats {
 	uint64_t delivered_bytes, gap_bytes, gaps, conflicts;
 	uint64_t ends[WEFT_END__COUNT];
 	uint64_t mem_used, mem_peak;
+	/* frames whose layers disagreed on their length (an IP length longer
+	 * than PPPoE's or 802.3's, than the frame, a record length no link
+	 * sends): only what every layer agrees on counted as data */
+	uint64_t len_mismatch;
 };
 
 struct weft_engine *weft_engine_new(const struct weft_config *cfg,

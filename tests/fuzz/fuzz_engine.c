@@ -14,7 +14,8 @@
 
 static const uint32_t links[] = { WEFT_LINK_ETHERNET, WEFT_LINK_RAW, WEFT_LINK_IPV4,
 				  WEFT_LINK_IPV6, WEFT_LINK_SLL, WEFT_LINK_SLL2,
-				  WEFT_LINK_NULL, WEFT_LINK_LOOP };
+				  WEFT_LINK_NULL, WEFT_LINK_LOOP, WEFT_LINK_PPP };
+#define NLINKS (sizeof(links) / sizeof(links[0]))
 
 struct pos { uint64_t next[2]; };
 static bool resync_on;
@@ -76,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	uint64_t ts = 1;
 	size_t i = n ? 1 : 0;
 	while (i + 3 <= n) {
-		uint32_t link = links[in[i] & 7];
+		uint32_t link = links[in[i] % NLINKS];
 		uint32_t len = (uint32_t)in[i + 1] << 8 | in[i + 2];
 		i += 3;
 		if (len > n - i)

@@ -21,6 +21,6 @@ for n, p in enumerate(sys.argv[2:]):
     for link, f in frames(p):
         if len(blob) > 60000:
             break
-        idx = {1: 0, 101: 1, 228: 2, 229: 3, 113: 4, 276: 5, 0: 6, 108: 7}.get(link, 0)
+        idx = {1: 0, 101: 1, 228: 2, 229: 3, 113: 4, 276: 5, 0: 6, 108: 7, 9: 8}.get(link, 0)
         blob += bytes([idx | 8]) + struct.pack(">H", len(f)) + f
     open(os.path.join(out, "seed%d" % n), "wb").write(blob)

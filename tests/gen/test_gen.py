@@ -7,7 +7,7 @@ Each scenario writes a capture with one impairment (or all of them), runs
 several files continuing each other, and the same under a filter.
 usage: test_gen.py WEFT WEFT_GEN [quick] [sanitized]
 """
-import json, os, resource, subprocess, sys, tempfile
+import json, os, resource, struct, subprocess, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness
 
@@ -38,6 +38,28 @@ SCENARIOS = [
     ("everything at once", ["--reorder", "0.3", "--loss", "0.1", "--dup", "0.1", "--overlap", "0.2",
                             "--wrap", "--ipv6", "0.5", "--frag", "0.2", "--qinq", "--midstream", "0.3",
                             "--rst", "0.3", "--reuse", "0.3", "--keepalive", "0.1", "--fin-data", "0.3"]),
+    # Encapsulations, and lengths that disagree: the bytes past a PPPoE or
+    # 802.3 length are padding (or held back: a gap), never data; a record
+    # length of 0xfffffff0 with IP length 0 gives what is present, no 4 GiB
+    # gap. The truth counts the lying packets; the summary must too.
+    ("PPPoE with Ethernet padding", ["--pppoe", "--pad", "--ipv6", "0.5"]),
+    ("PPPoE length shorter than IP's", ["--pppoe", "--pad", "--vlan", "--lie", "0.3", "--ipv6", "0.5"]),
+    ("MPLS, 1-3 labels, pseudowires", ["--mpls", "3", "--ipv6", "0.5"]),
+    ("MPLS under VLAN", ["--mpls", "3", "--vlan"]),
+    ("MPLS under QinQ", ["--mpls", "2", "--qinq", "--ipv6", "0.5"]),
+    ("PPP link type", ["--ppp", "--ipv6", "0.5"]),
+    ("MPLS over PPP", ["--ppp", "--mpls", "2", "--ipv6", "0.5"]),
+    ("802.3 LLC/SNAP with padding", ["--llc", "--pad", "--mss", "1400", "--ipv6", "0.5"]),
+    ("802.3 length shorter than IP's", ["--llc", "--pad", "--mss", "1400", "--lie", "0.3", "--vlan",
+                                        "--ipv6", "0.5"]),
+    ("record length 0xfffffff0, IP length 0", ["--wire-lie", "0.2", "--ipv6", "0.5"]),
+    ("IPv6 fragments with destination options", ["--ipv6", "1", "--dstopts", "--frag", "0.5"]),
+    ("fragmented IPv4 tunnels (4in4, 6in4)", ["--tunnel", "0.7", "--frag", "0.5", "--ipv6", "0.5",
+                                               "--dstopts"]),
+    ("encapsulations at once", ["--pppoe", "--pad", "--lie", "0.2", "--wire-lie", "0.1", "--mpls", "2",
+                                "--qinq", "--ipv6", "0.5", "--dstopts", "--frag", "0.3", "--reorder", "0.3",
+                                "--loss", "0.1", "--dup", "0.1", "--overlap", "0.2", "--midstream", "0.3",
+                                "--tunnel", "0.3"]),
 ]
 
 def run_scenario(args, seed, extra_weft=()):
@@ -45,9 +67,17 @@ def run_scenario(args, seed, extra_weft=()):
         pcap, truth, out = os.path.join(d, "c.pcap"), os.path.join(d, "t.jsonl"), os.path.join(d, "o")
         subprocess.run([GEN, "-o", pcap, "-t", truth, "--conns", "60", "--concurrent", "8",
                         "--seed", str(seed)] + args, check=True)
-        subprocess.run([WEFT, "read", "-q", "-o", out, pcap] + list(extra_weft), check=True)
+        # (a timeout: a length believed wrongly can make a weft write
+        # sparse files of many GiB for hours)
+        r = subprocess.run([WEFT, "-j", "read", "-q", "-o", out, pcap] + list(extra_weft),
+                           stdout=subprocess.PIPE, check=True, timeout=600)
+        summary = json.loads(r.stdout.strip().splitlines()[-1])
         r = subprocess.run(["/usr/bin/python3", CHECK, truth, out], stdout=subprocess.PIPE, text=True)
         assert r.returncode == 0, r.stdout.strip().splitlines()[0]
+        # every packet whose layers disagree on its length is counted, once;
+        # padding is not a disagreement
+        lies = sum(json.loads(l).get("lies", 0) for l in open(truth))
+        assert summary["length_mismatch"] == lies, (summary["length_mismatch"], lies)
 
 def memcap():
     """Hundreds of thousands of connections, each holding data behind a hole
@@ -106,7 +136,110 @@ def filtered():
         got = sorted((f["sport"], f["s2c"]["sha256"]) for f in flows)
         assert got == sorted((w["sport"], w["s2c"]["sha256"]) for w in want)
 
+# ---- frames written by hand: the exact cases issue 16 names, and bad ones ----
+
+def ipv4_tcp(src, dst, sport, dport, seq, ack, flags, data=b"", tot_extra=0):
+    """An IPv4+TCP packet; tot_extra makes the IP length claim more."""
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + data
+    tot = 20 + len(tcp) + tot_extra
+    return struct.pack(">BBHHHBBH4s4s", 0x45, 0, tot, 1, 0, 64, 6, 0,
+                       bytes(src), bytes(dst)) + tcp
+
+def conversation(frame, data):
+    """Handshake, data c2s, FINs: each IP packet passed through frame()."""
+    c, s, cp, sp = (10, 0, 0, 1), (10, 0, 0, 2), 40000, 80
+    pk = [ipv4_tcp(c, s, cp, sp, 1000, 0, 0x02), ipv4_tcp(s, c, sp, cp, 5000, 1001, 0x12),
+          ipv4_tcp(c, s, cp, sp, 1001, 5001, 0x10),
+          ipv4_tcp(c, s, cp, sp, 1001, 5001, 0x18, data),
+          ipv4_tcp(s, c, sp, cp, 5001, 1001 + len(data), 0x11),
+          ipv4_tcp(c, s, cp, sp, 1001 + len(data), 5002, 0x11),
+          ipv4_tcp(s, c, sp, cp, 5002, 1002 + len(data), 0x10)]
+    return [frame(i, p) for i, p in enumerate(pk)]
+
+def write_pcap(path, link, frames):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 262144, link))
+        for i, fr in enumerate(frames):
+            cap, wire = (fr, len(fr)) if isinstance(fr, bytes) else fr
+            f.write(struct.pack("<IIII", 1700000000, i, len(cap), wire) + cap)
+
+def read_pcap(link, frames):
+    with tempfile.TemporaryDirectory() as d:
+        pcap, out = os.path.join(d, "h.pcap"), os.path.join(d, "o")
+        write_pcap(pcap, link, frames)
+        r = subprocess.run([WEFT, "-j", "read", "-q", "-o", out, pcap], stdout=subprocess.PIPE,
+                           check=True, timeout=120)
+        summary = json.loads(r.stdout.strip().splitlines()[-1])
+        flows = [json.loads(l) for l in open(os.path.join(out, "flows.jsonl"))]
+        files = {f["id"]: open(os.path.join(out, f["c2s"]["file"]), "rb").read()
+                 for f in flows if f["c2s"]["file"]}
+        return summary, flows, files
+
+ETH = bytes([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1])
+REQ = b"GET / HTTP/1.0\r\n\r\n"
+
+def one_clean_flow(summary, flows, files, mismatches):
+    assert len(flows) == 1, flows
+    f = flows[0]
+    assert (f["c2s"]["bytes"], f["c2s"]["gaps"], f["s2c"]["bytes"], f["end"]) == \
+        (len(REQ), [], 0, "fin"), f
+    assert files[f["id"]] == REQ, files[f["id"]]
+    assert summary["length_mismatch"] == mismatches, summary["length_mismatch"]
+
+def pppoe_shorter_than_ip():
+    """The case of issue 16: a PPPoE length of 42 (PPP protocol + 40 bytes
+    of IP) under an IPv4 total length of 46 on the bare ACK, and 6 bytes of
+    Ethernet padding: those 6 bytes are not data (first-wins kept them over
+    the request)."""
+    def frame(i, ip):
+        over = 6 if i == 2 else 0
+        if over:
+            ip = ip[:2] + struct.pack(">H", len(ip) + over) + ip[4:]
+        h = ETH + struct.pack(">HBBHHH", 0x8864, 0x11, 0, 7, 2 + len(ip), 0x0021)
+        fr = h + ip + b"PADPAD"[:over]
+        return fr + b"\xee" * max(0, 60 - len(fr))
+    one_clean_flow(*read_pcap(1, conversation(frame, REQ)), 1)
+
+def wire_length_lie():
+    """A record whose length field says 0xfffffff0 over an IPv4 total
+    length of 0: what is present is the packet, no 4 GiB gap."""
+    def frame(i, ip):
+        if i != 3:
+            return ETH + b"\x08\x00" + ip
+        ip = ip[:2] + b"\0\0" + ip[4:]
+        return (ETH + b"\x08\x00" + ip, 0xfffffff0)
+    one_clean_flow(*read_pcap(1, conversation(frame, REQ)), 1)
+
+def cooked_llc():
+    """Linux cooked (SLL) names an LLC frame by protocol 4, with no length:
+    SNAP inside, then IPv4."""
+    def frame(i, ip):
+        return struct.pack(">HHH8sH", 0, 1, 6, b"\2\0\0\0\0\1\0\0", 4) + \
+            bytes([0xaa, 0xaa, 3, 0, 0, 0, 8, 0]) + ip
+    one_clean_flow(*read_pcap(113, conversation(frame, REQ)), 0)
+
+def bad_frames():
+    """Frames that must be refused as what they are, never read past."""
+    syn = ipv4_tcp((10, 0, 0, 1), (10, 0, 0, 2), 1, 2, 0, 0, 0x02)
+    label = lambda bottom: struct.pack(">I", 16 << 12 | bottom << 8 | 64)
+    eth = [ETH + b"\x88\x47" + label(0) * 17 + label(1) + syn,   # 18 labels
+           ETH + b"\x88\x47" + label(0) * 3,                     # stack cut short
+           ETH + b"\x88\x47" + label(1) + b"\x30" + syn[1:],     # nibble 3
+           ETH + b"\x88\x64\x11\x00\x00\x07\x00\x04\xc0\x21\x01\x01",  # PPPoE LCP
+           ETH + struct.pack(">H", 50) + bytes([0x42, 0x42, 3]) + bytes(47),  # STP
+           ETH + struct.pack(">H", 20) + bytes([0xaa, 0xaa, 3, 0, 0, 0, 8, 0]) + syn]  # 802.3 says 20
+    s, flows, _ = read_pcap(1, eth)
+    assert (s["malformed"], s["non_tcp"], s["tcp_packets"], s["length_mismatch"]) == (3, 3, 0, 0), s
+    # LCP; IPv4 with a compressed protocol field; a protocol cut short; nothing
+    ppp = [b"\xff\x03\xc0\x21\x01\x01\x00\x04", b"\x21" + syn, b"\xff\x03\x00", b"\xff\x03"]
+    s, flows, _ = read_pcap(9, ppp)
+    assert (s["malformed"], s["non_tcp"], s["tcp_packets"]) == (2, 1, 1), s
+
 t = harness.Tests("generator")
+t.run("PPPoE length 42 under IPv4 length 46: padding is not data", pppoe_shorter_than_ip)
+t.run("record length 0xfffffff0, IPv4 length 0: no 4 GiB gap", wire_length_lie)
+t.run("Linux cooked LLC/SNAP", cooked_llc)
+t.run("bad MPLS, PPP, LLC frames refused", bad_frames)
 seeds = [1] if QUICK else [1, 2, 3]
 for name, args in SCENARIOS:
     for seed in seeds:

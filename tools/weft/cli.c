@@ -404,6 +404,7 @@ void print_summary(const struct weft_stats *s, uint64_t packets, bool quiet)
 		jw_u64(&w, "malformed", s->malformed);
 		jw_u64(&w, "truncated", s->truncated);
 		jw_u64(&w, "unknown_link", s->unknown_link);
+		jw_u64(&w, "length_mismatch", s->len_mismatch);
 		jw_u64(&w, "fragments", s->frags);
 		jw_u64(&w, "fragment_datagrams", s->frag_datagrams);
 		jw_u64(&w, "fragments_dropped", s->frag_dropped);
@@ -427,11 +428,13 @@ void print_summary(const struct weft_stats *s, uint64_t packets, bool quiet)
 	if (quiet)
 		return;
 	fprintf(stderr,
-		"weft: %llu packets (%llu TCP, %llu malformed, %llu cut by snaplen), "
+		"weft: %llu packets (%llu TCP, %llu malformed, %llu cut by snaplen, "
+		"%llu with lengths that disagree), "
 		"%llu connections, %llu bytes, %llu gaps (%llu bytes), %llu conflicting "
 		"bytes; peak engine memory %llu KiB, peak RSS %llu KiB\n",
 		(unsigned long long)packets, (unsigned long long)s->tcp_packets,
 		(unsigned long long)s->malformed, (unsigned long long)s->truncated,
+		(unsigned long long)s->len_mismatch,
 		(unsigned long long)s->conns, (unsigned long long)s->delivered_bytes,
 		(unsigned long long)s->gaps, (unsigned long long)s->gap_bytes,
 		(unsigned long long)s->conflicts, (unsigned long long)(s->mem_peak >> 10),
