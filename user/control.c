@@ -268,6 +268,13 @@ static void c_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
 		ctl->next.on_gap(ctl->next.ctx, c, d, off, len);
 }
 
+static void c_late(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
+		   const uint8_t *data, size_t len)
+{
+	struct control *ctl = ctx;
+	ctl->next.on_late(ctl->next.ctx, c, d, off, data, len);
+}
+
 static ssize_t c_resync(void *ctx, struct weft_conn *c, enum weft_dir d, const uint8_t *data,
 			size_t len)
 {
@@ -366,6 +373,7 @@ void control_bind(struct control *ctl, struct weft_callbacks *cb)
 	ctl->next = *cb;
 	*cb = (struct weft_callbacks){ .ctx = ctl, .on_start = c_start, .on_data = c_data,
 				       .on_gap = c_gap, .on_end = c_end,
+				       .on_late = cb->on_late ? c_late : NULL,
 				       .on_resync = cb->on_resync ? c_resync : NULL,
 				       .on_unwanted = c_unwanted, .peer_ack = c_peer_ack,
 				       .sent_fin = c_sent_fin, .last_seen = c_last_seen };

@@ -152,6 +152,44 @@ void report_gap_add(struct report_gaps *g, uint64_t off, uint64_t len)
 	g->n++;
 }
 
+/* Late bytes filled [off, off + len) of the gaps: what they cover goes,
+ * a gap they fill in the middle becomes two. The list stays sorted. */
+void report_gap_sub(struct report_gaps *g, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len;
+	for (size_t i = 0; i < g->n; i++) {
+		uint64_t a = g->v[i][0], b = a + g->v[i][1];
+		if (b <= off || a >= end)
+			continue;
+		if (a < off && b > end) { /* a hole in the middle: split */
+			if (g->n == g->cap) {
+				size_t nc = g->cap ? g->cap * 2 : 4;
+				void *nv = realloc(g->v, nc * sizeof(*g->v));
+				if (!nv)
+					return; /* the gap stays whole: never less reported */
+				g->v = nv;
+				g->cap = nc;
+			}
+			memmove(&g->v[i + 2], &g->v[i + 1], (g->n - i - 1) * sizeof(*g->v));
+			g->v[i][1] = off - a;
+			g->v[i + 1][0] = end;
+			g->v[i + 1][1] = b - end;
+			g->n++;
+			return;
+		}
+		if (a < off) {
+			g->v[i][1] = off - a;
+		} else if (b > end) {
+			g->v[i][0] = end;
+			g->v[i][1] = b - end;
+		} else { /* all of it */
+			memmove(&g->v[i], &g->v[i + 1], (g->n - i - 1) * sizeof(*g->v));
+			g->n--;
+			i--;
+		}
+	}
+}
+
 static void fail(struct report *r, const char *file, int err)
 {
 	if (!r->errors++) {

@@ -35,6 +35,8 @@ int report_close(struct report *r, char *err, size_t errlen);
 void report_community_id(const struct weft_conn_info *ci, uint16_t seed, char out[40]);
 
 void report_gap_add(struct report_gaps *g, uint64_t off, uint64_t len);
+/* Late bytes filled [off, off + len): the gaps shrink, split or go. */
+void report_gap_sub(struct report_gaps *g, uint64_t off, uint64_t len);
 /* ISO 8601 UTC with microseconds: 2023-11-14T22:13:20.002334Z */
 void report_time(uint64_t ns, char *buf, size_t len);
 

@@ -656,9 +656,6 @@ static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 	if (!sd)
 		return len;
 	const struct weft_conn_info *ci = weft_conn_info(c);
-	/* bytes at offsets already passed filled a gap: late */
-	if (off < sd->len)
-		sd->late += (sd->len - off < len ? sd->len - off : len);
 	if (off + len > sd->len)
 		sd->len = off + len;
 	sd->last_ns = ci->last_ns;
@@ -696,6 +693,68 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 				 (unsigned long long)off, (unsigned long long)len);
 		chunk_put(s, b, (size_t)n);
 	}
+}
+
+/* Worker: late bytes, written in place. */
+static void dir_late(void *arg, uint64_t off, const uint8_t *data, size_t len)
+{
+	struct sink_dir *sd = arg;
+	struct weft_sink *s = sd->f.s;
+	if (sd->f.name && file_ready(s, &sd->f))
+		file_write(s, &sd->f, off, data, len);
+}
+
+/* Bytes the engine had declared a gap came after all: written at their
+ * offset, the gap list less by them, and the digest, made in stream order
+ * until now, made again from the file when the direction ends. */
+static void on_late(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
+		    const uint8_t *data, size_t len)
+{
+	struct weft_sink *s = ctx;
+	struct sink_conn *sc = weft_conn_user(c);
+	struct sink_dir *sd = dir_state(s, sc, d);
+	if (!sd)
+		return;
+	sd->late += len;
+	report_gap_sub(&sd->gaps, off, len);
+	sd->rehash = sd->hash;
+	if (writing(s) && !sd->f.failed && sd->f.name)
+		hasher_data_call(s->hs, dir_late, sd, off, data, len);
+	if (s->o.chunks) {
+		const struct weft_conn_info *ci = weft_conn_info(c);
+		char b[320];
+		int n = snprintf(b, sizeof(b), "-- %s conn %llu %s offset %llu, %zu bytes (late) --\n",
+				 chunk_tag(ci, sd, d), (unsigned long long)ci->id, dir_name(d),
+				 (unsigned long long)off, len);
+		chunk_put(s, b, (size_t)n);
+		chunk_put(s, data, len);
+		chunk_put(s, "\n", 1);
+	}
+}
+
+/* Worker: the digest of a finished file, read back (a direction with late
+ * bytes: its stream order is not its arrival order). False: unreadable. */
+static bool file_digest(struct weft_sink *s, struct sink_file *f, uint64_t len, uint8_t dg[32])
+{
+	if (!f->name || f->failed)
+		return false;
+	int fd = openat(s->dirfd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct sha256 h;
+	sha256_init(&h);
+	static __thread uint8_t buf[1 << 16];
+	uint64_t done = 0;
+	while (done < len) {
+		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)done);
+		if (n <= 0)
+			break;
+		sha256_update(&h, buf, (size_t)n);
+		done += (uint64_t)n;
+	}
+	close(fd);
+	sha256_final(&h, dg);
+	return done == len;
 }
 
 /* What a connection's end needs, handed to the worker, which finishes the
@@ -750,7 +809,8 @@ static void finish_job(void *arg)
 		file_finish(s, &sd->f, sd->len, sd->last_ns ? sd->last_ns : j->info.last_ns);
 		if (sd->hash) {
 			sha256_final(&sd->sha, dg);
-			sha256_hex(dg, rd[d].sha256);
+			if (!sd->rehash || file_digest(s, &sd->f, sd->len, dg))
+				sha256_hex(dg, rd[d].sha256);
 		}
 		rd[d].file = sd->f.name;
 		rd[d].gaps = &sd->gaps;
@@ -825,6 +885,7 @@ void weft_sink_bind(struct weft_sink *s, struct weft_config *cfg, struct weft_ca
 	cb->on_start = on_start;
 	cb->on_data = on_data;
 	cb->on_gap = on_gap;
+	cb->on_late = on_late;
 	cb->on_end = on_end;
 }
 

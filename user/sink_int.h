@@ -36,6 +36,7 @@ struct sink_dir {
 	uint64_t last_ns;     /* packet time of the last bytes (the mtime) */
 	char *tag;            /* -c's SRC-DST, made at the first chunk */
 	bool hash;            /* a digest is made of it */
+	bool rehash;          /* late bytes came: the digest is made from the file */
 	struct report_gaps gaps;
 };
 

@@ -131,6 +131,8 @@ struct weft_dir_stats {
 	uint64_t conflicts;  /* overlapping bytes that differed */
 	uint64_t retrans;    /* bytes seen again (trimmed) */
 	uint64_t skipped;    /* bytes dropped by the resync hook after a gap */
+	uint64_t late;       /* bytes that came after their range was declared a gap
+			      * (handed to on_late; gap_bytes is less by them) */
 	bool fin, rst, depth_reached, ignored;
 };
 
@@ -144,6 +146,14 @@ struct weft_callbacks {
 	/* [off, off+len) of one side will never come. */
 	void (*on_gap)(void *ctx, struct weft_conn *c, enum weft_dir d,
 		       uint64_t off, uint64_t len);
+	/* Late bytes: the capture held bytes of a range on_gap already declared
+	 * (packets reordered after the tap, so the ACK that made the hole a gap
+	 * came before them). off is their stream offset, inside that gap and
+	 * below what on_data has delivered; the gap is that much smaller.
+	 * Optional: without it they are counted (weft_dir_stats.late) and
+	 * dropped. The file sink writes them in place. */
+	void (*on_late)(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
+			const uint8_t *data, size_t len);
 	/* The message-boundary hook: after a gap, called with the bytes that
 	 * follow it until it returns an index >= 0, the first message start in
 	 * data; the bytes before it are skipped (counted, not delivered).
