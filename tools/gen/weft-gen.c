@@ -23,7 +23,7 @@
 
 struct opts {
 	uint32_t conns, concurrent, min_size, max_size, mss, rounds, snaplen;
-	double reorder, dup, overlap, loss, midstream, rst, ipv6, frag, reuse, keepalive,
+	double reorder, dup, overlap, loss, midstream, rst, ipv6, frag, reuse, keepalive, late,
 	       fin_data;
 	bool vlan, qinq, wrap;
 	/* encapsulations: PPPoE, MPLS (up to mpls labels), the PPP link
@@ -434,10 +434,22 @@ static void send_dir(struct conn *c, int d, uint32_t from, uint32_t to, struct r
 			i++;
 		}
 	}
+	/* --late: reordered after the tap (two queues, two taps merged): the
+	 * receiver has the segment on time and ACKs it, but the capture shows
+	 * it after the next 1 to 4 segments and their ACKs, so the ACK that
+	 * covers it comes first. Every byte is still in the capture. */
+	struct { size_t i; uint32_t wait; } late[8];
+	size_t nlate = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct seg *s = &segs[i];
 		uint8_t fl = 0x18 | (s->fin ? 0x01 : 0);
-		if (s->captured) {
+		bool defer = s->captured && !s->fin && i + 1 < n && nlate < 8 &&
+			     !(protect_first && i == 0) && chance(O.late);
+		if (defer) {
+			late[nlate].i = i;
+			late[nlate++].wait = (uint32_t)rnd_range(1, 4);
+		}
+		if (s->captured && !defer) {
 			/* each copy's believable bytes are data: a duplicate
 			 * fills what a lie held back in the first */
 			uint32_t got = emit_tcp(&c->pk, &c->ep, client, base + s->off,
@@ -470,6 +482,19 @@ static void send_dir(struct conn *c, int d, uint32_t from, uint32_t to, struct r
 		}
 		uint32_t ackv = base + rv->upto + ((s->fin && rv->upto == to) ? 1 : 0);
 		emit_tcp(&c->pk, &c->ep, !client, peer_next_seq, ackv, 0x10, NULL, 0, false);
+		/* the deferred ones whose time has come, the rest at the end */
+		for (size_t k = 0; k < nlate;) {
+			if (k < nlate && (--late[k].wait == 0 || i + 1 == n) && !(defer && late[k].i == i)) {
+				struct seg *ls = &segs[late[k].i];
+				uint32_t got = emit_tcp(&c->pk, &c->ep, client, base + ls->off,
+							peer_next_seq, 0x18, t->data + ls->off, ls->len,
+							false);
+				memset(t->seen + ls->off, 1, got);
+				late[k] = late[--nlate];
+			} else {
+				k++;
+			}
+		}
 		if (rv->upto > 0 && t->seen[rv->upto - 1] && chance(O.keepalive))
 			/* a keep-alive: one old byte at next-1 (one the capture
 			 * has: a keep-alive must not be what fills a hole) */
@@ -648,6 +673,7 @@ static void usage(void)
 		"  --conns N --concurrent K --size MIN:MAX --rounds R --mss N --seed S\n"
 		"  --reorder P --dup P --overlap P --loss P --midstream P --rst P --ipv6 P\n"
 		"  --frag P --reuse P --keepalive P --fin-data P   (P: probability 0..1)\n"
+		"  --late P (a segment captured after the ACKs that cover it)\n"
 		"  --vlan --qinq --wrap --snaplen N --hurt N\n"
 		"  --pppoe --mpls MAXLABELS --ppp (link type PPP) --llc (802.3 + LLC/SNAP)\n"
 		"  --pad (Ethernet padding) --dstopts (IPv6: destination options before TCP)\n"
@@ -670,7 +696,7 @@ int main(int argc, char **argv)
 		{ "hurt", 1, 0, 16 }, { "pppoe", 0, 0, 17 }, { "mpls", 1, 0, 18 },
 		{ "ppp", 0, 0, 19 }, { "llc", 0, 0, 20 }, { "pad", 0, 0, 21 },
 		{ "dstopts", 0, 0, 22 }, { "lie", 1, 0, 23 }, { "wire-lie", 1, 0, 24 },
-		{ "tunnel", 1, 0, 25 },
+		{ "tunnel", 1, 0, 25 }, { "late", 1, 0, 26 },
 		{ 0, 0, 0, 0 },
 	};
 	int ch;
@@ -695,6 +721,7 @@ int main(int argc, char **argv)
 		case 9: O.reuse = atof(optarg); break;
 		case 10: O.keepalive = atof(optarg); break;
 		case 11: O.fin_data = atof(optarg); break;
+		case 26: O.late = atof(optarg); break;
 		case 12: O.vlan = true; break;
 		case 13: O.qinq = true; break;
 		case 14: O.wrap = true; break;
