@@ -22,7 +22,7 @@ DEPS_PKGS := build-essential clang llvm libpcap-dev libssl-dev libbpf-dev libxdp
 	libclang-rt-14-dev libcap2-bin
 
 .PHONY: all clean test deps bench demo demo-read
-all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/http-requests $(O)/test_xdp
+all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/test_gapset $(O)/http-requests $(O)/test_xdp
 
 # the live source includes the generated skeleton
 $(patsubst %.c,$(O)/%.o,$(wildcard user/live*.c)): $(O)/weft.skel.h $(O)/sweep.skel.h
@@ -40,6 +40,9 @@ $(O)/weft: $(CLI_OBJ) $(O)/libweft.a
 $(O)/weft-gen: tools/gen/weft-gen.c user/sha256.c
 	@mkdir -p $(O)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ -lcrypto
+
+$(O)/test_gapset: tests/unit/test_gapset.c $(O)/libweft.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libweft.a -lcmocka
 
 $(O)/test_engine: tests/unit/test_engine.c $(O)/libweft.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libweft.a $(LDLIBS) -lcmocka
