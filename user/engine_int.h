@@ -5,6 +5,7 @@
 
 #include "weft/weft.h"
 #include "decode.h"
+#include "gapset.h"
 
 /* malloc's own cost per block, counted so the memory cap means real memory */
 #define ALLOC_OVERHEAD 16
@@ -56,6 +57,7 @@ struct side {
 	uint8_t *app;
 	size_t app_len, app_cap;
 	uint64_t app_off;
+	struct gapset declared; /* gaps declared, for bytes that come late */
 	struct weft_dir_stats st;
 };
 

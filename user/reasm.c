@@ -42,6 +42,8 @@ static void app_drop(struct weft_engine *e, struct side *s)
 
 void side_free(struct weft_engine *e, struct side *s)
 {
+	mem_add(e, -(int64_t)weft_gapset_mem(&s->declared));
+	weft_gapset_free(&s->declared);
 	free_segs(e, s);
 	app_drop(e, s);
 }
@@ -119,6 +121,10 @@ void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint6
 		return;
 	if (!s->st.ignored && e->cb.on_gap)
 		e->cb.on_gap(e->cb.ctx, c, d, s->next, len);
+	/* kept, so bytes that come after all can still fill it */
+	size_t had = weft_gapset_mem(&s->declared);
+	weft_gapset_add(&s->declared, s->next, len);
+	mem_add(e, (int64_t)weft_gapset_mem(&s->declared) - (int64_t)had);
 	s->st.gaps++;
 	s->st.gap_bytes += len;
 	e->st.gaps++;
@@ -236,6 +242,45 @@ static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, 
 	}
 }
 
+struct late_arg {
+	struct weft_engine *e;
+	struct weft_conn *c;
+	enum weft_dir d;
+	uint64_t off;
+	const uint8_t *data;
+};
+
+/* A piece of late bytes inside a declared gap: counted, and handed on. */
+static void late_piece(void *arg, uint64_t off, uint64_t len)
+{
+	struct late_arg *a = arg;
+	struct side *s = &a->c->side[a->d];
+	s->st.late += len;
+	s->st.gap_bytes -= len;
+	a->e->st.late_bytes += len;
+	a->e->st.gap_bytes -= len;
+	if (!s->st.ignored && a->e->cb.on_late)
+		a->e->cb.on_late(a->e->cb.ctx, a->c, a->d, off, a->data + (off - a->off), (size_t)len);
+}
+
+/* Bytes below next: those inside a gap declared earlier came late (a
+ * capture reordered after the tap) and fill it; the rest are seen again.
+ * Returns the bytes that filled a gap. */
+static uint64_t side_late(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
+			  uint64_t off, const uint8_t *data, uint64_t len)
+{
+	struct side *s = &c->side[d];
+	if (!s->declared.n)
+		return 0;
+	struct late_arg a = { e, c, d, off, data };
+	uint32_t before = s->declared.n;
+	uint64_t got = weft_gapset_fill(&s->declared, off, len, late_piece, &a);
+	/* a gap filled whole is one fewer, one filled in the middle two */
+	s->st.gaps += s->declared.n - before;
+	e->st.gaps += (uint64_t)((int64_t)s->declared.n - (int64_t)before);
+	return got;
+}
+
 void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
 	       const uint8_t *data, uint32_t len)
 {
@@ -243,7 +288,19 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 	uint64_t end = off + len;
 	if (end > s->hi)
 		s->hi = end;
-	if (s->done || !len)
+	if (!len)
+		return;
+	if (!s->floating && off < s->next) {
+		uint64_t below = (end < s->next ? end : s->next) - off;
+		below -= side_late(e, c, d, off, data, below);
+		s->st.retrans += below;
+		if (end <= s->next)
+			return;
+		data += s->next - off;
+		len = (uint32_t)(end - s->next);
+		off = s->next;
+	}
+	if (s->done)
 		return;
 	if (s->floating) {
 		insert(e, c, d, off, data, len);
@@ -257,17 +314,6 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 	if (off > s->next + MAX_AHEAD) {
 		e->st.implausible++;
 		return;
-	}
-	if (end <= s->next) {
-		s->st.retrans += len;
-		return;
-	}
-	if (off < s->next) {
-		uint32_t cut = (uint32_t)(s->next - off);
-		s->st.retrans += cut;
-		data += cut;
-		len -= cut;
-		off = s->next;
 	}
 	uint64_t depth = e->cfg.depth;
 	if (depth) {

@@ -718,7 +718,10 @@ static void on_late(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t of
 	sd->late += len;
 	report_gap_sub(&sd->gaps, off, len);
 	sd->rehash = sd->hash;
-	if (writing(s) && !sd->f.failed && sd->f.name)
+	/* (the direction may have had nothing but gaps so far: no file yet) */
+	if (writing(s) && !sd->f.name && !sd->f.failed && !file_name(s, c, sc, d, &sd->f))
+		sd->f.failed = true;
+	if (writing(s) && !sd->f.failed)
 		hasher_data_call(s->hs, dir_late, sd, off, data, len);
 	if (s->o.chunks) {
 		const struct weft_conn_info *ci = weft_conn_info(c);

@@ -218,6 +218,7 @@ struct weft_stats {
 	uint64_t implausible;     /* data too far ahead of its stream to be real */
 	uint64_t time_jumps;      /* packets stamped far ahead, not believed */
 	uint64_t delivered_bytes, gap_bytes, gaps, conflicts;
+	uint64_t late_bytes;      /* bytes that filled a declared gap (gap_bytes is net of them) */
 	uint64_t ends[WEFT_END__COUNT];
 	uint64_t mem_used, mem_peak;
 	/* frames whose layers disagreed on their length (an IP length longer

@@ -414,6 +414,7 @@ void print_summary(const struct weft_stats *s, uint64_t packets, bool quiet)
 		jw_u64(&w, "bytes_delivered", s->delivered_bytes);
 		jw_u64(&w, "gaps", s->gaps);
 		jw_u64(&w, "gap_bytes", s->gap_bytes);
+		jw_u64(&w, "late_bytes", s->late_bytes);
 		jw_u64(&w, "conflicts", s->conflicts);
 		jw_obj_start(&w, "ends");
 		for (int r = 1; r < WEFT_END__COUNT; r++)
@@ -430,13 +431,14 @@ void print_summary(const struct weft_stats *s, uint64_t packets, bool quiet)
 	fprintf(stderr,
 		"weft: %llu packets (%llu TCP, %llu malformed, %llu cut by snaplen, "
 		"%llu with lengths that disagree), "
-		"%llu connections, %llu bytes, %llu gaps (%llu bytes), %llu conflicting "
-		"bytes; peak engine memory %llu KiB, peak RSS %llu KiB\n",
+		"%llu connections, %llu bytes, %llu gaps (%llu bytes; %llu bytes came late and "
+		"filled gaps), %llu conflicting bytes; peak engine memory %llu KiB, peak RSS %llu KiB\n",
 		(unsigned long long)packets, (unsigned long long)s->tcp_packets,
 		(unsigned long long)s->malformed, (unsigned long long)s->truncated,
 		(unsigned long long)s->len_mismatch,
 		(unsigned long long)s->conns, (unsigned long long)s->delivered_bytes,
 		(unsigned long long)s->gaps, (unsigned long long)s->gap_bytes,
+		(unsigned long long)s->late_bytes,
 		(unsigned long long)s->conflicts, (unsigned long long)(s->mem_peak >> 10),
 		(unsigned long long)peak_rss_kb());
 }
