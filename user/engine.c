@@ -312,7 +312,10 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 		       const struct tcp_seg *t, uint64_t ts)
 {
 	struct side *s = &c->side[d], *p = &c->side[!d];
-	c->info.last_ns = ts;
+	/* a packet stamped in the past is still a sign of life, never a
+	 * reason to move last before what was already seen */
+	if (ts > c->info.last_ns)
+		c->info.last_ns = ts;
 	s->st.packets++;
 	if (t->flags & TCP_RST) {
 		/* a RST's sequence number tells how far this side had sent */
@@ -360,7 +363,10 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 			/* the peer says where it is: offset 0 is there, or at the
 			 * lowest byte held if that is lower */
 			int64_t a = seq_off(p, t->ack);
-			uint64_t low = p->segs ? p->segs->off : (uint64_t)a;
+			/* with nothing held, the lowest thing seen is where its
+			 * FIN or sequence number was: an ACK far below it does
+			 * not make a gap longer than a sequence jump */
+			uint64_t low = p->segs ? p->segs->off : p->hi;
 			side_anchor(e, c, !d, a >= 0 && (uint64_t)a < low &&
 					  low - (uint64_t)a <= MAX_AHEAD ? (uint64_t)a : low);
 		}
@@ -398,6 +404,11 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 		int64_t off = seq_off(s, data_seq);
 		const uint8_t *data = t->data;
 		uint32_t cap = t->caplen, wire = t->wirelen;
+		if (wire > cap && wire - cap > MAX_CUT) {
+			/* a length no packet has: keep the bytes, not the claim */
+			e->st.implausible++;
+			wire = cap;
+		}
 		if (off < 0) { /* starts before offset 0: keep what follows it */
 			uint64_t cut = (uint64_t)-off;
 			cap = cut < cap ? cap - (uint32_t)cut : 0;
@@ -421,7 +432,12 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 			return;
 		if (!(t->flags & TCP_FIN) && (uint64_t)off > s->hi && !wire)
 			s->hi = (uint64_t)off; /* a pure ACK's seq: sent up to here */
-		if ((t->flags & TCP_FIN) && !s->fin) {
+		if ((t->flags & TCP_FIN) && !s->fin && !s->floating &&
+		    (uint64_t)off + wire > s->next + MAX_AHEAD) {
+			/* outside any window the receiver could have: a forged
+			 * or corrupt FIN must not stretch the stream to it */
+			e->st.implausible++;
+		} else if ((t->flags & TCP_FIN) && !s->fin) {
 			s->fin = true;
 			s->st.fin = true;
 			s->fin_off = (uint64_t)off + wire;

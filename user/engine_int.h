@@ -17,6 +17,13 @@
  * so bytes that arrive late but belong before the first one seen still fit,
  * until an ACK or enough data fixes offset 0 (side_anchor). */
 #define FLOAT_ORIGIN (1ull << 30)
+/* The most payload one packet can claim beyond what was captured: a
+ * host capture of a GSO/GRO super-packet (IPv4 total length 0, BIG TCP)
+ * carries at most 512 KiB. A record claiming more (a forged wire length)
+ * is implausible: its captured bytes count, the claim does not. */
+#define MAX_CUT (512u << 10)
+/* No single gap is longer than a sequence jump or a cut can justify. */
+#define MAX_GAP (MAX_AHEAD + MAX_CUT)
 #define FLOAT_MAX_SEGS 8
 #define FLOAT_MAX_BYTES (256u << 10)
 

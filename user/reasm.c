@@ -113,6 +113,16 @@ void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint6
 {
 	struct side *s = &c->side[d];
 	uint64_t depth = e->cfg.depth;
+	if (len > MAX_GAP) {
+		/* Every caller bounds its gap by MAX_AHEAD (sequence jumps) or
+		 * MAX_CUT (one packet's missing tail); anything longer is a bug
+		 * or a forged length, and no capture justifies it: the side
+		 * stops here rather than claim bytes nobody can show. */
+		e->st.implausible++;
+		free_segs(e, s);
+		s->done = true;
+		return;
+	}
 	if (depth && s->next + len > depth)
 		len = depth > s->next ? depth - s->next : 0;
 	if (!len)
@@ -367,6 +377,14 @@ void side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 	s->hi = s->hi > at ? s->hi - at : 0;
 	s->acked = s->acked > at ? s->acked - at : 0;
 	s->fin_off = s->fin_off > at ? s->fin_off - at : 0;
+	if (s->fin && s->fin_off > MAX_AHEAD) {
+		/* a FIN implausibly far from the start, like the bytes above */
+		s->fin = false;
+		s->fin_off = 0;
+		e->st.implausible++;
+	}
+	if (s->hi > MAX_AHEAD + MAX_CUT)
+		s->hi = MAX_AHEAD + MAX_CUT;
 	side_flush(e, c, d);
 }
 
@@ -374,8 +392,11 @@ void side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 void side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
 	struct side *s = &c->side[d];
+	/* A floating side with nothing held (a bare FIN of a connection
+	 * picked up midstream) pins its origin at the last thing it was seen
+	 * sending: a direction of zero bytes, not FLOAT_ORIGIN of phantom gap. */
 	if (s->floating)
-		side_anchor(e, c, d, s->segs ? s->segs->off : s->next);
+		side_anchor(e, c, d, s->segs ? s->segs->off : s->hi);
 	side_check_acked(e, c, d, true, UINT64_MAX);
 	while (!s->done && s->segs) {
 		if (s->segs->off > s->next)

@@ -206,6 +206,7 @@ struct pk {
 	uint32_t cut;       /* bytes of payload missing (snaplen) */
 	uint32_t rack;      /* != 0: the frame carries the receiver's ACK (peer_ack) */
 	uint32_t rfin;      /* != 0: ... and the receiver's FIN's sequence number */
+	uint32_t claim;     /* != 0: the record's wire length, IP total length 0 */
 };
 
 static void feed(struct world *w, struct pk p)
@@ -224,7 +225,7 @@ static void feed(struct world *w, struct pk p)
 		o = 18;
 	}
 	uint8_t *ip = f + o;
-	uint16_t tot = (uint16_t)(40 + dl);
+	uint16_t tot = p.claim ? 0 : (uint16_t)(40 + dl);
 	memset(ip, 0, 40);
 	ip[0] = 0x45; ip[2] = (uint8_t)(tot >> 8); ip[3] = (uint8_t)tot; ip[8] = 64; ip[9] = 6;
 	uint8_t a[4] = { 10, 0, 0, 1 }, b[4] = { 10, 0, 0, 2 };
@@ -242,8 +243,11 @@ static void feed(struct world *w, struct pk p)
 	if (dl)
 		memcpy(t + 20, p.data, dl);
 	w->ts += NS / 1000;
-	uint32_t wire = (uint32_t)(o + tot);
-	struct weft_frame fr = { .ts_ns = w->ts, .data = f, .caplen = wire - p.cut,
+	uint32_t wire = (uint32_t)(o + 40 + dl);
+	uint32_t caplen = wire - p.cut;
+	if (p.claim)
+		wire = p.claim;
+	struct weft_frame fr = { .ts_ns = w->ts, .data = f, .caplen = caplen,
 				 .wirelen = wire, .link = link, .peer_ack_valid = p.rack != 0,
 				 .peer_ack = p.rack, .peer_fin_valid = p.rfin != 0,
 				 .peer_fin = p.rfin };
@@ -831,6 +835,72 @@ static void t_malformed(void **st)
 	world_free(w);
 }
 
+static uint64_t total_gap(const struct side_out *s)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < s->ngaps; i++)
+		n += s->gaps[i][1];
+	return n;
+}
+
+static void t_bare_fin_midstream(void **st)
+{
+	(void)st;
+	/* tcpflow/test1.pcap: one FIN|ACK of a connection picked up midstream
+	 * is a direction of zero bytes, not a 1 GiB gap of a floating origin */
+	struct world *w = world_new(NULL, false);
+	feed(w, (struct pk){ C, 5000, 7000, FIN | ACK });
+	feed(w, (struct pk){ C, 6000, 8000, FIN | ACK, .cport = 40001 });
+	feed(w, (struct pk){ S, 8000, 5990, ACK, .cport = 40001 }); /* 10 unseen */
+	finish(w);
+	assert_int_equal(w->c[0].st[C].bytes, 0);
+	assert_int_equal(w->c[0].s[C].ngaps, 0);
+	/* the peer's ACK 10 below the FIN: exactly those 10 bytes are missing */
+	assert_int_equal(w->c[1].st[C].bytes, 10);
+	assert_int_equal(total_gap(&w->c[1].s[C]), 10);
+	world_free(w);
+}
+
+static void t_forged_lengths(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 0, 0);
+	/* a record claiming 0xfffffff0 bytes on the wire, IP total length 0 */
+	feed(w, (struct pk){ C, 1, 1, ACK | PSH, "abcd", .claim = 0xfffffff0u });
+	feed(w, (struct pk){ C, 1, 1, ACK | PSH, "abcd", .claim = 0xfffffff0u });
+	/* a FIN 1 GiB past the stream */
+	feed(w, (struct pk){ C, 1u + (1u << 30), 1, FIN | ACK });
+	feed(w, (struct pk){ C, 5, 1, ACK | PSH, "ef" });
+	finish(w);
+	expect_stream(&w->c[0].s[C], "abcdef");
+	assert_int_equal(w->c[0].s[C].ngaps, 0);
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	assert_true(s.implausible >= 3);
+	assert_true(s.gap_bytes == 0);
+	world_free(w);
+}
+
+static void t_time_back(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 100, 500);
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "ab" });
+	w->ts -= 600 * NS; /* one record stamped 10 minutes in the past */
+	feed(w, (struct pk){ C, 103, 501, ACK | PSH, "cd" });
+	w->ts += 602 * NS; /* another connection's packet runs the sweep */
+	feed(w, (struct pk){ C, 1, 1, ACK | PSH, "x", .cport = 40001 });
+	feed(w, (struct pk){ C, 105, 501, ACK | PSH, "ef" });
+	finish(w);
+	assert_int_equal(w->nconn, 2);
+	assert_int_equal(w->c[0].end, WEFT_END_EOF);
+	expect_stream(&w->c[0].s[C], "abcdef");
+	assert_true(w->c[0].info.last_ns >= w->c[0].info.first_ns);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -865,6 +935,9 @@ int main(void)
 		cmocka_unit_test(t_resync_after_gap),
 		cmocka_unit_test(t_vlan_key),
 		cmocka_unit_test(t_malformed),
+		cmocka_unit_test(t_bare_fin_midstream),
+		cmocka_unit_test(t_forged_lengths),
+		cmocka_unit_test(t_time_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
