@@ -85,6 +85,14 @@ void weft_engine_set_config(struct weft_engine *e, const struct weft_config *cfg
 
 static void conn_free(struct weft_engine *e, struct weft_conn *c)
 {
+	if (c->end_req) {
+		/* evicted before its asked-for end ran: off the pending list */
+		struct weft_conn **pp = &e->pending;
+		while (*pp && *pp != c)
+			pp = &(*pp)->pnext;
+		if (*pp)
+			*pp = c->pnext;
+	}
 	flow_remove(e, c);
 	lru_remove(e, c);
 	side_free(e, &c->side[0]);
@@ -133,7 +141,7 @@ static uint64_t class_timeout(const struct weft_engine *e, int cls)
 	}
 }
 
-size_t weft_engine_sweep_some(struct weft_engine *e, uint64_t now, size_t max)
+static size_t sweep_some(struct weft_engine *e, uint64_t now, size_t max)
 {
 	size_t done = 0;
 	if (now > e->now)
@@ -164,6 +172,17 @@ size_t weft_engine_sweep_some(struct weft_engine *e, uint64_t now, size_t max)
 void weft_engine_sweep(struct weft_engine *e, uint64_t now)
 {
 	weft_engine_sweep_some(e, now, SIZE_MAX);
+}
+
+static void enter(struct weft_engine *e);
+static void leave(struct weft_engine *e);
+
+size_t weft_engine_sweep_some(struct weft_engine *e, uint64_t now, size_t max)
+{
+	enter(e);
+	size_t n = sweep_some(e, now, max);
+	leave(e);
+	return n;
 }
 
 /* The open connection idle the longest, over every class. */
@@ -400,7 +419,7 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 		if (a > 0)
 			side_check_acked(e, c, !d, false, (uint64_t)a);
 	}
-	if (s->started) {
+	if (s->started && !conn_halted(c)) {
 		int64_t off = seq_off(s, data_seq);
 		const uint8_t *data = t->data;
 		uint32_t cap = t->caplen, wire = t->wirelen;
@@ -423,12 +442,12 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 			if ((uint64_t)off + wire > s->hi)
 				s->hi = (uint64_t)off + wire;
 			side_data(e, c, d, (uint64_t)off, data, cap);
-			if (!c->ended && s->next == (uint64_t)off + cap)
+			if (!c->ended && !conn_halted(c) && s->next == (uint64_t)off + cap)
 				side_gap(e, c, d, wire - cap);
 		} else {
 			side_data(e, c, d, (uint64_t)off, data, cap);
 		}
-		if (c->ended)
+		if (c->ended || conn_halted(c))
 			return;
 		if (!(t->flags & TCP_FIN) && (uint64_t)off > s->hi && !wire)
 			s->hi = (uint64_t)off; /* a pure ACK's seq: sent up to here */
@@ -452,6 +471,8 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 			side_check_acked(e, c, d, false, (uint64_t)off);
 		side_flush(e, c, d);
 	}
+	if (conn_halted(c))
+		return; /* a callback ended it: the end runs as the call returns */
 	const struct side *a = &c->side[0], *b = &c->side[1];
 	if (a->done && b->done) {
 		bool depth = a->st.depth_reached || b->st.depth_reached;
@@ -487,7 +508,7 @@ static uint64_t packet_time(struct weft_engine *e, uint64_t ts)
 	return e->now;
 }
 
-int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
+static int feed(struct weft_engine *e, const struct weft_frame *f)
 {
 	struct ip_pkt ip, whole;
 	struct tcp_seg t;
@@ -573,6 +594,8 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 		if (!c)
 			return -1;
 	}
+	if (conn_halted(c))
+		return 0; /* its on_start ended it */
 	enum weft_dir d = src_index == c->client ? WEFT_C2S : WEFT_S2C;
 	t.peer_ack_valid = f->peer_ack_valid;
 	t.peer_ack = f->peer_ack;
@@ -583,7 +606,7 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 	return 0;
 }
 
-void weft_engine_flush(struct weft_engine *e, enum weft_end_reason r)
+static void flush_all(struct weft_engine *e, enum weft_end_reason r)
 {
 	for (int cls = 0; cls < LRU__COUNT; cls++) {
 		struct weft_conn *c;
@@ -594,6 +617,21 @@ void weft_engine_flush(struct weft_engine *e, enum weft_end_reason r)
 				conn_end(e, c, r);
 		}
 	}
+}
+
+int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
+{
+	enter(e);
+	int r = feed(e, f);
+	leave(e);
+	return r;
+}
+
+void weft_engine_flush(struct weft_engine *e, enum weft_end_reason r)
+{
+	enter(e);
+	flush_all(e, r);
+	leave(e);
 }
 
 void weft_engine_stats(const struct weft_engine *e, struct weft_stats *s)
@@ -627,9 +665,43 @@ void weft_conn_ignore(struct weft_conn *c, enum weft_dir d)
 	c->side[d].st.ignored = true;
 }
 
+/* Entry and exit of every public call that can make callbacks. Ends asked
+ * for inside them run on the way out, when nothing holds the connection. */
+static void enter(struct weft_engine *e)
+{
+	e->busy++;
+}
+
+static void leave(struct weft_engine *e)
+{
+	if (e->busy > 1) {
+		e->busy--;
+		return;
+	}
+	/* still busy while the ends run: their on_end may ask for more */
+	struct weft_conn *c;
+	while ((c = e->pending)) {
+		e->pending = c->pnext;
+		enum weft_end_reason r = (enum weft_end_reason)c->end_req;
+		c->end_req = WEFT_END_NONE;
+		conn_end(e, c, r);
+	}
+	e->busy--;
+}
+
 void weft_conn_end(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r)
 {
-	conn_end(e, c, r);
+	if (c->ended || c->end_req)
+		return;
+	if ((unsigned)r >= WEFT_END__COUNT || r == WEFT_END_NONE)
+		r = WEFT_END_MANUAL;
+	if (!e->busy) {
+		conn_end(e, c, r);
+		return;
+	}
+	c->end_req = (uint8_t)r;
+	c->pnext = e->pending;
+	e->pending = c;
 }
 
 struct weft_conn *weft_engine_find(struct weft_engine *e, uint64_t id)

@@ -81,6 +81,11 @@ struct weft_conn {
 	struct weft_conn *lprev, *lnext;
 	uint8_t lru;
 	bool ended;
+	/* An end asked for inside a callback (weft_conn_end): the connection
+	 * stops here, and ends for real when the engine call that made the
+	 * callback returns, so nothing up the stack holds freed memory. */
+	uint8_t end_req;     /* enum weft_end_reason, WEFT_END_NONE: none */
+	struct weft_conn *pnext; /* on e->pending while end_req is set */
 	uint8_t client;      /* canonical endpoint index of the client */
 	uint32_t hash;
 	struct flow_key key;
@@ -105,7 +110,16 @@ struct weft_engine {
 	uint64_t jump_pending;  /* a far-future time seen once, not yet believed */
 	uint64_t next_sweep;
 	struct defrag *defrag;
+	unsigned busy;       /* public calls in progress (callbacks may nest) */
+	struct weft_conn *pending; /* ends asked for while busy */
 };
+
+/* A connection whose end was asked for inside a callback: processing
+ * stops, the end itself (which sets ended) runs when the call returns. */
+static inline bool conn_halted(const struct weft_conn *c)
+{
+	return c->end_req && !c->ended;
+}
 
 /* flow.c */
 int flow_table_init(struct weft_engine *e);

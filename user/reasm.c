@@ -162,8 +162,8 @@ void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 		}
 		mem_add(e, -(int64_t)(sizeof(*g) + g->len + ALLOC_OVERHEAD));
 		free(g);
-		if (s->done)
-			return;
+		if (s->done || conn_halted(c))
+			return; /* the rest is the end's to flush */
 	}
 	if (e->cfg.depth && s->next >= e->cfg.depth)
 		reach_depth(e, c, d);
@@ -302,7 +302,7 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 	}
 	insert(e, c, d, off, data, len);
 	side_flush(e, c, d);
-	while (s->buffered > e->cfg.buffer_cap && s->segs && !s->done) {
+	while (s->buffered > e->cfg.buffer_cap && s->segs && !s->done && !conn_halted(c)) {
 		if (e->cfg.buffer_policy == WEFT_BUFFER_END) {
 			conn_end(e, c, WEFT_END_BUFFER);
 			return;
@@ -332,7 +332,7 @@ void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir 
 		limit = s->acked;
 	if (s->fin && limit > s->fin_off)
 		limit = s->fin_off;
-	while (!s->done && s->next < limit) {
+	while (!s->done && s->next < limit && !conn_halted(c)) {
 		uint64_t to = limit;
 		if (s->segs && s->segs->off < to)
 			to = s->segs->off;

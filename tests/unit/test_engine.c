@@ -47,7 +47,17 @@ struct world {
 	uint32_t ack[2];    /* the receiver's ACK of direction d */
 	int ack_asked;
 	int unwanted[2];    /* on_unwanted calls per direction */
+	/* callbacks that use the API: end the connection from on_data or
+	 * on_start with this reason, end connection end_other from on_end */
+	enum weft_end_reason end_in_data, end_in_start;
+	uint64_t end_other;
+	int ignore_in_data; /* 1 + the direction to ignore from on_data */
 };
+
+static struct weft_conn *find_conn(struct world *w, uint64_t id)
+{
+	return weft_engine_find(w->e, id);
+}
 
 static struct conn_out *out_of(struct world *w, struct weft_conn *c)
 {
@@ -64,6 +74,8 @@ static void cb_start(void *ctx, struct weft_conn *c)
 	assert_true(w->nconn < 100);
 	memset(&w->c[w->nconn], 0, sizeof(w->c[0]));
 	w->c[w->nconn++].id = weft_conn_info(c)->id;
+	if (w->end_in_start)
+		weft_conn_end(w->e, c, w->end_in_start);
 }
 
 static size_t cb_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
@@ -71,6 +83,10 @@ static size_t cb_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 {
 	struct world *w = ctx;
 	struct side_out *s = &out_of(w, c)->s[d];
+	if (w->end_in_data)
+		weft_conn_end(w->e, c, w->end_in_data);
+	if (w->ignore_in_data)
+		weft_conn_ignore(c, (enum weft_dir)(w->ignore_in_data - 1));
 	if (w->keep) {
 		/* consume whole lines only; the rest must come back next time */
 		size_t used = 0;
@@ -133,6 +149,11 @@ static void cb_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 	o->info = *weft_conn_info(c);
 	o->st[0] = *weft_conn_dir(c, WEFT_C2S);
 	o->st[1] = *weft_conn_dir(c, WEFT_S2C);
+	if (w->end_other) {
+		struct weft_conn *x = find_conn(w, w->end_other);
+		if (x)
+			weft_conn_end(w->e, x, WEFT_END_EOF);
+	}
 }
 
 static bool cb_peer_ack(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *ack)
@@ -901,6 +922,68 @@ static void t_time_back(void **st)
 	world_free(w);
 }
 
+static void end_in_data_case(bool keep, enum weft_end_reason r)
+{
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.keep_unconsumed = keep;
+	struct world *w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 5, 1, ACK, "efg\n" });  /* held */
+	feed(w, (struct pk){ C, 9, 1, ACK, "ijk\n" });  /* held */
+	w->end_in_data = r;
+	/* fills the hole: on_data ends the connection while side_flush walks
+	 * the held segments (a heap use-after-free when it freed at once) */
+	feed(w, (struct pk){ C, 1, 1, ACK, "abc\n" });
+	assert_int_equal(w->c[0].end, r);
+	/* the end flushed what was held, as an end outside a callback does */
+	expect_stream(&w->c[0].s[C], "abc\nefg\nijk\n");
+	feed(w, (struct pk){ C, 13, 1, ACK, "more" });
+	finish(w);
+	assert_int_equal(w->nconn, r == WEFT_END_MANUAL ? 1 : 2);
+	world_free(w);
+}
+
+static void t_end_in_callback(void **st)
+{
+	(void)st;
+	end_in_data_case(false, WEFT_END_EOF);
+	end_in_data_case(true, WEFT_END_EOF);
+	end_in_data_case(false, WEFT_END_MANUAL);
+	end_in_data_case(true, WEFT_END_MEMCAP);
+	/* ended from on_start: nothing of it is delivered */
+	struct world *w = world_new(NULL, false);
+	w->end_in_start = WEFT_END_IDLE;
+	feed(w, (struct pk){ C, 1, 1, ACK, "abcd" });
+	assert_int_equal(w->c[0].end, WEFT_END_IDLE);
+	assert_int_equal(w->c[0].s[C].delivered, 0);
+	world_free(w);
+	/* an idle sweep: the first's on_end ends the second, which the same
+	 * sweep would also end (and free) */
+	w = world_new(NULL, false);
+	feed(w, (struct pk){ C, 1, 1, ACK, "a" });
+	feed(w, (struct pk){ C, 1, 1, ACK, "b", .cport = 40001 });
+	w->end_other = 2;
+	weft_engine_sweep(w->e, w->ts + 400 * NS);
+	assert_int_equal(w->c[0].end, WEFT_END_IDLE);
+	assert_true(w->c[1].end == WEFT_END_EOF || w->c[1].end == WEFT_END_IDLE);
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	assert_int_equal(s.conns_open, 0);
+	world_free(w);
+	/* ignore from on_data: the rest of that side is counted, not delivered */
+	w = world_new(NULL, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 5, 1, ACK, "efgh" });
+	w->ignore_in_data = 1 + C;
+	feed(w, (struct pk){ C, 1, 1, ACK, "abcd" });
+	feed(w, (struct pk){ C, 9, 1, ACK, "ijkl" });
+	finish(w);
+	assert_int_equal(w->c[0].s[C].delivered, 4);
+	assert_int_equal(w->c[0].st[C].bytes, 12);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -938,6 +1021,7 @@ int main(void)
 		cmocka_unit_test(t_bare_fin_midstream),
 		cmocka_unit_test(t_forged_lengths),
 		cmocka_unit_test(t_time_back),
+		cmocka_unit_test(t_end_in_callback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
