@@ -46,6 +46,15 @@ void mem_add(struct weft_engine *e, int64_t n)
 		e->st.mem_peak = e->st.mem_used;
 }
 
+/* Fragments held count in the same account: defrag keeps its own total
+ * (it knows nothing of the engine) and the engine adds the change. */
+static void frag_sync(struct weft_engine *e)
+{
+	uint64_t m = defrag_mem(e->defrag);
+	mem_add(e, (int64_t)(m - e->frag_mem));
+	e->frag_mem = m;
+}
+
 struct weft_engine *weft_engine_new(const struct weft_config *cfg,
 				    const struct weft_callbacks *cb)
 {
@@ -60,8 +69,7 @@ struct weft_engine *weft_engine_new(const struct weft_config *cfg,
 		e->cfg.buffer_cap = UINT64_MAX;
 	if (cb)
 		e->cb = *cb;
-	e->defrag = defrag_new(e->cfg.frag_max_datagrams, e->cfg.frag_timeout_ns, &e->st,
-			       &e->st.mem_used);
+	e->defrag = defrag_new(e->cfg.frag_max_datagrams, e->cfg.frag_timeout_ns, &e->st);
 	if (!e->defrag || flow_table_init(e)) {
 		defrag_free(e->defrag);
 		free(e);
@@ -146,6 +154,8 @@ static size_t sweep_some(struct weft_engine *e, uint64_t now, size_t max)
 	size_t done = 0;
 	if (now > e->now)
 		e->now = now;
+	defrag_expire(e->defrag, e->now);
+	frag_sync(e);
 	for (int cls = 0; cls < LRU__COUNT; cls++) {
 		uint64_t to = class_timeout(e, cls);
 		struct weft_conn *c;
@@ -200,6 +210,13 @@ static struct weft_conn *oldest_open(struct weft_engine *e)
 static void enforce_memcap(struct weft_engine *e)
 {
 	while (e->cfg.memcap && e->st.mem_used > e->cfg.memcap) {
+		/* fragments first, oldest first: a flood of datagrams that
+		 * never complete must not cost a connection its stream */
+		if (defrag_evict_oldest(e->defrag)) {
+			frag_sync(e);
+			continue;
+		}
+		frag_sync(e);
 		struct weft_conn *c = e->lru[LRU_CLOSED].head;
 		if (c) {
 			conn_free(e, c);
@@ -532,7 +549,9 @@ static int feed(struct weft_engine *e, const struct weft_frame *f)
 		return -1;
 	}
 	if (ip.frag) {
-		if (!defrag_add(e->defrag, e->now, &ip, &whole)) {
+		int done = defrag_add(e->defrag, e->now, &ip, &whole);
+		frag_sync(e);
+		if (!done) {
 			enforce_memcap(e);
 			return 0;
 		}

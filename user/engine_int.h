@@ -110,6 +110,7 @@ struct weft_engine {
 	uint64_t jump_pending;  /* a far-future time seen once, not yet believed */
 	uint64_t next_sweep;
 	struct defrag *defrag;
+	uint64_t frag_mem;   /* defrag's bytes as counted in st.mem_used */
 	unsigned busy;       /* public calls in progress (callbacks may nest) */
 	struct weft_conn *pending; /* ends asked for while busy */
 };

@@ -202,6 +202,8 @@ struct weft_stats {
 	uint64_t truncated;       /* snaplen cut into TCP payload */
 	uint64_t unknown_link;
 	uint64_t frags, frag_datagrams, frag_dropped, frag_overlaps;
+	uint64_t frag_expired;    /* datagrams in progress past frag_timeout_ns */
+	uint64_t frag_evicted;    /* ... dropped, oldest first, for the memory cap */
 	uint64_t conns, conns_open, conns_max_open;
 	uint64_t late_packets;    /* non-SYN packets on an ended connection */
 	uint64_t implausible;     /* data too far ahead of its stream to be real */

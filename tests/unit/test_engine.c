@@ -984,6 +984,76 @@ static void t_end_in_callback(void **st)
 	world_free(w);
 }
 
+/* An IPv4 fragment of datagram id from 10.9.0.1: len payload bytes at
+ * byte offset off (a multiple of 8), more fragments to follow. */
+static void feed_frag(struct world *w, uint16_t id, uint16_t off, uint16_t len)
+{
+	uint8_t f[1600];
+	uint16_t tot = (uint16_t)(20 + len);
+	memset(f, 0x5a, sizeof(f));
+	memset(f, 0, 20);
+	f[0] = 0x45; f[2] = (uint8_t)(tot >> 8); f[3] = (uint8_t)tot;
+	f[4] = (uint8_t)(id >> 8); f[5] = (uint8_t)id;
+	uint16_t fo = (uint16_t)(0x2000 | (off / 8)); /* MF */
+	f[6] = (uint8_t)(fo >> 8); f[7] = (uint8_t)fo;
+	f[8] = 64; f[9] = 6;
+	f[12] = 10; f[13] = 9; f[15] = 1; f[16] = 10; f[17] = 9; f[19] = 2;
+	w->ts += NS / 1000;
+	struct weft_frame fr = { .ts_ns = w->ts, .data = f, .caplen = tot, .wirelen = tot,
+				 .link = WEFT_LINK_RAW };
+	weft_engine_feed(w->e, &fr);
+}
+
+static void t_frag_flood_memcap(void **st)
+{
+	(void)st;
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.memcap = 256 << 10;
+	struct world *w = world_new(&cfg, false);
+	/* datagrams that never complete, each with a fragment far out so its
+	 * buffer grows to 64 KiB: far more than the cap */
+	for (uint16_t i = 0; i < 200; i++) {
+		feed_frag(w, i, 0, 8);
+		feed_frag(w, i, 60000, 8);
+	}
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	assert_true(s.frag_evicted > 0);
+	/* fragments count in the account and its peak, within the cap */
+	assert_true(s.mem_peak > 64 << 10);
+	assert_true(s.mem_peak <= (256 << 10) + (70 << 10));
+	/* a normal connection after the flood keeps its stream whole */
+	hs(w, 0, 0);
+	for (uint32_t i = 0; i < 20; i++)
+		feed(w, (struct pk){ C, 1 + 4 * i, 1, ACK | PSH, "abcd" });
+	feed(w, (struct pk){ C, 81, 1, FIN | ACK });
+	feed(w, (struct pk){ S, 1, 82, FIN | ACK });
+	assert_int_equal(w->nconn, 1);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	assert_int_equal(w->c[0].s[C].len, 80);
+	weft_engine_stats(w->e, &s);
+	assert_int_equal(s.ends[WEFT_END_MEMCAP], 0);
+	world_free(w);
+}
+
+static void t_frag_expire_by_time(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	struct weft_stats s0, s;
+	weft_engine_stats(w->e, &s0);
+	feed_frag(w, 7, 0, 8);
+	weft_engine_stats(w->e, &s);
+	assert_true(s.mem_used > s0.mem_used);
+	/* no other fragment comes: time alone ages it out */
+	weft_engine_sweep(w->e, w->ts + 31 * NS);
+	weft_engine_stats(w->e, &s);
+	assert_int_equal(s.frag_expired, 1);
+	assert_int_equal(s.mem_used, s0.mem_used);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1022,6 +1092,8 @@ int main(void)
 		cmocka_unit_test(t_forged_lengths),
 		cmocka_unit_test(t_time_back),
 		cmocka_unit_test(t_end_in_callback),
+		cmocka_unit_test(t_frag_flood_memcap),
+		cmocka_unit_test(t_frag_expire_by_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
