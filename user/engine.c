@@ -34,6 +34,7 @@ void weft_config_default(struct weft_config *c)
 	c->idle_closing_ns = 30 * NS;
 	c->idle_halfopen_ns = 30 * NS;
 	c->buffer_cap = 16u << 20;
+	c->memcap = WEFT_DEFAULT_MEMCAP;
 	c->vlan_in_key = true;
 	c->frag_max_datagrams = 4096;
 	c->frag_timeout_ns = 30 * NS;
@@ -105,7 +106,7 @@ static void conn_free(struct weft_engine *e, struct weft_conn *c)
 	lru_remove(e, c);
 	side_free(e, &c->side[0]);
 	side_free(e, &c->side[1]);
-	mem_add(e, -(int64_t)c->alloc);
+	mem_add(e, -(int64_t)c->alloc - c->user_mem);
 	free(c);
 }
 
@@ -253,8 +254,11 @@ static struct weft_conn *conn_new(struct weft_engine *e, const struct flow_key *
 	}
 	size_t sz = sizeof(struct weft_conn) + e->cfg.conn_user_size;
 	struct weft_conn *c = calloc(1, sz);
-	if (!c)
+	if (!c) {
+		e->st.alloc_failures++;
 		return NULL;
+	}
+	c->eng = e;
 	c->alloc = sz + ALLOC_OVERHEAD;
 	mem_add(e, (int64_t)c->alloc);
 	c->lru = LRU__COUNT;
@@ -678,6 +682,12 @@ const struct weft_dir_stats *weft_conn_dir(const struct weft_conn *c, enum weft_
 }
 
 void *weft_conn_user(struct weft_conn *c) { return c->user; }
+
+void weft_conn_mem(struct weft_conn *c, int64_t n)
+{
+	c->user_mem += n;
+	mem_add(c->eng, n);
+}
 
 void weft_conn_ignore(struct weft_conn *c, enum weft_dir d)
 {

@@ -92,6 +92,8 @@ struct weft_conn {
 	struct weft_conn_info info;
 	struct side side[2]; /* by enum weft_dir */
 	size_t alloc;        /* bytes counted for this struct */
+	struct weft_engine *eng; /* whose account weft_conn_mem charges */
+	int64_t user_mem;    /* caller state counted by weft_conn_mem */
 	uint8_t user[];      /* conn_user_size bytes */
 };
 

@@ -93,8 +93,21 @@ static void emit(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 		while (nc < s->app_len + len)
 			nc *= 2;
 		uint8_t *nb = realloc(s->app, nc);
-		if (!nb)
+		if (!nb) {
+			/* the bytes cannot be kept for the caller: they are a
+			 * gap to it, never silently gone */
+			e->st.alloc_failures++;
+			s->app_len = 0;
+			s->st.gaps++;
+			s->st.gap_bytes += len;
+			e->st.gaps++;
+			e->st.gap_bytes += len;
+			e->st.delivered_bytes -= len;
+			if (e->cb.on_gap)
+				e->cb.on_gap(e->cb.ctx, c, d, off, len);
+			s->resync = e->cb.on_resync != NULL;
 			return;
+		}
 		mem_add(e, (int64_t)(nc - s->app_cap) + (s->app ? 0 : ALLOC_OVERHEAD));
 		s->app = nb;
 		s->app_cap = nc;
@@ -175,8 +188,11 @@ static struct seg *seg_new(struct weft_engine *e, uint64_t off, const uint8_t *d
 			   uint32_t len)
 {
 	struct seg *g = malloc(sizeof(*g) + len);
-	if (!g)
+	if (!g) {
+		/* not held: the hole stays and becomes a gap like any other */
+		e->st.alloc_failures++;
 		return NULL;
+	}
 	g->next = NULL;
 	g->off = off;
 	g->len = len;

@@ -29,6 +29,16 @@ struct sink_dir {
 	bool failed;
 };
 
+/* What the sink holds counts in the engine's memory account (cap and
+ * peak): per direction its state, a digest context (OpenSSL's EVP_MD_CTX
+ * and SHA-256 state with malloc's overhead, measured about 300 bytes),
+ * the file name and the gap list. Once a connection ends, its report job
+ * waits for the hashing thread outside the account, bounded instead by
+ * QUEUE_MAX: past it the sink waits for the thread to catch up. */
+#define MALLOC_COST 16
+#define SHA_COST 320
+#define QUEUE_MAX (8u << 20)
+
 struct sink_conn {
 	struct sink_dir *d[2];
 	uint32_t count;       /* the %c of both files */
@@ -42,6 +52,8 @@ struct weft_sink {
 	struct sink_dir *ohead, *otail;
 	int nopen;
 	int errors;
+	uint64_t queued;      /* bytes of end jobs queued (atomic: the
+			       * hashing thread releases them) */
 	char *cbuf;           /* -c: chunks waiting to go out, or NULL */
 	size_t clen;
 	bool chunks_gone;     /* -c's reader went away */
@@ -225,8 +237,8 @@ static FILE *file_get(struct weft_sink *s, struct weft_conn *c, struct sink_conn
 			 * both files of this one move on to the next count */
 			sc->count++;
 		}
-		if (fd >= 0)
-			sd->name = strdup(name);
+		if (fd >= 0 && (sd->name = strdup(name)))
+			weft_conn_mem(c, (int64_t)(strlen(name) + 1 + MALLOC_COST));
 	} else {
 		fd = openat(s->dirfd, sd->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	}
@@ -261,14 +273,29 @@ static bool hashing(const struct weft_sink *s)
 	return s->hs && !s->o.no_hash;
 }
 
-static struct sink_dir *dir_state(struct weft_sink *s, struct sink_conn *sc, enum weft_dir d)
+static struct sink_dir *dir_state(struct weft_sink *s, struct weft_conn *c,
+				  struct sink_conn *sc, enum weft_dir d)
 {
 	if (!sc->d[d]) {
 		sc->d[d] = calloc(1, sizeof(struct sink_dir));
-		if (sc->d[d] && hashing(s))
+		if (!sc->d[d]) {
+			s->errors++; /* the direction is lost: never silently */
+			return NULL;
+		}
+		if (hashing(s))
 			sha256_init(&sc->d[d]->sha);
+		weft_conn_mem(c, sizeof(struct sink_dir) + MALLOC_COST +
+				 (hashing(s) ? SHA_COST : 0));
 	}
 	return sc->d[d];
+}
+
+/* Bytes a direction's state holds (as counted in the account). */
+static uint64_t dir_cost(const struct weft_sink *s, const struct sink_dir *sd)
+{
+	return sizeof(*sd) + MALLOC_COST + (hashing(s) ? SHA_COST : 0) +
+	       (sd->name ? strlen(sd->name) + 1 + MALLOC_COST : 0) +
+	       (sd->gaps.cap ? sd->gaps.cap * sizeof(*sd->gaps.v) + MALLOC_COST : 0);
 }
 
 /* v in decimal, its last digit just before end; returns its first. */
@@ -356,7 +383,7 @@ static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 {
 	struct weft_sink *s = ctx;
 	struct sink_conn *sc = weft_conn_user(c);
-	struct sink_dir *sd = dir_state(s, sc, d);
+	struct sink_dir *sd = dir_state(s, c, sc, d);
 	if (!sd)
 		return len;
 	if (hashing(s))
@@ -381,13 +408,17 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 {
 	struct weft_sink *s = ctx;
 	struct sink_conn *sc = weft_conn_user(c);
-	struct sink_dir *sd = dir_state(s, sc, d);
+	struct sink_dir *sd = dir_state(s, c, sc, d);
 	if (!sd)
 		return;
 	if (hashing(s))
 		hasher_zeros(s->hs, &sd->sha, len);
 	sd->len = off + len;
+	size_t had = sd->gaps.cap;
 	report_gap_add(&sd->gaps, off, len);
+	if (sd->gaps.cap != had)
+		weft_conn_mem(c, (int64_t)((sd->gaps.cap - had) * sizeof(*sd->gaps.v)) +
+				 (had ? 0 : MALLOC_COST));
 	if (s->o.chunks) {
 		char b[128];
 		int n = snprintf(b, sizeof(b), "-- conn %llu %s gap at offset %llu, %llu bytes --\n",
@@ -400,6 +431,8 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 /* What a connection's report line needs, handed to the hashing thread,
  * which finishes the digests (after every byte queued before) and writes. */
 struct end_job {
+	uint64_t *queued;     /* the sink's count, released when written */
+	uint64_t cost;
 	struct report *rep;
 	struct weft_conn_info info;
 	enum weft_end_reason why;
@@ -437,6 +470,7 @@ static void finish_job(void *arg)
 	for (int d = 0; d < 2; d++)
 		if (j->d[d])
 			sink_dir_free(j->d[d]);
+	__atomic_sub_fetch(j->queued, j->cost, __ATOMIC_RELAXED);
 	free(j);
 }
 
@@ -462,6 +496,11 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 	struct end_job *j = s->hs ? calloc(1, sizeof(*j)) : NULL;
 	if (j) {
 		j->rep = s->rep;
+		j->queued = &s->queued;
+		j->cost = sizeof(*j) + MALLOC_COST;
+		for (int d = 0; d < 2; d++)
+			if (sc->d[d])
+				j->cost += dir_cost(s, sc->d[d]);
 		j->info = *weft_conn_info(c);
 		j->why = r;
 		j->hash = hashing(s);
@@ -469,8 +508,14 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 			j->st[d] = *weft_conn_dir(c, (enum weft_dir)d);
 			j->d[d] = sc->d[d];
 		}
+		/* the connection's account releases this when it is freed;
+		 * the queue holds it until the hashing thread writes it */
+		if (__atomic_add_fetch(&s->queued, j->cost, __ATOMIC_RELAXED) > QUEUE_MAX)
+			hasher_sync(s->hs);
 		hasher_call(s->hs, finish_job, j);
 	} else {
+		if (s->hs)
+			s->errors++; /* no memory for its report line: said, not lost */
 		for (int d = 0; d < 2; d++)
 			if (sc->d[d]) {
 				if (hashing(s))
