@@ -7,6 +7,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include "engine_int.h"
 #include "defrag.h"
 
@@ -70,6 +71,8 @@ struct weft_engine *weft_engine_new(const struct weft_config *cfg,
 		e->cfg.buffer_cap = UINT64_MAX;
 	if (cb)
 		e->cb = *cb;
+	/* skip-list levels a capture cannot predict */
+	e->rng = (uint64_t)(uintptr_t)e ^ ((uint64_t)time(NULL) << 20) ^ 0x9e3779b97f4a7c15ull;
 	e->defrag = defrag_new(e->cfg.frag_max_datagrams, e->cfg.frag_timeout_ns, &e->st);
 	if (!e->defrag || flow_table_init(e)) {
 		defrag_free(e->defrag);
@@ -406,7 +409,7 @@ static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir
 			/* with nothing held, the lowest thing seen is where its
 			 * FIN or sequence number was: an ACK far below it does
 			 * not make a gap longer than a sequence jump */
-			uint64_t low = p->segs ? p->segs->off : p->hi;
+			uint64_t low = seglist_first(&p->held) ? seglist_first(&p->held)->off : p->hi;
 			side_anchor(e, c, !d, a >= 0 && (uint64_t)a < low &&
 					  low - (uint64_t)a <= MAX_AHEAD ? (uint64_t)a : low);
 		}

@@ -5,6 +5,7 @@
 
 #include "weft/weft.h"
 #include "decode.h"
+#include "seglist.h"
 
 /* malloc's own cost per block, counted so the memory cap means real memory */
 #define ALLOC_OVERHEAD 16
@@ -26,14 +27,6 @@
 #define MAX_GAP (MAX_AHEAD + MAX_CUT)
 #define FLOAT_MAX_SEGS 8
 #define FLOAT_MAX_BYTES (256u << 10)
-
-/* An out-of-order segment held until the hole before it fills. */
-struct seg {
-	struct seg *next;
-	uint64_t off;
-	uint32_t len;
-	uint8_t data[];
-};
 
 /* One direction's reassembly state. Offsets are 64-bit stream offsets;
  * sequence numbers map to them relative to next_seq, modulo 2^32. */
@@ -57,8 +50,9 @@ struct side {
 	 * nothing (the bytes in between are a hole like any other). */
 	bool pre_ack_valid;
 	uint32_t pre_ack;
-	uint64_t buffered;   /* bytes in segs */
-	struct seg *segs, *tail;
+	uint64_t buffered;   /* bytes held */
+	struct seglist held; /* out-of-order segments, sorted */
+	uint64_t held_mem;   /* held.mem as counted in the engine's account */
 	/* keep_unconsumed: delivered, not yet consumed bytes at app_off */
 	uint8_t *app;
 	size_t app_len, app_cap;
@@ -114,6 +108,7 @@ struct weft_engine {
 	struct defrag *defrag;
 	uint64_t frag_mem;   /* defrag's bytes as counted in st.mem_used */
 	unsigned busy;       /* public calls in progress (callbacks may nest) */
+	uint64_t rng;        /* skip-list levels */
 	struct weft_conn *pending; /* ends asked for while busy */
 };
 

@@ -17,16 +17,23 @@ static inline void advance(struct side *s, uint64_t n)
 	s->st.bytes = s->next;
 }
 
+/* The held list keeps its own byte count; the engine's account follows it
+ * after every change. */
+static void held_account(struct weft_engine *e, struct side *s)
+{
+	mem_add(e, (int64_t)(s->held.mem - s->held_mem));
+	s->held_mem = s->held.mem;
+}
+
+static inline struct seg *first(const struct side *s)
+{
+	return seglist_first(&s->held);
+}
+
 static void free_segs(struct weft_engine *e, struct side *s)
 {
-	struct seg *g = s->segs;
-	while (g) {
-		struct seg *n = g->next;
-		mem_add(e, -(int64_t)(sizeof(*g) + g->len + ALLOC_OVERHEAD));
-		free(g);
-		g = n;
-	}
-	s->segs = s->tail = NULL;
+	seglist_clear(&s->held);
+	held_account(e, s);
 	s->buffered = 0;
 }
 
@@ -160,21 +167,18 @@ void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 	struct side *s = &c->side[d];
 	if (s->floating)
 		return; /* offsets are provisional: nothing is in order yet */
-	while (s->segs && s->segs->off <= s->next) {
-		struct seg *g = s->segs;
-		s->segs = g->next;
-		if (!s->segs)
-			s->tail = NULL;
+	while (first(s) && first(s)->off <= s->next) {
+		struct seg *g = seglist_pop(&s->held);
 		s->buffered -= g->len;
 		uint64_t end = g->off + g->len;
 		if (end > s->next) {
 			uint32_t skip = (uint32_t)(s->next - g->off);
 			uint64_t at = s->next;
 			advance(s, end - s->next);
-			emit(e, c, d, at, g->data + skip, g->len - skip);
+			emit(e, c, d, at, seg_data(g) + skip, g->len - skip);
 		}
-		mem_add(e, -(int64_t)(sizeof(*g) + g->len + ALLOC_OVERHEAD));
-		free(g);
+		seglist_seg_free(&s->held, g);
+		held_account(e, s);
 		if (s->done || conn_halted(c))
 			return; /* the rest is the end's to flush */
 	}
@@ -184,20 +188,21 @@ void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 		s->done = true;
 }
 
-static struct seg *seg_new(struct weft_engine *e, uint64_t off, const uint8_t *data,
-			   uint32_t len)
+static struct seg *seg_new(struct weft_engine *e, struct side *s, uint64_t off,
+			   const uint8_t *data, uint32_t len)
 {
-	struct seg *g = malloc(sizeof(*g) + len);
+	struct seg *g = seglist_seg_new(&s->held, off, data, len, &e->rng);
+	if (g && !seglist_insert(&s->held, g)) {
+		seglist_seg_free(&s->held, g);
+		g = NULL;
+	}
+	held_account(e, s);
 	if (!g) {
 		/* not held: the hole stays and becomes a gap like any other */
 		e->st.alloc_failures++;
 		return NULL;
 	}
-	g->next = NULL;
-	g->off = off;
-	g->len = len;
-	memcpy(g->data, data, len);
-	mem_add(e, (int64_t)(sizeof(*g) + len + ALLOC_OVERHEAD));
+	s->buffered += len;
 	return g;
 }
 
@@ -209,34 +214,24 @@ static uint64_t count_diff(const uint8_t *a, const uint8_t *b, uint64_t n)
 	return d;
 }
 
-/* Store [off, off+len) in the sorted list; overlapped bytes follow the
- * overlap policy, the rest become new segments. */
+/* Store [off, off+len) among the held segments; overlapped bytes follow
+ * the overlap policy, the rest become new segments. O(log N) to find the
+ * place (O(1) past the tail), then only the segments this one overlaps,
+ * each at least a byte of it. */
 static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
 		   const uint8_t *data, uint32_t len)
 {
 	struct side *s = &c->side[d];
 	uint64_t end = off + len;
-	/* common case: beyond everything held */
-	if (!s->tail || off >= s->tail->off + s->tail->len) {
-		struct seg *g = seg_new(e, off, data, len);
-		if (!g)
-			return;
-		if (s->tail) s->tail->next = g; else s->segs = g;
-		s->tail = g;
-		s->buffered += len;
-		return;
-	}
-	struct seg *prev = NULL, *cur = s->segs;
+	struct seg *cur = seglist_find(&s->held, off);
 	uint64_t pos = off;
 	while (pos < end) {
-		while (cur && cur->off + cur->len <= pos) {
-			prev = cur;
-			cur = cur->next;
-		}
+		while (cur && cur->off + cur->len <= pos)
+			cur = cur->next[0];
 		if (cur && cur->off <= pos) {
 			uint64_t oe = cur->off + cur->len < end ? cur->off + cur->len : end;
 			const uint8_t *mine = data + (pos - off);
-			uint8_t *held = cur->data + (pos - cur->off);
+			uint8_t *held = seg_data(cur) + (pos - cur->off);
 			uint64_t diff = count_diff(mine, held, oe - pos);
 			if (diff) {
 				s->st.conflicts += diff;
@@ -249,15 +244,8 @@ static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, 
 			continue;
 		}
 		uint64_t pe = cur && cur->off < end ? cur->off : end;
-		struct seg *g = seg_new(e, pos, data + (pos - off), (uint32_t)(pe - pos));
-		if (!g)
+		if (!seg_new(e, s, pos, data + (pos - off), (uint32_t)(pe - pos)))
 			return;
-		g->next = cur;
-		if (prev) prev->next = g; else s->segs = g;
-		if (!cur)
-			s->tail = g;
-		s->buffered += g->len;
-		prev = g;
 		pos = pe;
 	}
 }
@@ -273,11 +261,8 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 		return;
 	if (s->floating) {
 		insert(e, c, d, off, data, len);
-		uint32_t n = 0;
-		for (struct seg *g = s->segs; g; g = g->next)
-			n++;
-		if (n >= FLOAT_MAX_SEGS || s->buffered >= FLOAT_MAX_BYTES)
-			side_anchor(e, c, d, s->segs->off);
+		if (first(s) && (s->held.count >= FLOAT_MAX_SEGS || s->buffered >= FLOAT_MAX_BYTES))
+			side_anchor(e, c, d, first(s)->off);
 		return;
 	}
 	if (off > s->next + MAX_AHEAD) {
@@ -310,7 +295,7 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 			advance(s, len);
 		return;
 	}
-	if (off == s->next && (!s->segs || end <= s->segs->off)) {
+	if (off == s->next && (!first(s) || end <= first(s)->off)) {
 		advance(s, len);
 		emit(e, c, d, off, data, len);
 		side_flush(e, c, d);
@@ -318,12 +303,12 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 	}
 	insert(e, c, d, off, data, len);
 	side_flush(e, c, d);
-	while (s->buffered > e->cfg.buffer_cap && s->segs && !s->done && !conn_halted(c)) {
+	while (s->buffered > e->cfg.buffer_cap && first(s) && !s->done && !conn_halted(c)) {
 		if (e->cfg.buffer_policy == WEFT_BUFFER_END) {
 			conn_end(e, c, WEFT_END_BUFFER);
 			return;
 		}
-		side_gap(e, c, d, s->segs->off - s->next);
+		side_gap(e, c, d, first(s)->off - s->next);
 		side_flush(e, c, d);
 	}
 }
@@ -350,8 +335,8 @@ void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir 
 		limit = s->fin_off;
 	while (!s->done && s->next < limit && !conn_halted(c)) {
 		uint64_t to = limit;
-		if (s->segs && s->segs->off < to)
-			to = s->segs->off;
+		if (first(s) && first(s)->off < to)
+			to = first(s)->off;
 		if (to > s->next)
 			side_gap(e, c, d, to - s->next);
 		side_flush(e, c, d);
@@ -366,28 +351,16 @@ void side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 	struct side *s = &c->side[d];
 	if (!s->floating)
 		return;
-	if (s->segs && s->segs->off < at)
-		at = s->segs->off;
+	if (first(s) && first(s)->off < at)
+		at = first(s)->off;
 	s->floating = false;
 	/* held bytes implausibly far from where the stream now starts (a
 	 * garbage sequence number) are dropped, as they would have been had
 	 * offset 0 been known when they came */
-	struct seg **pp = &s->segs;
-	s->tail = NULL;
-	while (*pp) {
-		struct seg *g = *pp;
-		g->off -= at;
-		if (g->off > MAX_AHEAD) {
-			*pp = g->next;
-			s->buffered -= g->len;
-			e->st.implausible++;
-			mem_add(e, -(int64_t)(sizeof(*g) + g->len + ALLOC_OVERHEAD));
-			free(g);
-			continue;
-		}
-		s->tail = g;
-		pp = &g->next;
-	}
+	uint64_t bytes = 0;
+	e->st.implausible += seglist_rebase(&s->held, at, MAX_AHEAD, &bytes);
+	s->buffered -= bytes;
+	held_account(e, s);
 	s->next_seq += (uint32_t)at;
 	s->next = 0;
 	s->hi = s->hi > at ? s->hi - at : 0;
@@ -412,11 +385,11 @@ void side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 	 * picked up midstream) pins its origin at the last thing it was seen
 	 * sending: a direction of zero bytes, not FLOAT_ORIGIN of phantom gap. */
 	if (s->floating)
-		side_anchor(e, c, d, s->segs ? s->segs->off : s->hi);
+		side_anchor(e, c, d, first(s) ? first(s)->off : s->hi);
 	side_check_acked(e, c, d, true, UINT64_MAX);
-	while (!s->done && s->segs) {
-		if (s->segs->off > s->next)
-			side_gap(e, c, d, s->segs->off - s->next);
+	while (!s->done && first(s)) {
+		if (first(s)->off > s->next)
+			side_gap(e, c, d, first(s)->off - s->next);
 		side_flush(e, c, d);
 	}
 	if (!s->done && s->fin && s->next < s->fin_off)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include "weft/weft.h"
 
@@ -1054,6 +1055,44 @@ static void t_frag_expire_by_time(void **st)
 	world_free(w);
 }
 
+/* Seconds to hold n 1-byte segments, each behind a hole, all before one
+ * segment far ahead: a list walked from its head pays O(n) for each. */
+static double hold_time(uint32_t n)
+{
+	struct world *w = world_new(NULL, false);
+	weft_engine_free(w->e);
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	w->e = weft_engine_new(&cfg, NULL); /* no callbacks: only the holding */
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1 + 4 * n, 1, ACK, "z" });
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (uint32_t i = 0; i < n; i++)
+		feed(w, (struct pk){ C, 3 + 2 * i, 1, ACK, "x" });
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	assert_true(s.mem_used > (uint64_t)n * 20); /* they are held */
+	world_free(w);
+	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+static void t_hold_scaling(void **st)
+{
+	(void)st;
+	/* O(N log N): four times the segments in at most six times the time
+	 * (the best of three, so a busy machine does not decide it) */
+	double t1 = 1e9, t4 = 1e9;
+	for (int i = 0; i < 3; i++) {
+		double a = hold_time(20000), b = hold_time(80000);
+		t1 = a < t1 ? a : t1;
+		t4 = b < t4 ? b : t4;
+	}
+	print_message("20k segments %.3f s, 80k %.3f s\n", t1, t4);
+	assert_true(t4 <= 6 * (t1 > 0.002 ? t1 : 0.002));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1094,6 +1133,7 @@ int main(void)
 		cmocka_unit_test(t_end_in_callback),
 		cmocka_unit_test(t_frag_flood_memcap),
 		cmocka_unit_test(t_frag_expire_by_time),
+		cmocka_unit_test(t_hold_scaling),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
