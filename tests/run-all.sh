@@ -61,6 +61,7 @@ suite "tshark follow (every capture)" $PY tests/corpus/test_tshark.py build/weft
 	$(cut -f1 "$CORPUS/MANIFEST.tsv" | tail -n +2)
 suite "tcpflow differential" $PY tests/corpus/test_tcpflow.py build/weft "$CORPUS"
 suite "command line" $PY tests/cli/test_cli.py build/weft build/weft-gen "$CORPUS"
+suite "memory, disk and time under attack" $PY tests/mem/test_memcap.py build/weft
 
 suite "unit (ASan/UBSan)" build-asan/test_engine
 # (the generator is a test tool: the plain build makes the captures)

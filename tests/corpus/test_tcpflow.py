@@ -10,7 +10,10 @@ itself (never assumed from the capture's name):
             64 trailing bytes, or tcpflow's whole file is that short junk.
   gaps      weft reports captured loss as gaps (zeros at stream offsets);
             outside weft's gaps, the bytes agree (tcpflow may stop early or
-            start at its own first byte).
+            start at its own first byte). The gaps prove themselves: the
+            file is the reported length, zeros in every gap, and a gap that
+            no later data closes is no longer than the receiver's ACKs in
+            the capture advanced (a 1 GiB phantom is not excused).
   fragments tcpflow does not reassemble IP fragments: the capture has them
             and tcpflow has no or shorter files.
   encap     tcpflow does not decode the encapsulation (QinQ, PPPoE, raw IP,
@@ -90,7 +93,28 @@ def outside_gaps_agree(tf, wf, gaps):
 class Ctx:
     def __init__(self, rel, path, w, flows):
         self.rel, self.path, self.w, self.flows = rel, path, w, flows
-        self._pad = self._frag = self._ts = None
+        self._pad = self._frag = self._ts = self._acks = None
+
+    def ack_span(self, flow, d):
+        """How far the receiver of direction d moved its ACK in the capture
+        (modulo 2^32, from the first ACK it sent)."""
+        if self._acks is None:
+            self._acks = {}
+            out = subprocess.run(["tshark", "-r", self.path, "-Y", "tcp.flags.ack == 1", "-T",
+                                  "fields", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport",
+                                  "-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport",
+                                  "-e", "tcp.ack_raw"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True).stdout
+            for line in out.splitlines():
+                f = [x.split(",")[-1] for x in line.split("\t")]
+                if len(f) < 7 or not f[6]:
+                    continue
+                key = (f[1] or f[0], f[2], f[4] or f[3], f[5])
+                self._acks.setdefault(key, []).append(int(f[6]))
+        src, sport, dst, dport = flow["src"], flow["sport"], flow["dst"], flow["dport"]
+        rx = (dst, str(dport), src, str(sport)) if d == "c2s" else (src, str(sport), dst, str(dport))
+        acks = self._acks.get(rx, [])
+        return max(((a - acks[0]) % (1 << 32) for a in acks), default=0)
 
     def padded(self):
         if self._pad is None:
@@ -116,6 +140,17 @@ class Ctx:
                     return True
         return False
 
+def gaps_proven(ctx, flow, d, wf):
+    """weft's gaps of this direction are what the capture justifies."""
+    side = flow[d]
+    if not side["gaps"] or len(wf) != side["bytes"]:
+        return False
+    for off, ln in side["gaps"]:
+        if off + ln > len(wf) or wf[off:off + ln].count(0) != ln:
+            return False
+    off, ln = side["gaps"][-1]
+    return off + ln < len(wf) or ln <= ctx.ack_span(flow, d) + 1
+
 def explain_diff(ctx, name, tf, wf, by_file):
     flow, d = by_file.get(name, (None, None))
     if flow and flow["end"] == "rst" and tf.startswith(wf):
@@ -124,7 +159,8 @@ def explain_diff(ctx, name, tf, wf, by_file):
         return "ordered"
     if wf == tf[:len(wf)] and 0 < len(tf) - len(wf) <= PAD and ctx.padded():
         return "padding"
-    if flow and flow[d]["gaps"] and outside_gaps_agree(tf, wf, flow[d]["gaps"]):
+    if flow and flow[d]["gaps"] and outside_gaps_agree(tf, wf, flow[d]["gaps"]) and \
+            gaps_proven(ctx, flow, d, wf):
         return "gaps"
     if ctx.fragmented() and len(tf) < len(wf):
         return "fragments"
@@ -184,7 +220,8 @@ def explain_weft_only(ctx, name, tfiles, by_file):
         return "encap"  # IPv6 in IPv4: tcpflow does not open the tunnel
     if flow and any(f["end"] == "idle" for f in ctx.flows):
         return "idle"
-    if flow and flow[d]["gaps"] and flow[d]["gaps"][0][0] == 0:
+    if flow and flow[d]["gaps"] and flow[d]["gaps"][0][0] == 0 and \
+            gaps_proven(ctx, flow, d, open(os.path.join(ctx.w, name), "rb").read()):
         return "gaps"  # all weft knows of this side is what the peer acknowledged
     if flow and ctx.tshark_agrees(flow, d):
         return "tshark"
