@@ -11,9 +11,9 @@ itself (never assumed from the capture's name):
   gaps      weft reports captured loss as gaps (zeros at stream offsets);
             outside weft's gaps, the bytes agree (tcpflow may stop early or
             start at its own first byte). The gaps prove themselves: the
-            file is the reported length, zeros in every gap, and a gap that
-            no later data closes is no longer than the receiver's ACKs in
-            the capture advanced (a 1 GiB phantom is not excused).
+            file is the reported length, zeros in every gap, and a stream
+            that ends in a gap no longer than the sequence space the capture
+            shows for it (a 1 GiB phantom is not excused).
   fragments tcpflow does not reassemble IP fragments: the capture has them
             and tcpflow has no or shorter files.
   encap     tcpflow does not decode the encapsulation (QinQ, PPPoE, raw IP,
@@ -36,7 +36,7 @@ usage: test_tcpflow.py WEFT CORPUS [CAPTURE...]
 import json, os, re, subprocess, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness
-from tshark_follow import tshark_streams, with_markers
+from tshark_follow import tshark_streams, with_markers, seq_spans, stream_span
 
 WEFT, CORPUS = sys.argv[1], sys.argv[2]
 MANIFEST = {}
@@ -95,26 +95,11 @@ class Ctx:
         self.rel, self.path, self.w, self.flows = rel, path, w, flows
         self._pad = self._frag = self._ts = self._acks = None
 
-    def ack_span(self, flow, d):
-        """How far the receiver of direction d moved its ACK in the capture
-        (modulo 2^32, from the first ACK it sent)."""
+    def seq_span(self, flow, d):
+        """The sequence space the capture shows for direction d."""
         if self._acks is None:
-            self._acks = {}
-            out = subprocess.run(["tshark", "-r", self.path, "-Y", "tcp.flags.ack == 1", "-T",
-                                  "fields", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport",
-                                  "-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport",
-                                  "-e", "tcp.ack_raw"], stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True).stdout
-            for line in out.splitlines():
-                f = [x.split(",")[-1] for x in line.split("\t")]
-                if len(f) < 7 or not f[6]:
-                    continue
-                key = (f[1] or f[0], f[2], f[4] or f[3], f[5])
-                self._acks.setdefault(key, []).append(int(f[6]))
-        src, sport, dst, dport = flow["src"], flow["sport"], flow["dst"], flow["dport"]
-        rx = (dst, str(dport), src, str(sport)) if d == "c2s" else (src, str(sport), dst, str(dport))
-        acks = self._acks.get(rx, [])
-        return max(((a - acks[0]) % (1 << 32) for a in acks), default=0)
+            self._acks = seq_spans(self.path)
+        return stream_span(self._acks, flow, d)
 
     def padded(self):
         if self._pad is None:
@@ -149,7 +134,7 @@ def gaps_proven(ctx, flow, d, wf):
         if off + ln > len(wf) or wf[off:off + ln].count(0) != ln:
             return False
     off, ln = side["gaps"][-1]
-    return off + ln < len(wf) or ln <= ctx.ack_span(flow, d) + 1
+    return off + ln < len(wf) or len(wf) <= ctx.seq_span(flow, d) + 2
 
 def explain_diff(ctx, name, tf, wf, by_file):
     flow, d = by_file.get(name, (None, None))
