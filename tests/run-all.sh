@@ -55,6 +55,7 @@ make -s -j2 O=build-asan CC=clang CFLAGS="$SAN" all || { echo "0 passed, 1 faile
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 
 suite "unit" build/test_engine
+suite "unit: segment list" build/test_seglist
 suite "generator truth" $PY tests/gen/test_gen.py build/weft build/weft-gen
 suite "PcapPlusPlus expected" $PY tests/corpus/test_pcapplusplus.py build/weft "$CORPUS"
 suite "tshark follow (every capture)" $PY tests/corpus/test_tshark.py build/weft "$CORPUS" \
@@ -64,6 +65,7 @@ suite "command line" $PY tests/cli/test_cli.py build/weft build/weft-gen "$CORPU
 suite "memory, disk and time under attack" $PY tests/mem/test_memcap.py build/weft
 
 suite "unit (ASan/UBSan)" build-asan/test_engine
+suite "unit: segment list (ASan/UBSan)" build-asan/test_seglist
 # (the generator is a test tool: the plain build makes the captures)
 suite "generator truth (ASan/UBSan)" $PY tests/gen/test_gen.py build-asan/weft build/weft-gen quick sanitized
 suite "PcapPlusPlus expected (ASan/UBSan)" $PY tests/corpus/test_pcapplusplus.py build-asan/weft "$CORPUS"
