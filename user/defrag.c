@@ -42,7 +42,7 @@ struct defrag {
 	uint64_t timeout;
 	struct weft_stats *st;
 	/* Bytes held, read by the engine into its one memory account after
-	 * every call (defrag_mem), so the cap and mem_peak see fragments. */
+	 * every call (weft_defrag_mem), so the cap and mem_peak see fragments. */
 	uint64_t mem;
 	uint8_t *done;                 /* last completed datagram */
 	uint32_t done_len;
@@ -63,7 +63,7 @@ static bool dg_match(const struct dgram *g, const struct ip_pkt *p)
 	       !memcmp(g->src, p->src, 16) && !memcmp(g->dst, p->dst, 16);
 }
 
-struct defrag *defrag_new(uint32_t max, uint64_t timeout_ns, struct weft_stats *st)
+struct defrag *weft_defrag_new(uint32_t max, uint64_t timeout_ns, struct weft_stats *st)
 {
 	struct defrag *d = calloc(1, sizeof(*d));
 	if (!d)
@@ -74,7 +74,7 @@ struct defrag *defrag_new(uint32_t max, uint64_t timeout_ns, struct weft_stats *
 	return d;
 }
 
-void defrag_set_limits(struct defrag *d, uint32_t max, uint64_t timeout_ns)
+void weft_defrag_set_limits(struct defrag *d, uint32_t max, uint64_t timeout_ns)
 {
 	d->max = max ? max : 1;
 	d->timeout = timeout_ns;
@@ -156,7 +156,7 @@ static void done_free(struct defrag *d)
 	d->done = NULL;
 }
 
-void defrag_expire(struct defrag *d, uint64_t now)
+void weft_defrag_expire(struct defrag *d, uint64_t now)
 {
 	done_free(d);
 	while (d->oldest && d->oldest->first_ns + d->timeout < now) {
@@ -165,7 +165,7 @@ void defrag_expire(struct defrag *d, uint64_t now)
 	}
 }
 
-bool defrag_evict_oldest(struct defrag *d)
+bool weft_defrag_evict_oldest(struct defrag *d)
 {
 	done_free(d);
 	if (!d->oldest)
@@ -175,15 +175,15 @@ bool defrag_evict_oldest(struct defrag *d)
 	return true;
 }
 
-uint64_t defrag_mem(const struct defrag *d)
+uint64_t weft_defrag_mem(const struct defrag *d)
 {
 	return d->mem;
 }
 
-int defrag_add(struct defrag *d, uint64_t ts, const struct ip_pkt *p, struct ip_pkt *out)
+int weft_defrag_add(struct defrag *d, uint64_t ts, const struct ip_pkt *p, struct ip_pkt *out)
 {
 	d->st->frags++;
-	defrag_expire(d, ts);
+	weft_defrag_expire(d, ts);
 
 	/* A cut fragment cannot be completed truthfully: drop it and let the
 	 * TCP layer report the hole. */
@@ -271,7 +271,7 @@ int defrag_add(struct defrag *d, uint64_t ts, const struct ip_pkt *p, struct ip_
 	return 1;
 }
 
-void defrag_free(struct defrag *d)
+void weft_defrag_free(struct defrag *d)
 {
 	if (!d)
 		return;

@@ -16,7 +16,7 @@
 /* A side picked up midstream with nothing to tell where it starts floats:
  * its data is held at provisional offsets FLOAT_ORIGIN past a virtual start,
  * so bytes that arrive late but belong before the first one seen still fit,
- * until an ACK or enough data fixes offset 0 (side_anchor). */
+ * until an ACK or enough data fixes offset 0 (weft_side_anchor). */
 #define FLOAT_ORIGIN (1ull << 30)
 /* The most payload one packet can claim beyond what was captured: a
  * host capture of a GSO/GRO super-packet (IPv4 total length 0, BIG TCP)
@@ -37,6 +37,7 @@ struct side {
 	bool done;           /* FIN reached, RST, or ended */
 	bool resync;         /* waiting for the message-boundary hook */
 	bool floating;       /* midstream, offset 0 not yet fixed (see anchor) */
+	bool overflow;       /* buffer cap hit under buffer_policy end */
 	uint32_t isn;
 	uint32_t next_seq;   /* sequence number of offset next */
 	uint64_t next;       /* everything before is delivered or a gap */
@@ -120,30 +121,43 @@ static inline bool conn_halted(const struct weft_conn *c)
 }
 
 /* flow.c */
-int flow_table_init(struct weft_engine *e);
-void flow_table_free(struct weft_engine *e);
-void flow_key_make(struct flow_key *k, const struct ip_pkt *ip, uint16_t sport,
+int weft_flow_table_init(struct weft_engine *e);
+void weft_flow_table_free(struct weft_engine *e);
+void weft_flow_key_make(struct flow_key *k, const struct ip_pkt *ip, uint16_t sport,
 		   uint16_t dport, bool vlan_in_key, uint8_t *src_index);
-uint32_t flow_key_hash(const struct flow_key *k);
-struct weft_conn *flow_lookup(struct weft_engine *e, const struct flow_key *k, uint32_t hash);
-void flow_insert(struct weft_engine *e, struct weft_conn *c);
-void flow_remove(struct weft_engine *e, struct weft_conn *c);
-void lru_touch(struct weft_engine *e, struct weft_conn *c, enum lru_class cls);
-void lru_remove(struct weft_engine *e, struct weft_conn *c);
+uint32_t weft_flow_key_hash(const struct flow_key *k);
+struct weft_conn *weft_flow_lookup(struct weft_engine *e, const struct flow_key *k, uint32_t hash);
+void weft_flow_insert(struct weft_engine *e, struct weft_conn *c);
+void weft_flow_remove(struct weft_engine *e, struct weft_conn *c);
+void weft_lru_touch(struct weft_engine *e, struct weft_conn *c, enum lru_class cls);
+void weft_lru_remove(struct weft_engine *e, struct weft_conn *c);
 
 /* reasm.c */
-void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
+void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 	       uint64_t off, const uint8_t *data, uint32_t len);
-void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
-void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final,
+void weft_side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
+void weft_side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final,
 		      uint64_t cap);
-void side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
-void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len);
-void side_free(struct weft_engine *e, struct side *s);
-void side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t at);
+void weft_side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
+void weft_side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len);
+void weft_side_free(struct weft_engine *e, struct side *s);
+void weft_side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t at);
+
+/* Offset of sequence number seq on side s (which must have started). */
+static inline int64_t weft_seq_off(const struct side *s, uint32_t seq)
+{
+	return (int64_t)s->next + (int32_t)(seq - s->next_seq);
+}
+
+/* tcp.c: one packet's news for both sides of c; returns the reason c ends
+ * with, or WEFT_END_NONE (the connection layer ends it, never tcp.c). */
+enum weft_end_reason weft_tcp_packet(struct weft_engine *e, struct weft_conn *c,
+				     enum weft_dir d, const struct tcp_seg *t, uint64_t ts);
+/* Ask the source what it knows of direction d's ACK and FIN (at the end). */
+void weft_tcp_poll(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
 
 /* engine.c */
-void mem_add(struct weft_engine *e, int64_t n);
-void conn_end(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r);
+void weft_mem_add(struct weft_engine *e, int64_t n);
+void weft_conn_end_now(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r);
 
 #endif

@@ -21,7 +21,7 @@ static inline void advance(struct side *s, uint64_t n)
  * after every change. */
 static void held_account(struct weft_engine *e, struct side *s)
 {
-	mem_add(e, (int64_t)(s->held.mem - s->held_mem));
+	weft_mem_add(e, (int64_t)(s->held.mem - s->held_mem));
 	s->held_mem = s->held.mem;
 }
 
@@ -32,7 +32,7 @@ static inline struct seg *first(const struct side *s)
 
 static void free_segs(struct weft_engine *e, struct side *s)
 {
-	seglist_clear(&s->held);
+	weft_seglist_clear(&s->held);
 	held_account(e, s);
 	s->buffered = 0;
 }
@@ -40,14 +40,14 @@ static void free_segs(struct weft_engine *e, struct side *s)
 static void app_drop(struct weft_engine *e, struct side *s)
 {
 	if (s->app) {
-		mem_add(e, -(int64_t)(s->app_cap + ALLOC_OVERHEAD));
+		weft_mem_add(e, -(int64_t)(s->app_cap + ALLOC_OVERHEAD));
 		free(s->app);
 	}
 	s->app = NULL;
 	s->app_len = s->app_cap = 0;
 }
 
-void side_free(struct weft_engine *e, struct side *s)
+void weft_side_free(struct weft_engine *e, struct side *s)
 {
 	free_segs(e, s);
 	app_drop(e, s);
@@ -115,7 +115,7 @@ static void emit(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 			s->resync = e->cb.on_resync != NULL;
 			return;
 		}
-		mem_add(e, (int64_t)(nc - s->app_cap) + (s->app ? 0 : ALLOC_OVERHEAD));
+		weft_mem_add(e, (int64_t)(nc - s->app_cap) + (s->app ? 0 : ALLOC_OVERHEAD));
 		s->app = nb;
 		s->app_cap = nc;
 	}
@@ -129,7 +129,7 @@ static void emit(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 	s->app_off += used;
 }
 
-void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len)
+void weft_side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len)
 {
 	struct side *s = &c->side[d];
 	uint64_t depth = e->cfg.depth;
@@ -162,13 +162,13 @@ void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint6
 }
 
 /* Deliver held segments that now start at or before next. */
-void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
+void weft_side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
 	struct side *s = &c->side[d];
 	if (s->floating)
 		return; /* offsets are provisional: nothing is in order yet */
 	while (first(s) && first(s)->off <= s->next) {
-		struct seg *g = seglist_pop(&s->held);
+		struct seg *g = weft_seglist_pop(&s->held);
 		s->buffered -= g->len;
 		uint64_t end = g->off + g->len;
 		if (end > s->next) {
@@ -177,7 +177,7 @@ void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 			advance(s, end - s->next);
 			emit(e, c, d, at, seg_data(g) + skip, g->len - skip);
 		}
-		seglist_seg_free(&s->held, g);
+		weft_seglist_seg_free(&s->held, g);
 		held_account(e, s);
 		if (s->done || conn_halted(c))
 			return; /* the rest is the end's to flush */
@@ -191,9 +191,9 @@ void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 static struct seg *seg_new(struct weft_engine *e, struct side *s, uint64_t off,
 			   const uint8_t *data, uint32_t len)
 {
-	struct seg *g = seglist_seg_new(&s->held, off, data, len, &e->rng);
-	if (g && !seglist_insert(&s->held, g)) {
-		seglist_seg_free(&s->held, g);
+	struct seg *g = weft_seglist_seg_new(&s->held, off, data, len, &e->rng);
+	if (g && !weft_seglist_insert(&s->held, g)) {
+		weft_seglist_seg_free(&s->held, g);
 		g = NULL;
 	}
 	held_account(e, s);
@@ -223,7 +223,7 @@ static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, 
 {
 	struct side *s = &c->side[d];
 	uint64_t end = off + len;
-	struct seg *cur = seglist_find(&s->held, off);
+	struct seg *cur = weft_seglist_find(&s->held, off);
 	uint64_t pos = off;
 	while (pos < end) {
 		while (cur && cur->off + cur->len <= pos)
@@ -250,7 +250,7 @@ static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, 
 	}
 }
 
-void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
+void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
 	       const uint8_t *data, uint32_t len)
 {
 	struct side *s = &c->side[d];
@@ -262,7 +262,7 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 	if (s->floating) {
 		insert(e, c, d, off, data, len);
 		if (first(s) && (s->held.count >= FLOAT_MAX_SEGS || s->buffered >= FLOAT_MAX_BYTES))
-			side_anchor(e, c, d, first(s)->off);
+			weft_side_anchor(e, c, d, first(s)->off);
 		return;
 	}
 	if (off > s->next + MAX_AHEAD) {
@@ -298,18 +298,18 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 	if (off == s->next && (!first(s) || end <= first(s)->off)) {
 		advance(s, len);
 		emit(e, c, d, off, data, len);
-		side_flush(e, c, d);
+		weft_side_flush(e, c, d);
 		return;
 	}
 	insert(e, c, d, off, data, len);
-	side_flush(e, c, d);
+	weft_side_flush(e, c, d);
 	while (s->buffered > e->cfg.buffer_cap && first(s) && !s->done && !conn_halted(c)) {
 		if (e->cfg.buffer_policy == WEFT_BUFFER_END) {
-			conn_end(e, c, WEFT_END_BUFFER);
+			s->overflow = true; /* the TCP layer ends it (buffer) */
 			return;
 		}
-		side_gap(e, c, d, first(s)->off - s->next);
-		side_flush(e, c, d);
+		weft_side_gap(e, c, d, first(s)->off - s->next);
+		weft_side_flush(e, c, d);
 	}
 }
 
@@ -320,7 +320,7 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
  * (final), up to the ACK itself, less one when that one byte past the known
  * data is most likely an unseen FIN; never for a side seen sending nothing
  * (an ACK of data nobody sent is a bogus ACK, not a loss). */
-void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final,
+void weft_side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final,
 		      uint64_t cap)
 {
 	struct side *s = &c->side[d];
@@ -338,15 +338,15 @@ void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir 
 		if (first(s) && first(s)->off < to)
 			to = first(s)->off;
 		if (to > s->next)
-			side_gap(e, c, d, to - s->next);
-		side_flush(e, c, d);
+			weft_side_gap(e, c, d, to - s->next);
+		weft_side_flush(e, c, d);
 	}
 }
 
 /* Fix a floating side's offset 0 at provisional offset at (at most its
  * lowest held byte): every held offset moves down by it, then whatever is
  * now in order is delivered. */
-void side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t at)
+void weft_side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t at)
 {
 	struct side *s = &c->side[d];
 	if (!s->floating)
@@ -358,7 +358,7 @@ void side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 	 * garbage sequence number) are dropped, as they would have been had
 	 * offset 0 been known when they came */
 	uint64_t bytes = 0;
-	e->st.implausible += seglist_rebase(&s->held, at, MAX_AHEAD, &bytes);
+	e->st.implausible += weft_seglist_rebase(&s->held, at, MAX_AHEAD, &bytes);
 	s->buffered -= bytes;
 	held_account(e, s);
 	s->next_seq += (uint32_t)at;
@@ -374,26 +374,26 @@ void side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 	}
 	if (s->hi > MAX_AHEAD + MAX_CUT)
 		s->hi = MAX_AHEAD + MAX_CUT;
-	side_flush(e, c, d);
+	weft_side_flush(e, c, d);
 }
 
 /* The connection ends: nothing more can come, every hole is a gap. */
-void side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
+void weft_side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
 	struct side *s = &c->side[d];
 	/* A floating side with nothing held (a bare FIN of a connection
 	 * picked up midstream) pins its origin at the last thing it was seen
 	 * sending: a direction of zero bytes, not FLOAT_ORIGIN of phantom gap. */
 	if (s->floating)
-		side_anchor(e, c, d, first(s) ? first(s)->off : s->hi);
-	side_check_acked(e, c, d, true, UINT64_MAX);
+		weft_side_anchor(e, c, d, first(s) ? first(s)->off : s->hi);
+	weft_side_check_acked(e, c, d, true, UINT64_MAX);
 	while (!s->done && first(s)) {
 		if (first(s)->off > s->next)
-			side_gap(e, c, d, first(s)->off - s->next);
-		side_flush(e, c, d);
+			weft_side_gap(e, c, d, first(s)->off - s->next);
+		weft_side_flush(e, c, d);
 	}
 	if (!s->done && s->fin && s->next < s->fin_off)
-		side_gap(e, c, d, s->fin_off - s->next);
+		weft_side_gap(e, c, d, s->fin_off - s->next);
 	s->done = true;
-	side_free(e, s);
+	weft_side_free(e, s);
 }

@@ -25,7 +25,7 @@ static uint8_t random_level(uint64_t *rng)
 	return lvl;
 }
 
-struct seg *seglist_seg_new(struct seglist *l, uint64_t off, const uint8_t *data, uint32_t len,
+struct seg *weft_seglist_seg_new(struct seglist *l, uint64_t off, const uint8_t *data, uint32_t len,
 			    uint64_t *rng)
 {
 	uint8_t nlvl = random_level(rng);
@@ -40,7 +40,7 @@ struct seg *seglist_seg_new(struct seglist *l, uint64_t off, const uint8_t *data
 	return g;
 }
 
-void seglist_seg_free(struct seglist *l, struct seg *g)
+void weft_seglist_seg_free(struct seglist *l, struct seg *g)
 {
 	l->mem -= seg_size(g->nlvl, g->len) + SEG_MALLOC_COST;
 	free(g);
@@ -58,7 +58,7 @@ static void preds(const struct seglist *l, uint64_t pos, struct seg **up)
 	}
 }
 
-int seglist_insert(struct seglist *l, struct seg *g)
+int weft_seglist_insert(struct seglist *l, struct seg *g)
 {
 	if (!l->hdr) {
 		l->hdr = calloc(1, seg_size(SEG_LEVELS, 0));
@@ -79,7 +79,7 @@ int seglist_insert(struct seglist *l, struct seg *g)
 	return 1;
 }
 
-struct seg *seglist_find(const struct seglist *l, uint64_t pos)
+struct seg *weft_seglist_find(const struct seglist *l, uint64_t pos)
 {
 	if (!l->hdr || !l->tail || seg_end(l->tail) <= pos)
 		return NULL; /* beyond everything held: the common case, O(1) */
@@ -88,7 +88,7 @@ struct seg *seglist_find(const struct seglist *l, uint64_t pos)
 	return up[0]->next[0];
 }
 
-struct seg *seglist_pop(struct seglist *l)
+struct seg *weft_seglist_pop(struct seglist *l)
 {
 	struct seg *g = seglist_first(l);
 	if (!g)
@@ -102,7 +102,7 @@ struct seg *seglist_pop(struct seglist *l)
 	return g;
 }
 
-uint64_t seglist_rebase(struct seglist *l, uint64_t at, uint64_t limit, uint64_t *bytes)
+uint64_t weft_seglist_rebase(struct seglist *l, uint64_t at, uint64_t limit, uint64_t *bytes)
 {
 	if (!l->hdr)
 		return 0;
@@ -119,7 +119,7 @@ uint64_t seglist_rebase(struct seglist *l, uint64_t at, uint64_t limit, uint64_t
 			dropped++;
 			*bytes += g->len;
 			l->count--;
-			seglist_seg_free(l, g);
+			weft_seglist_seg_free(l, g);
 		} else {
 			for (int i = 0; i < g->nlvl; i++) {
 				last[i]->next[i] = g;
@@ -134,12 +134,12 @@ uint64_t seglist_rebase(struct seglist *l, uint64_t at, uint64_t limit, uint64_t
 	return dropped;
 }
 
-void seglist_clear(struct seglist *l)
+void weft_seglist_clear(struct seglist *l)
 {
 	struct seg *g = seglist_first(l);
 	while (g) {
 		struct seg *n = g->next[0];
-		seglist_seg_free(l, g);
+		weft_seglist_seg_free(l, g);
 		g = n;
 	}
 	if (l->hdr) {

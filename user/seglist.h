@@ -42,19 +42,19 @@ static inline struct seg *seglist_first(const struct seglist *l)
 }
 
 /* A new segment holding a copy of data (not linked); NULL: no memory. */
-struct seg *seglist_seg_new(struct seglist *l, uint64_t off, const uint8_t *data, uint32_t len,
+struct seg *weft_seglist_seg_new(struct seglist *l, uint64_t off, const uint8_t *data, uint32_t len,
 			    uint64_t *rng);
 /* Link g in its place (it overlaps nothing held). False: no memory for the
  * list's header, g not linked (the caller frees it). */
-int seglist_insert(struct seglist *l, struct seg *g);
+int weft_seglist_insert(struct seglist *l, struct seg *g);
 /* The first segment that ends after pos, or NULL. */
-struct seg *seglist_find(const struct seglist *l, uint64_t pos);
+struct seg *weft_seglist_find(const struct seglist *l, uint64_t pos);
 /* Unlink the first segment and return it (the caller frees it). */
-struct seg *seglist_pop(struct seglist *l);
-void seglist_seg_free(struct seglist *l, struct seg *g);
+struct seg *weft_seglist_pop(struct seglist *l);
+void weft_seglist_seg_free(struct seglist *l, struct seg *g);
 /* Move every offset down by at and free the segments then past limit;
  * returns how many were freed (their bytes are added to *bytes). */
-uint64_t seglist_rebase(struct seglist *l, uint64_t at, uint64_t limit, uint64_t *bytes);
-void seglist_clear(struct seglist *l);
+uint64_t weft_seglist_rebase(struct seglist *l, uint64_t at, uint64_t limit, uint64_t *bytes);
+void weft_seglist_clear(struct seglist *l);
 
 #endif

@@ -19,9 +19,9 @@ static struct seg *add(struct seglist *l, uint64_t off, uint32_t len, uint64_t *
 	uint8_t buf[64];
 	for (uint32_t i = 0; i < len; i++)
 		buf[i] = (uint8_t)(off + i);
-	struct seg *g = seglist_seg_new(l, off, buf, len, rng);
+	struct seg *g = weft_seglist_seg_new(l, off, buf, len, rng);
 	assert_non_null(g);
-	assert_true(seglist_insert(l, g));
+	assert_true(weft_seglist_insert(l, g));
 	return g;
 }
 
@@ -52,19 +52,19 @@ static void t_any_order_sorted(void **st)
 		add(&l, (i * 2654435761u % N) * 4, 3, &rng);
 	check_sorted(&l, N);
 	/* find: the first segment that ends after pos */
-	assert_int_equal(seglist_find(&l, 0)->off, 0);
-	assert_int_equal(seglist_find(&l, 2)->off, 0);
-	assert_int_equal(seglist_find(&l, 3)->off, 4);
-	assert_int_equal(seglist_find(&l, 4001)->off, 4000);
-	assert_null(seglist_find(&l, 4 * N));
+	assert_int_equal(weft_seglist_find(&l, 0)->off, 0);
+	assert_int_equal(weft_seglist_find(&l, 2)->off, 0);
+	assert_int_equal(weft_seglist_find(&l, 3)->off, 4);
+	assert_int_equal(weft_seglist_find(&l, 4001)->off, 4000);
+	assert_null(weft_seglist_find(&l, 4 * N));
 	/* pop takes them in order */
 	for (uint64_t i = 0; i < 10; i++) {
-		struct seg *g = seglist_pop(&l);
+		struct seg *g = weft_seglist_pop(&l);
 		assert_int_equal(g->off, i * 4);
-		seglist_seg_free(&l, g);
+		weft_seglist_seg_free(&l, g);
 	}
 	check_sorted(&l, N - 10);
-	seglist_clear(&l);
+	weft_seglist_clear(&l);
 	assert_int_equal(l.mem, 0);
 	assert_null(seglist_first(&l));
 }
@@ -77,16 +77,16 @@ static void t_rebase(void **st)
 	add(&l, 1000, 10, &rng);
 	add(&l, 1020, 10, &rng);
 	add(&l, 900000, 5, &rng); /* far from the new origin */
-	uint64_t dropped = seglist_rebase(&l, 1000, 100000, &bytes);
+	uint64_t dropped = weft_seglist_rebase(&l, 1000, 100000, &bytes);
 	assert_int_equal(dropped, 1);
 	assert_int_equal(bytes, 5);
 	assert_int_equal(seglist_first(&l)->off, 0);
 	assert_int_equal(l.tail->off, 20);
 	/* the levels still work after the rebuild */
 	add(&l, 12, 4, &rng);
-	assert_int_equal(seglist_find(&l, 11)->off, 12);
+	assert_int_equal(weft_seglist_find(&l, 11)->off, 12);
 	assert_int_equal(l.count, 3);
-	seglist_clear(&l);
+	weft_seglist_clear(&l);
 	assert_int_equal(l.mem, 0);
 }
 
