@@ -71,6 +71,7 @@ suite "generator truth (ASan/UBSan)" $PY tests/gen/test_gen.py build-asan/weft b
 suite "PcapPlusPlus expected (ASan/UBSan)" $PY tests/corpus/test_pcapplusplus.py build-asan/weft "$CORPUS"
 suite "tshark follow (ASan/UBSan)" $PY tests/corpus/test_tshark.py build-asan/weft "$CORPUS" \
 	$(cut -f1 "$CORPUS/MANIFEST.tsv" | tail -n +2)
+suite "attacks (ASan/UBSan)" $PY tests/mem/test_memcap.py build-asan/weft sanitized
 suite "command line (ASan/UBSan)" $PY tests/cli/test_cli.py build-asan/weft build/weft-gen "$CORPUS"
 
 fuzz() {

@@ -125,10 +125,35 @@ def timeback(p):
     pkt(p, cli, srv, 40000, 80, 105, 501, ACK | PSH, b"ef")
 
 
+def tsoverflow(path):
+    """pcapng: if_tsresol of seconds, if_tsoffset of 2^63-1 s and a
+    timestamp of 2^63 units: overflowed ts_ns (undefined behaviour)"""
+    def block(btype, body):
+        n = 12 + len(body)
+        return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
+    shb = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    opts = struct.pack("<HHB3x", 9, 1, 0) + struct.pack("<HHq", 14, 8, (1 << 63) - 1) + b"\0" * 4
+    idb = block(1, struct.pack("<HHI", 101, 0, 65535) + opts)
+    out = shb + idb
+    cli, srv = [10, 0, 0, 1], [10, 0, 0, 2]
+    for i, ts in enumerate((1 << 63, 1 << 63, (1 << 64) - 1)):
+        data = ip4(cli, srv, tcp(40000, 80, 100 + 2 * i, 1, ACK | PSH, b"ab"))
+        pad = b"\0" * (-len(data) % 4)
+        out += block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xffffffff, len(data),
+                                    len(data)) + data + pad)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
 ATTACKS = {f.__name__: f for f in (holes, synflood, frags, inorder, barefin, forged, timeback)}
+PCAPNG = {"tsoverflow": tsoverflow}
 
 
 def write(dirname, name, **kw):
+    if name in PCAPNG:
+        path = os.path.join(dirname, name + ".pcapng")
+        PCAPNG[name](path)
+        return path
     path = os.path.join(dirname, name + ".pcap")
     p = Pcap(path)
     ATTACKS[name](p, **kw)
@@ -138,5 +163,5 @@ def write(dirname, name, **kw):
 
 if __name__ == "__main__":
     os.makedirs(sys.argv[1], exist_ok=True)
-    for name in sys.argv[2:] or ATTACKS:
+    for name in sys.argv[2:] or list(ATTACKS) + list(PCAPNG):
         print(write(sys.argv[1], name))
