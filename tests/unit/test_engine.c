@@ -1093,6 +1093,32 @@ static void t_hold_scaling(void **st)
 	assert_true(t4 <= 6 * (t1 > 0.002 ? t1 : 0.002));
 }
 
+static void t_mem_returns(void **st)
+{
+	(void)st;
+	/* every byte counted comes back: held segments, the skip list,
+	 * unconsumed bytes, fragments, caller state (weft_conn_mem) */
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.keep_unconsumed = true;
+	struct world *w = world_new(&cfg, false);
+	struct weft_stats s0, s;
+	weft_engine_stats(w->e, &s0);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, ACK, "no newline yet" });
+	feed(w, (struct pk){ C, 40, 1, ACK, "held\n" });
+	feed(w, (struct pk){ C, 30, 1, ACK, "held too" });
+	feed_frag(w, 9, 0, 8);
+	weft_conn_mem(weft_engine_find(w->e, 1), 1000);
+	weft_engine_stats(w->e, &s);
+	assert_true(s.mem_used > s0.mem_used + 1000);
+	finish(w);
+	weft_engine_sweep(w->e, w->ts + 60 * NS);
+	weft_engine_stats(w->e, &s);
+	assert_int_equal(s.mem_used, s0.mem_used);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1134,6 +1160,7 @@ int main(void)
 		cmocka_unit_test(t_frag_flood_memcap),
 		cmocka_unit_test(t_frag_expire_by_time),
 		cmocka_unit_test(t_hold_scaling),
+		cmocka_unit_test(t_mem_returns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
