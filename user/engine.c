@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The engine: frames in, connections found or made, TCP state per side,
- * ends with reasons, and eviction (idle sweep, max flows, memory cap).
+ * The engine's top two layers (design.md, "Engine layers"): the public
+ * feed (decode, defrag, dispatch) and the connections (the table, ends
+ * with reasons, eviction by idle sweep, max flows and the memory cap, and
+ * the one memory account). Calls go down: to tcp.c for what a packet says,
+ * to reasm.c for the bytes. A connection ended inside a callback ends when
+ * the public call that made the callback returns (enter/leave).
  */
 #include <stdlib.h>
 #include <string.h>

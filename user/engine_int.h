@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Engine internals shared by flow.c, reasm.c and engine.c. */
+/* Engine internals shared by its layers: engine.c and flow.c (feed and
+ * connections), tcp.c (TCP per direction), reasm.c and seglist.c (bytes). */
 #ifndef WEFT_ENGINE_INT_H
 #define WEFT_ENGINE_INT_H
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Per-direction reassembly. In-order data goes straight to the callback
- * without a copy; out-of-order data is copied into a sorted segment list
- * until the hole before it fills or is declared a gap. Overlaps are resolved
+ * without a copy; out-of-order data is copied into the held segments
+ * (seglist.c) until the hole before it fills or is declared a gap. Overlaps are resolved
  * once, when a segment is stored, by the overlap policy: first copy wins, or
  * last copy wins while the bytes are still held. Differing bytes are counted.
  */
