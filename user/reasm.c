@@ -290,7 +290,11 @@ void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 		}
 	}
 	if (s->st.ignored) {
-		/* no buffering: the side is followed only for its counters */
+		/* no buffering: the side is followed only for its counters.
+		 * What it held before it was ignored (weft_conn_ignore only
+		 * marks, as it may be called from inside a delivery) goes now. */
+		if (first(s))
+			free_segs(e, s);
 		if (off == s->next)
 			advance(s, len);
 		return;

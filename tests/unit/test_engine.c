@@ -983,6 +983,20 @@ static void t_end_in_callback(void **st)
 	assert_int_equal(w->c[0].s[C].delivered, 4);
 	assert_int_equal(w->c[0].st[C].bytes, 12);
 	world_free(w);
+	/* an ignored side's held bytes are freed by its next packet */
+	w = world_new(NULL, false);
+	hs(w, 0, 0);
+	struct weft_stats s0;
+	weft_engine_stats(w->e, &s0);
+	feed(w, (struct pk){ C, 5, 1, ACK, "efgh" });
+	feed(w, (struct pk){ C, 13, 1, ACK, "mnop" });
+	weft_engine_stats(w->e, &s);
+	assert_true(s.mem_used > s0.mem_used);
+	weft_conn_ignore(weft_engine_find(w->e, 1), C);
+	feed(w, (struct pk){ C, 17, 1, ACK, "qrst" });
+	weft_engine_stats(w->e, &s);
+	assert_true(s.mem_used < s0.mem_used + 200); /* the list header stays */
+	world_free(w);
 }
 
 /* An IPv4 fragment of datagram id from 10.9.0.1: len payload bytes at
