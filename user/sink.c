@@ -493,6 +493,10 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 		}
 		file_close(s, sd);
 	}
+	uint64_t moved = 0;
+	for (int d = 0; d < 2; d++)
+		if (sc->d[d])
+			moved += dir_cost(s, sc->d[d]);
 	struct end_job *j = s->hs ? calloc(1, sizeof(*j)) : NULL;
 	if (j) {
 		j->rep = s->rep;
@@ -523,6 +527,10 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 				sink_dir_free(sc->d[d]);
 			}
 	}
+	/* the state went to the report job (bounded by QUEUE_MAX) or was
+	 * freed: the connection, which may stay a while as a closed entry,
+	 * no longer holds it */
+	weft_conn_mem(c, -(int64_t)moved);
 	sc->d[0] = sc->d[1] = NULL;
 }
 
