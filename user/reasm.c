@@ -188,66 +188,22 @@ void weft_side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d
 		s->done = true;
 }
 
-static struct seg *seg_new(struct weft_engine *e, struct side *s, uint64_t off,
-			   const uint8_t *data, uint32_t len)
-{
-	struct seg *g = weft_seglist_seg_new(&s->held, off, data, len, &e->rng);
-	if (g && !weft_seglist_insert(&s->held, g)) {
-		weft_seglist_seg_free(&s->held, g);
-		g = NULL;
-	}
-	held_account(e, s);
-	if (!g) {
-		/* not held: the hole stays and becomes a gap like any other */
-		e->st.alloc_failures++;
-		return NULL;
-	}
-	s->buffered += len;
-	return g;
-}
-
-static uint64_t count_diff(const uint8_t *a, const uint8_t *b, uint64_t n)
-{
-	uint64_t d = 0;
-	for (uint64_t i = 0; i < n; i++)
-		d += a[i] != b[i];
-	return d;
-}
-
-/* Store [off, off+len) among the held segments; overlapped bytes follow
- * the overlap policy, the rest become new segments. O(log N) to find the
- * place (O(1) past the tail), then only the segments this one overlaps,
- * each at least a byte of it. */
+/* Hold [off, off+len) of side d (seglist.c decides overlaps and returns
+ * what it did; the counters and the account are kept here). */
 static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
 		   const uint8_t *data, uint32_t len)
 {
 	struct side *s = &c->side[d];
-	uint64_t end = off + len;
-	struct seg *cur = weft_seglist_find(&s->held, off);
-	uint64_t pos = off;
-	while (pos < end) {
-		while (cur && cur->off + cur->len <= pos)
-			cur = cur->next[0];
-		if (cur && cur->off <= pos) {
-			uint64_t oe = cur->off + cur->len < end ? cur->off + cur->len : end;
-			const uint8_t *mine = data + (pos - off);
-			uint8_t *held = seg_data(cur) + (pos - cur->off);
-			uint64_t diff = count_diff(mine, held, oe - pos);
-			if (diff) {
-				s->st.conflicts += diff;
-				e->st.conflicts += diff;
-				if (e->cfg.overlap == WEFT_OVERLAP_LAST)
-					memcpy(held, mine, oe - pos);
-			}
-			s->st.retrans += oe - pos;
-			pos = oe;
-			continue;
-		}
-		uint64_t pe = cur && cur->off < end ? cur->off : end;
-		if (!seg_new(e, s, pos, data + (pos - off), (uint32_t)(pe - pos)))
-			return;
-		pos = pe;
-	}
+	struct seglist_put r = weft_seglist_put(&s->held, off, data, len,
+						e->cfg.overlap == WEFT_OVERLAP_LAST, &e->rng);
+	held_account(e, s);
+	s->buffered += r.held;
+	s->st.retrans += r.retrans;
+	s->st.conflicts += r.conflicts;
+	e->st.conflicts += r.conflicts;
+	/* not held: the hole stays and becomes a gap like any other */
+	if (r.nomem)
+		e->st.alloc_failures++;
 }
 
 void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,

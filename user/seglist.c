@@ -149,3 +149,50 @@ void weft_seglist_clear(struct seglist *l)
 	l->hdr = l->tail = NULL;
 	l->count = 0;
 }
+
+static uint64_t count_diff(const uint8_t *a, const uint8_t *b, uint64_t n)
+{
+	uint64_t d = 0;
+	for (uint64_t i = 0; i < n; i++)
+		d += a[i] != b[i];
+	return d;
+}
+
+struct seglist_put weft_seglist_put(struct seglist *l, uint64_t off, const uint8_t *data,
+				    uint32_t len, bool last_wins, uint64_t *rng)
+{
+	struct seglist_put r = { 0 };
+	uint64_t end = off + len;
+	struct seg *cur = weft_seglist_find(l, off);
+	uint64_t pos = off;
+	while (pos < end) {
+		while (cur && seg_end(cur) <= pos)
+			cur = cur->next[0];
+		if (cur && cur->off <= pos) {
+			uint64_t oe = seg_end(cur) < end ? seg_end(cur) : end;
+			const uint8_t *mine = data + (pos - off);
+			uint8_t *held = seg_data(cur) + (pos - cur->off);
+			uint64_t diff = count_diff(mine, held, oe - pos);
+			if (diff && last_wins)
+				memcpy(held, mine, oe - pos);
+			r.conflicts += diff;
+			r.retrans += oe - pos;
+			pos = oe;
+			continue;
+		}
+		uint64_t pe = cur && cur->off < end ? cur->off : end;
+		struct seg *g = weft_seglist_seg_new(l, pos, data + (pos - off), (uint32_t)(pe - pos),
+						     rng);
+		if (g && !weft_seglist_insert(l, g)) {
+			weft_seglist_seg_free(l, g);
+			g = NULL;
+		}
+		if (!g) {
+			r.nomem = true;
+			break;
+		}
+		r.held += g->len;
+		pos = pe;
+	}
+	return r;
+}

@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <stdbool.h>
 
 #define SEG_LEVELS 16   /* p = 1/4: enough for 4^16 segments */
 #define SEG_MALLOC_COST 16
@@ -56,5 +57,20 @@ void weft_seglist_seg_free(struct seglist *l, struct seg *g);
  * returns how many were freed (their bytes are added to *bytes). */
 uint64_t weft_seglist_rebase(struct seglist *l, uint64_t at, uint64_t limit, uint64_t *bytes);
 void weft_seglist_clear(struct seglist *l);
+
+/* What holding a range did: bytes already held (retransmitted), of them
+ * the ones that differed, bytes newly held, and whether memory ran out
+ * (the rest of the range is not held: a hole the caller reports). */
+struct seglist_put {
+	uint64_t retrans, conflicts, held;
+	bool nomem;
+};
+/* Hold [off, off+len): overlapped bytes stay as held (first copy wins) or
+ * take the new copy (last_wins), the rest becomes new segments. Returns
+ * its results; calls nothing. O(log N) to find the place (O(1) past the
+ * tail), then only the segments this range overlaps, each at least one of
+ * its bytes. */
+struct seglist_put weft_seglist_put(struct seglist *l, uint64_t off, const uint8_t *data,
+				    uint32_t len, bool last_wins, uint64_t *rng);
 
 #endif

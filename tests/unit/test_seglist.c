@@ -90,11 +90,43 @@ static void t_rebase(void **st)
 	assert_int_equal(l.mem, 0);
 }
 
+static void t_put_overlaps(void **st)
+{
+	(void)st;
+	for (int last = 0; last < 2; last++) {
+		struct seglist l = { 0 };
+		uint64_t rng = 3;
+		struct seglist_put r = weft_seglist_put(&l, 10, (const uint8_t *)"KLMNO", 5, last, &rng);
+		assert_int_equal(r.held, 5);
+		/* [8,12) overlaps from the left: 2 new, 2 held, 1 differs */
+		r = weft_seglist_put(&l, 8, (const uint8_t *)"IJKx", 4, last, &rng);
+		assert_int_equal(r.held, 2);
+		assert_int_equal(r.retrans, 2);
+		assert_int_equal(r.conflicts, 1);
+		/* [13,18) overlaps from the right */
+		r = weft_seglist_put(&l, 13, (const uint8_t *)"NOPQR", 5, last, &rng);
+		assert_int_equal(r.held, 3);
+		assert_int_equal(r.retrans, 2);
+		assert_int_equal(r.conflicts, 0);
+		char got[11] = { 0 };
+		uint64_t pos = 8;
+		for (struct seg *g = seglist_first(&l); g; g = g->next[0]) {
+			assert_int_equal(g->off, pos); /* contiguous, no overlap */
+			memcpy(got + (g->off - 8), seg_data(g), g->len);
+			pos = seg_end(g);
+		}
+		assert_string_equal(got, last ? "IJKxMNOPQR" : "IJKLMNOPQR");
+		weft_seglist_clear(&l);
+		assert_int_equal(l.mem, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_any_order_sorted),
 		cmocka_unit_test(t_rebase),
+		cmocka_unit_test(t_put_overlaps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
