@@ -379,26 +379,13 @@ static int feed(struct weft_engine *e, const struct weft_frame *f)
 	uint32_t reuse = 0;
 	if (c) {
 		enum weft_dir d = src_index == c->client ? WEFT_C2S : WEFT_S2C;
-		const struct side *s = &c->side[d];
-		bool new_isn = syn_only && !(s->syn && s->isn == t.seq);
-		if (new_isn && !s->syn && s->started && !c->ended) {
-			/* a SYN that starts where this side's bytes start (or
-			 * just before) is this connection's own, arriving late
-			 * (capture or queue reordering), not a new one */
-			int64_t at = weft_seq_off(s, t.seq + 1);
-			if (at > -(int64_t)MAX_AHEAD && at <= (int64_t)(s->hi + MAX_AHEAD))
-				new_isn = false;
-		}
-		if (new_isn && !s->started && s->pre_ack_valid &&
-		    (uint32_t)(s->pre_ack - (t.seq + 1)) <= MAX_AHEAD)
-			new_isn = false; /* the peer already acknowledged this SYN */
 		if (c->ended && !syn_only) {
 			e->st.late_packets++;
 			c->info.last_ns = ts > c->info.last_ns ? ts : c->info.last_ns;
 			weft_lru_touch(e, c, LRU_CLOSED);
 			return 0;
 		}
-		if (c->ended || (new_isn && (s->started || c->side[!d].started))) {
+		if (c->ended || (syn_only && weft_tcp_new_syn(c, d, &t))) {
 			/* a new connection on this 4-tuple */
 			reuse = c->info.reuse + 1;
 			if (!c->ended)

@@ -154,6 +154,9 @@ static inline int64_t weft_seq_off(const struct side *s, uint32_t seq)
  * with, or WEFT_END_NONE (the connection layer ends it, never tcp.c). */
 enum weft_end_reason weft_tcp_packet(struct weft_engine *e, struct weft_conn *c,
 				     enum weft_dir d, const struct tcp_seg *t, uint64_t ts);
+/* A SYN alone (no ACK, no RST) from side d of c: does it start a new
+ * connection on the tuple (another ISN), rather than belong to c? */
+bool weft_tcp_new_syn(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t);
 /* Ask the source what it knows of direction d's ACK and FIN (at the end). */
 void weft_tcp_poll(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
 

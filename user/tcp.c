@@ -235,3 +235,22 @@ enum weft_end_reason weft_tcp_packet(struct weft_engine *e, struct weft_conn *c,
 		return a->st.depth_reached || b->st.depth_reached ? WEFT_END_DEPTH : WEFT_END_FIN;
 	return WEFT_END_NONE;
 }
+
+bool weft_tcp_new_syn(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t)
+{
+	const struct side *s = &c->side[d];
+	if (s->syn && s->isn == t->seq)
+		return false; /* its own SYN again */
+	if (!s->syn && s->started && !c->ended) {
+		/* a SYN that starts where this side's bytes start (or just
+		 * before) is this connection's own, arriving late (capture or
+		 * queue reordering), not a new one */
+		int64_t at = weft_seq_off(s, t->seq + 1);
+		if (at > -(int64_t)MAX_AHEAD && at <= (int64_t)(s->hi + MAX_AHEAD))
+			return false;
+	}
+	if (!s->started && s->pre_ack_valid && (uint32_t)(s->pre_ack - (t->seq + 1)) <= MAX_AHEAD)
+		return false; /* the peer already acknowledged this SYN */
+	/* a connection that has seen nothing yet takes the SYN as its own */
+	return s->started || c->side[!d].started;
+}
