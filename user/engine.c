@@ -239,12 +239,7 @@ static enum lru_class conn_class(const struct weft_conn *c)
 {
 	if (c->ended)
 		return LRU_CLOSED;
-	const struct side *a = &c->side[0], *b = &c->side[1];
-	if (a->fin || b->fin || a->st.rst || b->st.rst)
-		return LRU_CLOSING;
-	if (!c->info.midstream && !c->side[WEFT_S2C].started)
-		return LRU_HALFOPEN;
-	return LRU_ESTABLISHED;
+	return weft_tcp_class(c);
 }
 
 static struct weft_conn *conn_new(struct weft_engine *e, const struct flow_key *k,

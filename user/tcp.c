@@ -254,3 +254,13 @@ bool weft_tcp_new_syn(const struct weft_conn *c, enum weft_dir d, const struct t
 	/* a connection that has seen nothing yet takes the SYN as its own */
 	return s->started || c->side[!d].started;
 }
+
+enum lru_class weft_tcp_class(const struct weft_conn *c)
+{
+	const struct side *a = &c->side[0], *b = &c->side[1];
+	if (a->fin || b->fin || a->st.rst || b->st.rst)
+		return LRU_CLOSING;
+	if (!c->info.midstream && !b->started)
+		return LRU_HALFOPEN; /* a SYN, no answer yet */
+	return LRU_ESTABLISHED;
+}
