@@ -414,8 +414,11 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 	if (hashing(s))
 		hasher_zeros(s->hs, &sd->sha, len);
 	sd->len = off + len;
-	size_t had = sd->gaps.cap;
+	size_t had = sd->gaps.cap, ng = sd->gaps.n;
+	uint64_t last = ng ? sd->gaps.v[ng - 1][1] : 0;
 	report_gap_add(&sd->gaps, off, len);
+	if (sd->gaps.n == ng && (!ng || sd->gaps.v[ng - 1][1] == last))
+		s->errors++; /* no memory to list it: the report says it failed */
 	if (sd->gaps.cap != had)
 		weft_conn_mem(c, (int64_t)((sd->gaps.cap - had) * sizeof(*sd->gaps.v)) +
 				 (had ? 0 : MALLOC_COST));
