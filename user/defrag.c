@@ -32,14 +32,20 @@ struct dgram {
 	uint8_t *buf;
 };
 
+/* malloc's own cost per block, as the engine counts it */
+#define OVERHEAD 16
+
 struct defrag {
 	struct dgram *bucket[NBUCKETS];
 	struct dgram *oldest, *newest;
 	uint32_t count, max;
 	uint64_t timeout;
 	struct weft_stats *st;
-	uint64_t *mem;
+	/* Bytes held, read by the engine into its one memory account after
+	 * every call (weft_defrag_mem), so the cap and mem_peak see fragments. */
+	uint64_t mem;
 	uint8_t *done;                 /* last completed datagram */
+	uint32_t done_len;
 };
 
 static uint32_t dg_hash(const struct ip_pkt *p)
@@ -57,8 +63,7 @@ static bool dg_match(const struct dgram *g, const struct ip_pkt *p)
 	       !memcmp(g->src, p->src, 16) && !memcmp(g->dst, p->dst, 16);
 }
 
-struct defrag *defrag_new(uint32_t max, uint64_t timeout_ns, struct weft_stats *st,
-			  uint64_t *mem)
+struct defrag *weft_defrag_new(uint32_t max, uint64_t timeout_ns, struct weft_stats *st)
 {
 	struct defrag *d = calloc(1, sizeof(*d));
 	if (!d)
@@ -66,11 +71,10 @@ struct defrag *defrag_new(uint32_t max, uint64_t timeout_ns, struct weft_stats *
 	d->max = max ? max : 1;
 	d->timeout = timeout_ns;
 	d->st = st;
-	d->mem = mem;
 	return d;
 }
 
-void defrag_set_limits(struct defrag *d, uint32_t max, uint64_t timeout_ns)
+void weft_defrag_set_limits(struct defrag *d, uint32_t max, uint64_t timeout_ns)
 {
 	d->max = max ? max : 1;
 	d->timeout = timeout_ns;
@@ -85,7 +89,7 @@ static void dg_unlink(struct defrag *d, struct dgram *g, uint32_t b)
 	if (g->prev) g->prev->next = g->next; else d->oldest = g->next;
 	if (g->next) g->next->prev = g->prev; else d->newest = g->prev;
 	d->count--;
-	*d->mem -= sizeof(*g) + g->bufcap;
+	d->mem -= sizeof(*g) + OVERHEAD + (g->buf ? g->bufcap + OVERHEAD : 0);
 }
 
 static void dg_drop(struct defrag *d, struct dgram *g)
@@ -144,14 +148,42 @@ static void dg_fill(struct defrag *d, struct dgram *g, uint32_t s, uint32_t e,
 	memcpy(g->r, nr, (n > MAX_RANGES ? MAX_RANGES : n) * sizeof(struct range));
 }
 
-int defrag_add(struct defrag *d, uint64_t ts, const struct ip_pkt *p, struct ip_pkt *out)
+static void done_free(struct defrag *d)
 {
+	if (d->done)
+		d->mem -= d->done_len + OVERHEAD;
 	free(d->done);
 	d->done = NULL;
-	d->st->frags++;
-	/* expire by age */
-	while (d->oldest && d->oldest->first_ns + d->timeout < ts)
+}
+
+void weft_defrag_expire(struct defrag *d, uint64_t now)
+{
+	done_free(d);
+	while (d->oldest && d->oldest->first_ns + d->timeout < now) {
 		dg_drop(d, d->oldest);
+		d->st->frag_expired++;
+	}
+}
+
+bool weft_defrag_evict_oldest(struct defrag *d)
+{
+	done_free(d);
+	if (!d->oldest)
+		return false;
+	dg_drop(d, d->oldest);
+	d->st->frag_evicted++;
+	return true;
+}
+
+uint64_t weft_defrag_mem(const struct defrag *d)
+{
+	return d->mem;
+}
+
+int weft_defrag_add(struct defrag *d, uint64_t ts, const struct ip_pkt *p, struct ip_pkt *out)
+{
+	d->st->frags++;
+	weft_defrag_expire(d, ts);
 
 	/* A cut fragment cannot be completed truthfully: drop it and let the
 	 * TCP layer report the hole. */
@@ -187,7 +219,7 @@ int defrag_add(struct defrag *d, uint64_t ts, const struct ip_pkt *p, struct ip_
 		if (d->newest) d->newest->next = g; else d->oldest = g;
 		d->newest = g;
 		d->count++;
-		*d->mem += sizeof(*g);
+		d->mem += sizeof(*g) + OVERHEAD;
 	}
 	uint32_t end = p->frag_off + flen;
 	if (!p->frag_more) {
@@ -208,7 +240,7 @@ int defrag_add(struct defrag *d, uint64_t ts, const struct ip_pkt *p, struct ip_
 			dg_drop(d, g);
 			return 0;
 		}
-		*d->mem += nc - g->bufcap;
+		d->mem += nc - g->bufcap + (g->buf ? 0 : OVERHEAD);
 		g->buf = nb;
 		g->bufcap = nc;
 	}
@@ -228,10 +260,12 @@ int defrag_add(struct defrag *d, uint64_t ts, const struct ip_pkt *p, struct ip_
 	out->frag_off = 0;
 	out->l4 = g->buf;
 	out->l4_caplen = out->l4_wirelen = g->total;
-	d->done = g->buf;
-	g->buf = NULL;
 	/* the buffer now belongs to d->done and lives until the next call */
 	dg_unlink(d, g, b);
+	d->done = g->buf;
+	d->done_len = g->bufcap;
+	d->mem += g->bufcap + OVERHEAD;
+	g->buf = NULL;
 	free(g);
 	d->st->frag_datagrams++;
 	if (decode_reassembled(out) != DEC_OK) {
@@ -241,7 +275,7 @@ int defrag_add(struct defrag *d, uint64_t ts, const struct ip_pkt *p, struct ip_
 	return 1;
 }
 
-void defrag_free(struct defrag *d)
+void weft_defrag_free(struct defrag *d)
 {
 	if (!d)
 		return;

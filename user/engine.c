@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The engine: frames in, connections found or made, TCP state per side,
- * ends with reasons, and eviction (idle sweep, max flows, memory cap).
+ * The engine's top two layers (design.md, "Engine layers"): the public
+ * feed (decode, defrag, dispatch) and the connections (the table, ends
+ * with reasons, eviction by idle sweep, max flows and the memory cap, and
+ * the one memory account). Calls go down: to tcp.c for what a packet says,
+ * to reasm.c for the bytes. A connection ended inside a callback ends when
+ * the public call that made the callback returns (enter/leave).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include "engine_int.h"
 #include "defrag.h"
 
@@ -34,16 +39,26 @@ void weft_config_default(struct weft_config *c)
 	c->idle_closing_ns = 30 * NS;
 	c->idle_halfopen_ns = 30 * NS;
 	c->buffer_cap = 16u << 20;
+	c->memcap = WEFT_DEFAULT_MEMCAP;
 	c->vlan_in_key = true;
 	c->frag_max_datagrams = 4096;
 	c->frag_timeout_ns = 30 * NS;
 }
 
-void mem_add(struct weft_engine *e, int64_t n)
+void weft_mem_add(struct weft_engine *e, int64_t n)
 {
 	e->st.mem_used += (uint64_t)n;
 	if (e->st.mem_used > e->st.mem_peak)
 		e->st.mem_peak = e->st.mem_used;
+}
+
+/* Fragments held count in the same account: defrag keeps its own total
+ * (it knows nothing of the engine) and the engine adds the change. */
+static void frag_sync(struct weft_engine *e)
+{
+	uint64_t m = weft_defrag_mem(e->defrag);
+	weft_mem_add(e, (int64_t)(m - e->frag_mem));
+	e->frag_mem = m;
 }
 
 struct weft_engine *weft_engine_new(const struct weft_config *cfg,
@@ -60,10 +75,11 @@ struct weft_engine *weft_engine_new(const struct weft_config *cfg,
 		e->cfg.buffer_cap = UINT64_MAX;
 	if (cb)
 		e->cb = *cb;
-	e->defrag = defrag_new(e->cfg.frag_max_datagrams, e->cfg.frag_timeout_ns, &e->st,
-			       &e->st.mem_used);
-	if (!e->defrag || flow_table_init(e)) {
-		defrag_free(e->defrag);
+	/* skip-list levels a capture cannot predict */
+	e->rng = (uint64_t)(uintptr_t)e ^ ((uint64_t)time(NULL) << 20) ^ 0x9e3779b97f4a7c15ull;
+	e->defrag = weft_defrag_new(e->cfg.frag_max_datagrams, e->cfg.frag_timeout_ns, &e->st);
+	if (!e->defrag || weft_flow_table_init(e)) {
+		weft_defrag_free(e->defrag);
 		free(e);
 		return NULL;
 	}
@@ -80,16 +96,24 @@ void weft_engine_set_config(struct weft_engine *e, const struct weft_config *cfg
 	/* the key and the connection layout cannot change under live flows */
 	e->cfg.vlan_in_key = vlan;
 	e->cfg.conn_user_size = user;
-	defrag_set_limits(e->defrag, cfg->frag_max_datagrams, cfg->frag_timeout_ns);
+	weft_defrag_set_limits(e->defrag, cfg->frag_max_datagrams, cfg->frag_timeout_ns);
 }
 
 static void conn_free(struct weft_engine *e, struct weft_conn *c)
 {
-	flow_remove(e, c);
-	lru_remove(e, c);
-	side_free(e, &c->side[0]);
-	side_free(e, &c->side[1]);
-	mem_add(e, -(int64_t)c->alloc);
+	if (c->end_req) {
+		/* evicted before its asked-for end ran: off the pending list */
+		struct weft_conn **pp = &e->pending;
+		while (*pp && *pp != c)
+			pp = &(*pp)->pnext;
+		if (*pp)
+			*pp = c->pnext;
+	}
+	weft_flow_remove(e, c);
+	weft_lru_remove(e, c);
+	weft_side_free(e, &c->side[0]);
+	weft_side_free(e, &c->side[1]);
+	weft_mem_add(e, -(int64_t)c->alloc - c->user_mem);
 	free(c);
 }
 
@@ -101,18 +125,16 @@ static bool frees_on_end(enum weft_end_reason r)
 	       r == WEFT_END_SHUTDOWN || r == WEFT_END_EOF;
 }
 
-static void poll_ack(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
-
-void conn_end(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r)
+void weft_conn_end_now(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r)
 {
 	if (c->ended)
 		return;
 	/* the last word on what each receiver got, for the final gaps */
-	poll_ack(e, c, WEFT_C2S);
-	poll_ack(e, c, WEFT_S2C);
+	weft_tcp_poll(e, c, WEFT_C2S);
+	weft_tcp_poll(e, c, WEFT_S2C);
 	c->ended = true;
-	side_finish(e, c, WEFT_C2S);
-	side_finish(e, c, WEFT_S2C);
+	weft_side_finish(e, c, WEFT_C2S);
+	weft_side_finish(e, c, WEFT_S2C);
 	c->info.end = r;
 	e->st.ends[r]++;
 	e->st.conns_open--;
@@ -121,7 +143,7 @@ void conn_end(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r
 	if (frees_on_end(r))
 		conn_free(e, c);
 	else
-		lru_touch(e, c, LRU_CLOSED);
+		weft_lru_touch(e, c, LRU_CLOSED);
 }
 
 static uint64_t class_timeout(const struct weft_engine *e, int cls)
@@ -133,11 +155,13 @@ static uint64_t class_timeout(const struct weft_engine *e, int cls)
 	}
 }
 
-size_t weft_engine_sweep_some(struct weft_engine *e, uint64_t now, size_t max)
+static size_t sweep_some(struct weft_engine *e, uint64_t now, size_t max)
 {
 	size_t done = 0;
 	if (now > e->now)
 		e->now = now;
+	weft_defrag_expire(e->defrag, e->now);
+	frag_sync(e);
 	for (int cls = 0; cls < LRU__COUNT; cls++) {
 		uint64_t to = class_timeout(e, cls);
 		struct weft_conn *c;
@@ -151,9 +175,9 @@ size_t weft_engine_sweep_some(struct weft_engine *e, uint64_t now, size_t max)
 				   seen > c->info.last_ns && seen + to > e->now) {
 				/* alive where the engine cannot see it: to the back */
 				c->info.last_ns = seen;
-				lru_touch(e, c, (enum lru_class)cls);
+				weft_lru_touch(e, c, (enum lru_class)cls);
 			} else {
-				conn_end(e, c, WEFT_END_IDLE);
+				weft_conn_end_now(e, c, WEFT_END_IDLE);
 			}
 		}
 	}
@@ -164,6 +188,17 @@ size_t weft_engine_sweep_some(struct weft_engine *e, uint64_t now, size_t max)
 void weft_engine_sweep(struct weft_engine *e, uint64_t now)
 {
 	weft_engine_sweep_some(e, now, SIZE_MAX);
+}
+
+static void enter(struct weft_engine *e);
+static void leave(struct weft_engine *e);
+
+size_t weft_engine_sweep_some(struct weft_engine *e, uint64_t now, size_t max)
+{
+	enter(e);
+	size_t n = sweep_some(e, now, max);
+	leave(e);
+	return n;
 }
 
 /* The open connection idle the longest, over every class. */
@@ -181,6 +216,13 @@ static struct weft_conn *oldest_open(struct weft_engine *e)
 static void enforce_memcap(struct weft_engine *e)
 {
 	while (e->cfg.memcap && e->st.mem_used > e->cfg.memcap) {
+		/* fragments first, oldest first: a flood of datagrams that
+		 * never complete must not cost a connection its stream */
+		if (weft_defrag_evict_oldest(e->defrag)) {
+			frag_sync(e);
+			continue;
+		}
+		frag_sync(e);
 		struct weft_conn *c = e->lru[LRU_CLOSED].head;
 		if (c) {
 			conn_free(e, c);
@@ -189,7 +231,7 @@ static void enforce_memcap(struct weft_engine *e)
 		c = oldest_open(e);
 		if (!c)
 			break;
-		conn_end(e, c, WEFT_END_MEMCAP);
+		weft_conn_end_now(e, c, WEFT_END_MEMCAP);
 	}
 }
 
@@ -197,12 +239,7 @@ static enum lru_class conn_class(const struct weft_conn *c)
 {
 	if (c->ended)
 		return LRU_CLOSED;
-	const struct side *a = &c->side[0], *b = &c->side[1];
-	if (a->fin || b->fin || a->st.rst || b->st.rst)
-		return LRU_CLOSING;
-	if (!c->info.midstream && !c->side[WEFT_S2C].started)
-		return LRU_HALFOPEN;
-	return LRU_ESTABLISHED;
+	return weft_tcp_class(c);
 }
 
 static struct weft_conn *conn_new(struct weft_engine *e, const struct flow_key *k,
@@ -213,14 +250,17 @@ static struct weft_conn *conn_new(struct weft_engine *e, const struct flow_key *
 		struct weft_conn *v = oldest_open(e);
 		if (!v)
 			break;
-		conn_end(e, v, WEFT_END_MAX_FLOWS);
+		weft_conn_end_now(e, v, WEFT_END_MAX_FLOWS);
 	}
 	size_t sz = sizeof(struct weft_conn) + e->cfg.conn_user_size;
 	struct weft_conn *c = calloc(1, sz);
-	if (!c)
+	if (!c) {
+		e->st.alloc_failures++;
 		return NULL;
+	}
+	c->eng = e;
 	c->alloc = sz + ALLOC_OVERHEAD;
-	mem_add(e, (int64_t)c->alloc);
+	weft_mem_add(e, (int64_t)c->alloc);
 	c->lru = LRU__COUNT;
 	c->hash = hash;
 	c->key = *k;
@@ -247,203 +287,15 @@ static struct weft_conn *conn_new(struct weft_engine *e, const struct flow_key *
 	memcpy(c->info.server.addr, k->addr[!c->client], 16);
 	c->info.server.port = k->port[!c->client];
 	c->info.first_ns = c->info.last_ns = ts;
-	flow_insert(e, c);
+	weft_flow_insert(e, c);
 	e->st.conns++;
 	e->st.conns_open++;
 	if (e->st.conns_open > e->st.conns_max_open)
 		e->st.conns_max_open = e->st.conns_open;
-	lru_touch(e, c, conn_class(c));
+	weft_lru_touch(e, c, conn_class(c));
 	if (e->cb.on_start)
 		e->cb.on_start(e->cb.ctx, c);
 	return c;
-}
-
-/* Offset of sequence number seq on side s (which must have started). */
-static inline int64_t seq_off(const struct side *s, uint32_t seq)
-{
-	return (int64_t)s->next + (int32_t)(seq - s->next_seq);
-}
-
-/* The source saw the FIN of side s pass at sequence number seq, though
- * the engine may not have: the stream ends there, so an ACK past the data
- * covers the FIN, not one more byte of data. */
-static void side_fin_at(struct side *s, uint32_t seq)
-{
-	if (!s->started || s->floating || s->fin)
-		return;
-	int64_t f = seq_off(s, seq);
-	if (f >= 0 && (uint64_t)f >= s->next && (uint64_t)f <= s->next + MAX_AHEAD) {
-		s->fin = true;
-		s->fin_off = (uint64_t)f;
-		if (s->fin_off > s->hi)
-			s->hi = s->fin_off;
-	}
-}
-
-/* Ask the source for the receiver's ACK of direction d, which it may know
- * from packets the engine was not given (pure ACKs kept in the kernel),
- * and for the sender's FIN, which it may have seen pass while its copy
- * was lost. */
-static void poll_ack(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
-{
-	struct side *s = &c->side[d];
-	uint32_t ack, fin;
-	if (!s->started || s->floating || s->done)
-		return;
-	if (e->cb.sent_fin && e->cb.sent_fin(e->cb.ctx, c, d, &fin))
-		side_fin_at(s, fin);
-	if (!e->cb.peer_ack || !e->cb.peer_ack(e->cb.ctx, c, d, &ack))
-		return;
-	int64_t a = seq_off(s, ack);
-	if (a >= 0 && (uint64_t)a <= s->next + MAX_AHEAD && (!s->ack_valid || (uint64_t)a > s->acked)) {
-		s->acked = (uint64_t)a;
-		s->ack_valid = true;
-	}
-}
-
-static void start_side(struct side *s, uint32_t first_seq)
-{
-	s->started = true;
-	s->next = 0;
-	s->next_seq = first_seq;
-}
-
-static void tcp_packet(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
-		       const struct tcp_seg *t, uint64_t ts)
-{
-	struct side *s = &c->side[d], *p = &c->side[!d];
-	c->info.last_ns = ts;
-	s->st.packets++;
-	if (t->flags & TCP_RST) {
-		/* a RST's sequence number tells how far this side had sent */
-		if (s->started) {
-			int64_t off = seq_off(s, t->seq);
-			if (off > 0 && (uint64_t)off > s->hi)
-				s->hi = (uint64_t)off;
-		}
-		s->st.rst = true;
-		conn_end(e, c, WEFT_END_RST);
-		return;
-	}
-	if (t->peer_ack_valid && s->started && !s->floating) {
-		/* the receiver's pure ACKs, kept by the source: as if seen now */
-		int64_t a = seq_off(s, t->peer_ack);
-		if (a >= 0 && (uint64_t)a <= s->next + MAX_AHEAD && (!s->ack_valid || (uint64_t)a > s->acked)) {
-			s->acked = (uint64_t)a;
-			s->ack_valid = true;
-		}
-	}
-	if (t->peer_fin_valid)
-		side_fin_at(&c->side[!d], t->peer_fin);
-	uint32_t data_seq = t->seq;
-	if (t->flags & TCP_SYN) {
-		if (!s->syn) {
-			s->syn = true;
-			s->isn = t->seq;
-			if (!s->started)
-				start_side(s, t->seq + 1);
-			else if (s->floating) /* a late SYN says where the stream starts */
-				side_anchor(e, c, d, (uint64_t)seq_off(s, t->seq + 1));
-		}
-		data_seq = t->seq + 1;
-	}
-	if (!s->started && (t->wirelen || (t->flags & TCP_FIN))) {
-		if (s->pre_ack_valid && (uint32_t)(data_seq - s->pre_ack) <= MAX_AHEAD) {
-			start_side(s, s->pre_ack);
-		} else {
-			start_side(s, data_seq - (uint32_t)FLOAT_ORIGIN);
-			s->floating = true;
-		}
-	}
-	if (t->flags & TCP_ACK) {
-		if (p->floating) {
-			/* the peer says where it is: offset 0 is there, or at the
-			 * lowest byte held if that is lower */
-			int64_t a = seq_off(p, t->ack);
-			uint64_t low = p->segs ? p->segs->off : (uint64_t)a;
-			side_anchor(e, c, !d, a >= 0 && (uint64_t)a < low &&
-					  low - (uint64_t)a <= MAX_AHEAD ? (uint64_t)a : low);
-		}
-		if (p->started) {
-			int64_t a = seq_off(p, t->ack);
-			if (a >= 0 && (uint64_t)a <= p->next + MAX_AHEAD &&
-			    (!p->ack_valid || (uint64_t)a > p->acked)) {
-				p->acked = (uint64_t)a;
-				p->ack_valid = true;
-			}
-		} else if (!p->syn) {
-			p->pre_ack = t->ack;
-			p->pre_ack_valid = true;
-		}
-	}
-	/* This side acknowledged the peer's FIN: it has every byte before it,
-	 * so holes the peer left are gaps now. Its data went past the capture;
-	 * nothing else is coming (the peer's own last ACK, which would say so
-	 * too, may be kept from the engine by a source that keeps pure ACKs). */
-	if ((t->flags & TCP_ACK) && p->started && p->fin && !p->done && !p->floating &&
-	    p->ack_valid && p->acked > p->fin_off)
-		side_check_acked(e, c, !d, false, p->fin_off);
-	/* Data from this side while it acknowledges past a hole of the other:
-	 * the peer has moved on (a new request after a response), so that hole
-	 * will not fill. Declare it now, before this side's bytes, so a reader
-	 * of both directions sees the events in the order they happened. A
-	 * pure ACK waits for the other side's next packet instead, since a
-	 * capture can show an ACK before the data it covers. */
-	if (t->wirelen && (t->flags & TCP_ACK) && p->started && !p->done && !p->floating) {
-		int64_t a = seq_off(p, t->ack);
-		if (a > 0)
-			side_check_acked(e, c, !d, false, (uint64_t)a);
-	}
-	if (s->started) {
-		int64_t off = seq_off(s, data_seq);
-		const uint8_t *data = t->data;
-		uint32_t cap = t->caplen, wire = t->wirelen;
-		if (off < 0) { /* starts before offset 0: keep what follows it */
-			uint64_t cut = (uint64_t)-off;
-			cap = cut < cap ? cap - (uint32_t)cut : 0;
-			wire = cut < wire ? wire - (uint32_t)cut : 0;
-			data += t->caplen - cap;
-			off = 0;
-		}
-		if (cap < wire) {
-			/* snaplen cut the payload: the rest was sent but is not
-			 * here, so it is a gap, never zeros passed off as data */
-			e->st.truncated++;
-			if ((uint64_t)off + wire > s->hi)
-				s->hi = (uint64_t)off + wire;
-			side_data(e, c, d, (uint64_t)off, data, cap);
-			if (!c->ended && s->next == (uint64_t)off + cap)
-				side_gap(e, c, d, wire - cap);
-		} else {
-			side_data(e, c, d, (uint64_t)off, data, cap);
-		}
-		if (c->ended)
-			return;
-		if (!(t->flags & TCP_FIN) && (uint64_t)off > s->hi && !wire)
-			s->hi = (uint64_t)off; /* a pure ACK's seq: sent up to here */
-		if ((t->flags & TCP_FIN) && !s->fin) {
-			s->fin = true;
-			s->st.fin = true;
-			s->fin_off = (uint64_t)off + wire;
-			if (s->fin_off > s->hi)
-				s->hi = s->fin_off;
-		}
-		/* The sender's own packet: once it sends from at or beyond all
-		 * the peer acknowledged, an acknowledged hole behind it is lost.
-		 * Before that, the ACK may be one the capture shows ahead of the
-		 * data it covers, and the data may still come. */
-		if ((uint64_t)off >= s->acked)
-			side_check_acked(e, c, d, false, (uint64_t)off);
-		side_flush(e, c, d);
-	}
-	const struct side *a = &c->side[0], *b = &c->side[1];
-	if (a->done && b->done) {
-		bool depth = a->st.depth_reached || b->st.depth_reached;
-		conn_end(e, c, depth ? WEFT_END_DEPTH : WEFT_END_FIN);
-		return;
-	}
-	/* one side at depth and the other closed: nothing more to deliver */
-	lru_touch(e, c, conn_class(c));
 }
 
 /* The engine's clock follows packet time, but one packet stamped years
@@ -471,7 +323,7 @@ static uint64_t packet_time(struct weft_engine *e, uint64_t ts)
 	return e->now;
 }
 
-int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
+static int feed(struct weft_engine *e, const struct weft_frame *f)
 {
 	struct ip_pkt ip, whole;
 	struct tcp_seg t;
@@ -497,7 +349,9 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 		return -1;
 	}
 	if (ip.frag) {
-		if (!defrag_add(e->defrag, e->now, &ip, &whole)) {
+		int done = weft_defrag_add(e->defrag, e->now, &ip, &whole);
+		frag_sync(e);
+		if (!done) {
 			enforce_memcap(e);
 			return 0;
 		}
@@ -515,37 +369,24 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 
 	struct flow_key k;
 	uint8_t src_index;
-	flow_key_make(&k, &ip, t.sport, t.dport, e->cfg.vlan_in_key, &src_index);
-	uint32_t hash = (f->hash && e->cfg.vlan_in_key) ? f->hash : flow_key_hash(&k);
-	struct weft_conn *c = flow_lookup(e, &k, hash);
+	weft_flow_key_make(&k, &ip, t.sport, t.dport, e->cfg.vlan_in_key, &src_index);
+	uint32_t hash = (f->hash && e->cfg.vlan_in_key) ? f->hash : weft_flow_key_hash(&k);
+	struct weft_conn *c = weft_flow_lookup(e, &k, hash);
 	bool syn_only = (t.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
 	uint32_t reuse = 0;
 	if (c) {
 		enum weft_dir d = src_index == c->client ? WEFT_C2S : WEFT_S2C;
-		const struct side *s = &c->side[d];
-		bool new_isn = syn_only && !(s->syn && s->isn == t.seq);
-		if (new_isn && !s->syn && s->started && !c->ended) {
-			/* a SYN that starts where this side's bytes start (or
-			 * just before) is this connection's own, arriving late
-			 * (capture or queue reordering), not a new one */
-			int64_t at = seq_off(s, t.seq + 1);
-			if (at > -(int64_t)MAX_AHEAD && at <= (int64_t)(s->hi + MAX_AHEAD))
-				new_isn = false;
-		}
-		if (new_isn && !s->started && s->pre_ack_valid &&
-		    (uint32_t)(s->pre_ack - (t.seq + 1)) <= MAX_AHEAD)
-			new_isn = false; /* the peer already acknowledged this SYN */
 		if (c->ended && !syn_only) {
 			e->st.late_packets++;
 			c->info.last_ns = ts > c->info.last_ns ? ts : c->info.last_ns;
-			lru_touch(e, c, LRU_CLOSED);
+			weft_lru_touch(e, c, LRU_CLOSED);
 			return 0;
 		}
-		if (c->ended || (new_isn && (s->started || c->side[!d].started))) {
+		if (c->ended || (syn_only && weft_tcp_new_syn(c, d, &t))) {
 			/* a new connection on this 4-tuple */
 			reuse = c->info.reuse + 1;
 			if (!c->ended)
-				conn_end(e, c, WEFT_END_REUSE);
+				weft_conn_end_now(e, c, WEFT_END_REUSE);
 			conn_free(e, c);
 			c = NULL;
 		}
@@ -559,17 +400,23 @@ int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
 		if (!c)
 			return -1;
 	}
+	if (conn_halted(c))
+		return 0; /* its on_start ended it */
 	enum weft_dir d = src_index == c->client ? WEFT_C2S : WEFT_S2C;
 	t.peer_ack_valid = f->peer_ack_valid;
 	t.peer_ack = f->peer_ack;
 	t.peer_fin_valid = f->peer_fin_valid;
 	t.peer_fin = f->peer_fin;
-	tcp_packet(e, c, d, &t, ts);
+	enum weft_end_reason r = weft_tcp_packet(e, c, d, &t, ts);
+	if (r != WEFT_END_NONE)
+		weft_conn_end_now(e, c, r);
+	else if (!c->ended && !conn_halted(c))
+		weft_lru_touch(e, c, conn_class(c));
 	enforce_memcap(e);
 	return 0;
 }
 
-void weft_engine_flush(struct weft_engine *e, enum weft_end_reason r)
+static void flush_all(struct weft_engine *e, enum weft_end_reason r)
 {
 	for (int cls = 0; cls < LRU__COUNT; cls++) {
 		struct weft_conn *c;
@@ -577,9 +424,24 @@ void weft_engine_flush(struct weft_engine *e, enum weft_end_reason r)
 			if (c->ended)
 				conn_free(e, c);
 			else
-				conn_end(e, c, r);
+				weft_conn_end_now(e, c, r);
 		}
 	}
+}
+
+int weft_engine_feed(struct weft_engine *e, const struct weft_frame *f)
+{
+	enter(e);
+	int r = feed(e, f);
+	leave(e);
+	return r;
+}
+
+void weft_engine_flush(struct weft_engine *e, enum weft_end_reason r)
+{
+	enter(e);
+	flush_all(e, r);
+	leave(e);
 }
 
 void weft_engine_stats(const struct weft_engine *e, struct weft_stats *s)
@@ -594,8 +456,8 @@ void weft_engine_free(struct weft_engine *e)
 	for (int cls = 0; cls < LRU__COUNT; cls++)
 		while (e->lru[cls].head)
 			conn_free(e, e->lru[cls].head);
-	flow_table_free(e);
-	defrag_free(e->defrag);
+	weft_flow_table_free(e);
+	weft_defrag_free(e->defrag);
 	free(e);
 }
 
@@ -608,14 +470,54 @@ const struct weft_dir_stats *weft_conn_dir(const struct weft_conn *c, enum weft_
 
 void *weft_conn_user(struct weft_conn *c) { return c->user; }
 
+void weft_conn_mem(struct weft_conn *c, int64_t n)
+{
+	c->user_mem += n;
+	weft_mem_add(c->eng, n);
+}
+
 void weft_conn_ignore(struct weft_conn *c, enum weft_dir d)
 {
 	c->side[d].st.ignored = true;
 }
 
+/* Entry and exit of every public call that can make callbacks. Ends asked
+ * for inside them run on the way out, when nothing holds the connection. */
+static void enter(struct weft_engine *e)
+{
+	e->busy++;
+}
+
+static void leave(struct weft_engine *e)
+{
+	if (e->busy > 1) {
+		e->busy--;
+		return;
+	}
+	/* still busy while the ends run: their on_end may ask for more */
+	struct weft_conn *c;
+	while ((c = e->pending)) {
+		e->pending = c->pnext;
+		enum weft_end_reason r = (enum weft_end_reason)c->end_req;
+		c->end_req = WEFT_END_NONE;
+		weft_conn_end_now(e, c, r);
+	}
+	e->busy--;
+}
+
 void weft_conn_end(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r)
 {
-	conn_end(e, c, r);
+	if (c->ended || c->end_req)
+		return;
+	if ((unsigned)r >= WEFT_END__COUNT || r == WEFT_END_NONE)
+		r = WEFT_END_MANUAL;
+	if (!e->busy) {
+		weft_conn_end_now(e, c, r);
+		return;
+	}
+	c->end_req = (uint8_t)r;
+	c->pnext = e->pending;
+	e->pending = c;
 }
 
 struct weft_conn *weft_engine_find(struct weft_engine *e, uint64_t id)

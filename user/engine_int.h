@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Engine internals shared by flow.c, reasm.c and engine.c. */
+/* Engine internals shared by its layers: engine.c and flow.c (feed and
+ * connections), tcp.c (TCP per direction), reasm.c and seglist.c (bytes). */
 #ifndef WEFT_ENGINE_INT_H
 #define WEFT_ENGINE_INT_H
 
 #include "weft/weft.h"
 #include "decode.h"
 #include "gapset.h"
+#include "seglist.h"
 
 /* malloc's own cost per block, counted so the memory cap means real memory */
 #define ALLOC_OVERHEAD 16
@@ -16,18 +18,17 @@
 /* A side picked up midstream with nothing to tell where it starts floats:
  * its data is held at provisional offsets FLOAT_ORIGIN past a virtual start,
  * so bytes that arrive late but belong before the first one seen still fit,
- * until an ACK or enough data fixes offset 0 (side_anchor). */
+ * until an ACK or enough data fixes offset 0 (weft_side_anchor). */
 #define FLOAT_ORIGIN (1ull << 30)
+/* The most payload one packet can claim beyond what was captured: a
+ * host capture of a GSO/GRO super-packet (IPv4 total length 0, BIG TCP)
+ * carries at most 512 KiB. A record claiming more (a forged wire length)
+ * is implausible: its captured bytes count, the claim does not. */
+#define MAX_CUT (512u << 10)
+/* No single gap is longer than a sequence jump or a cut can justify. */
+#define MAX_GAP (MAX_AHEAD + MAX_CUT)
 #define FLOAT_MAX_SEGS 8
 #define FLOAT_MAX_BYTES (256u << 10)
-
-/* An out-of-order segment held until the hole before it fills. */
-struct seg {
-	struct seg *next;
-	uint64_t off;
-	uint32_t len;
-	uint8_t data[];
-};
 
 /* One direction's reassembly state. Offsets are 64-bit stream offsets;
  * sequence numbers map to them relative to next_seq, modulo 2^32. */
@@ -38,6 +39,7 @@ struct side {
 	bool done;           /* FIN reached, RST, or ended */
 	bool resync;         /* waiting for the message-boundary hook */
 	bool floating;       /* midstream, offset 0 not yet fixed (see anchor) */
+	bool overflow;       /* buffer cap hit under buffer_policy end */
 	uint32_t isn;
 	uint32_t next_seq;   /* sequence number of offset next */
 	uint64_t next;       /* everything before is delivered or a gap */
@@ -51,8 +53,9 @@ struct side {
 	 * nothing (the bytes in between are a hole like any other). */
 	bool pre_ack_valid;
 	uint32_t pre_ack;
-	uint64_t buffered;   /* bytes in segs */
-	struct seg *segs, *tail;
+	uint64_t buffered;   /* bytes held */
+	struct seglist held; /* out-of-order segments, sorted */
+	uint64_t held_mem;   /* held.mem as counted in the engine's account */
 	/* keep_unconsumed: delivered, not yet consumed bytes at app_off */
 	uint8_t *app;
 	size_t app_len, app_cap;
@@ -76,12 +79,19 @@ struct weft_conn {
 	struct weft_conn *lprev, *lnext;
 	uint8_t lru;
 	bool ended;
+	/* An end asked for inside a callback (weft_conn_end): the connection
+	 * stops here, and ends for real when the engine call that made the
+	 * callback returns, so nothing up the stack holds freed memory. */
+	uint8_t end_req;     /* enum weft_end_reason, WEFT_END_NONE: none */
+	struct weft_conn *pnext; /* on e->pending while end_req is set */
 	uint8_t client;      /* canonical endpoint index of the client */
 	uint32_t hash;
 	struct flow_key key;
 	struct weft_conn_info info;
 	struct side side[2]; /* by enum weft_dir */
 	size_t alloc;        /* bytes counted for this struct */
+	struct weft_engine *eng; /* whose account weft_conn_mem charges */
+	int64_t user_mem;    /* caller state counted by weft_conn_mem */
 	uint8_t user[];      /* conn_user_size bytes */
 };
 
@@ -100,33 +110,62 @@ struct weft_engine {
 	uint64_t jump_pending;  /* a far-future time seen once, not yet believed */
 	uint64_t next_sweep;
 	struct defrag *defrag;
+	uint64_t frag_mem;   /* defrag's bytes as counted in st.mem_used */
+	unsigned busy;       /* public calls in progress (callbacks may nest) */
+	uint64_t rng;        /* skip-list levels */
+	struct weft_conn *pending; /* ends asked for while busy */
 };
 
+/* A connection whose end was asked for inside a callback: processing
+ * stops, the end itself (which sets ended) runs when the call returns. */
+static inline bool conn_halted(const struct weft_conn *c)
+{
+	return c->end_req && !c->ended;
+}
+
 /* flow.c */
-int flow_table_init(struct weft_engine *e);
-void flow_table_free(struct weft_engine *e);
-void flow_key_make(struct flow_key *k, const struct ip_pkt *ip, uint16_t sport,
+int weft_flow_table_init(struct weft_engine *e);
+void weft_flow_table_free(struct weft_engine *e);
+void weft_flow_key_make(struct flow_key *k, const struct ip_pkt *ip, uint16_t sport,
 		   uint16_t dport, bool vlan_in_key, uint8_t *src_index);
-uint32_t flow_key_hash(const struct flow_key *k);
-struct weft_conn *flow_lookup(struct weft_engine *e, const struct flow_key *k, uint32_t hash);
-void flow_insert(struct weft_engine *e, struct weft_conn *c);
-void flow_remove(struct weft_engine *e, struct weft_conn *c);
-void lru_touch(struct weft_engine *e, struct weft_conn *c, enum lru_class cls);
-void lru_remove(struct weft_engine *e, struct weft_conn *c);
+uint32_t weft_flow_key_hash(const struct flow_key *k);
+struct weft_conn *weft_flow_lookup(struct weft_engine *e, const struct flow_key *k, uint32_t hash);
+void weft_flow_insert(struct weft_engine *e, struct weft_conn *c);
+void weft_flow_remove(struct weft_engine *e, struct weft_conn *c);
+void weft_lru_touch(struct weft_engine *e, struct weft_conn *c, enum lru_class cls);
+void weft_lru_remove(struct weft_engine *e, struct weft_conn *c);
 
 /* reasm.c */
-void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
+void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 	       uint64_t off, const uint8_t *data, uint32_t len);
-void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
-void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final,
+void weft_side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
+void weft_side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final,
 		      uint64_t cap);
-void side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
-void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len);
-void side_free(struct weft_engine *e, struct side *s);
-void side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t at);
+void weft_side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
+void weft_side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len);
+void weft_side_free(struct weft_engine *e, struct side *s);
+void weft_side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t at);
+
+/* Offset of sequence number seq on side s (which must have started). */
+static inline int64_t weft_seq_off(const struct side *s, uint32_t seq)
+{
+	return (int64_t)s->next + (int32_t)(seq - s->next_seq);
+}
+
+/* tcp.c: one packet's news for both sides of c; returns the reason c ends
+ * with, or WEFT_END_NONE (the connection layer ends it, never tcp.c). */
+enum weft_end_reason weft_tcp_packet(struct weft_engine *e, struct weft_conn *c,
+				     enum weft_dir d, const struct tcp_seg *t, uint64_t ts);
+/* A SYN alone (no ACK, no RST) from side d of c: does it start a new
+ * connection on the tuple (another ISN), rather than belong to c? */
+bool weft_tcp_new_syn(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t);
+/* The idle class an open connection's TCP state puts it in. */
+enum lru_class weft_tcp_class(const struct weft_conn *c);
+/* Ask the source what it knows of direction d's ACK and FIN (at the end). */
+void weft_tcp_poll(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);
 
 /* engine.c */
-void mem_add(struct weft_engine *e, int64_t n);
-void conn_end(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r);
+void weft_mem_add(struct weft_engine *e, int64_t n);
+void weft_conn_end_now(struct weft_engine *e, struct weft_conn *c, enum weft_end_reason r);
 
 #endif

@@ -9,17 +9,17 @@
 #include "engine_int.h"
 #include "weft/flowhash.h"
 
-int flow_table_init(struct weft_engine *e)
+int weft_flow_table_init(struct weft_engine *e)
 {
 	e->nbuckets = 1024;
 	e->bucket = calloc(e->nbuckets, sizeof(*e->bucket));
 	if (!e->bucket)
 		return -1;
-	mem_add(e, (int64_t)(e->nbuckets * sizeof(*e->bucket)));
+	weft_mem_add(e, (int64_t)(e->nbuckets * sizeof(*e->bucket)));
 	return 0;
 }
 
-void flow_table_free(struct weft_engine *e)
+void weft_flow_table_free(struct weft_engine *e)
 {
 	free(e->bucket);
 	e->bucket = NULL;
@@ -27,7 +27,7 @@ void flow_table_free(struct weft_engine *e)
 
 /* Canonical key: endpoint 0 is the one that sorts first. *src_index tells
  * which of them sent this packet. */
-void flow_key_make(struct flow_key *k, const struct ip_pkt *ip, uint16_t sport,
+void weft_flow_key_make(struct flow_key *k, const struct ip_pkt *ip, uint16_t sport,
 		   uint16_t dport, bool vlan_in_key, uint8_t *src_index)
 {
 	uint32_t s[4], d[4];
@@ -48,7 +48,7 @@ void flow_key_make(struct flow_key *k, const struct ip_pkt *ip, uint16_t sport,
 	*src_index = swap;
 }
 
-uint32_t flow_key_hash(const struct flow_key *k)
+uint32_t weft_flow_key_hash(const struct flow_key *k)
 {
 	uint32_t a[4], b[4];
 	memcpy(a, k->addr[0], 16);
@@ -64,7 +64,7 @@ static bool key_eq(const struct flow_key *a, const struct flow_key *b)
 	       !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
-struct weft_conn *flow_lookup(struct weft_engine *e, const struct flow_key *k, uint32_t hash)
+struct weft_conn *weft_flow_lookup(struct weft_engine *e, const struct flow_key *k, uint32_t hash)
 {
 	for (struct weft_conn *c = e->bucket[hash & (e->nbuckets - 1)]; c; c = c->hnext)
 		if (c->hash == hash && key_eq(&c->key, k))
@@ -88,12 +88,12 @@ static void grow(struct weft_engine *e)
 		}
 	}
 	free(e->bucket);
-	mem_add(e, (int64_t)((n - e->nbuckets) * sizeof(*nb)));
+	weft_mem_add(e, (int64_t)((n - e->nbuckets) * sizeof(*nb)));
 	e->bucket = nb;
 	e->nbuckets = n;
 }
 
-void flow_insert(struct weft_engine *e, struct weft_conn *c)
+void weft_flow_insert(struct weft_engine *e, struct weft_conn *c)
 {
 	if (e->nconns >= e->nbuckets)
 		grow(e);
@@ -103,7 +103,7 @@ void flow_insert(struct weft_engine *e, struct weft_conn *c)
 	e->nconns++;
 }
 
-void flow_remove(struct weft_engine *e, struct weft_conn *c)
+void weft_flow_remove(struct weft_engine *e, struct weft_conn *c)
 {
 	struct weft_conn **pp = &e->bucket[c->hash & (e->nbuckets - 1)];
 	while (*pp && *pp != c)
@@ -113,7 +113,7 @@ void flow_remove(struct weft_engine *e, struct weft_conn *c)
 	e->nconns--;
 }
 
-void lru_remove(struct weft_engine *e, struct weft_conn *c)
+void weft_lru_remove(struct weft_engine *e, struct weft_conn *c)
 {
 	if (c->lru == LRU__COUNT)
 		return; /* in no list */
@@ -125,11 +125,11 @@ void lru_remove(struct weft_engine *e, struct weft_conn *c)
 }
 
 /* Move c to the tail (most recent) of its class's list. */
-void lru_touch(struct weft_engine *e, struct weft_conn *c, enum lru_class cls)
+void weft_lru_touch(struct weft_engine *e, struct weft_conn *c, enum lru_class cls)
 {
 	if (c->lru == cls && e->lru[cls].tail == c)
 		return;
-	lru_remove(e, c);
+	weft_lru_remove(e, c);
 	struct lru_list *l = &e->lru[cls];
 	c->lru = (uint8_t)cls;
 	c->lprev = l->tail;

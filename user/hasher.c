@@ -44,6 +44,7 @@ struct hasher {
 	pthread_cond_t work, freed;
 	struct batch *full_head, *full_tail, *free_list, *cur;
 	bool stop;
+	bool running;         /* the thread is working on a batch */
 };
 
 static void run_batch(struct batch *b)
@@ -97,6 +98,7 @@ static void *thread_main(void *arg)
 		h->full_head = b->next;
 		if (!h->full_head)
 			h->full_tail = NULL;
+		h->running = true;
 		pthread_mutex_unlock(&h->mu);
 		run_batch(b);
 		b->used = 0;
@@ -104,7 +106,8 @@ static void *thread_main(void *arg)
 		pthread_mutex_lock(&h->mu);
 		b->next = h->free_list;
 		h->free_list = b;
-		pthread_cond_signal(&h->freed);
+		h->running = false;
+		pthread_cond_broadcast(&h->freed);
 	}
 	pthread_mutex_unlock(&h->mu);
 	return NULL;
@@ -210,6 +213,15 @@ void hasher_call(struct hasher *h, void (*fn)(void *), void *arg)
 {
 	struct entry e = { .kind = E_CALL, .fn = fn, .arg = arg };
 	put(h, &e, NULL, 0);
+}
+
+void hasher_sync(struct hasher *h)
+{
+	hasher_push(h);
+	pthread_mutex_lock(&h->mu);
+	while (h->full_head || h->running)
+		pthread_cond_wait(&h->freed, &h->mu);
+	pthread_mutex_unlock(&h->mu);
 }
 
 void hasher_free(struct hasher *h)

@@ -27,6 +27,9 @@ void hasher_call(struct hasher *h, void (*fn)(void *arg), void *arg);
 /* Hand over what is queued now, however little (a live source's tick: a
  * connection's report line must not wait for a batch to fill). */
 void hasher_push(struct hasher *h);
+/* Wait until everything queued so far is done (the sink bounds the
+ * memory of queued work this way). */
+void hasher_sync(struct hasher *h);
 /* Finish everything queued, stop the thread. */
 void hasher_free(struct hasher *h);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Per-direction reassembly. In-order data goes straight to the callback
- * without a copy; out-of-order data is copied into a sorted segment list
- * until the hole before it fills or is declared a gap. Overlaps are resolved
+ * without a copy; out-of-order data is copied into the held segments
+ * (seglist.c) until the hole before it fills or is declared a gap. Overlaps are resolved
  * once, when a segment is stored, by the overlap policy: first copy wins, or
  * last copy wins while the bytes are still held. Differing bytes are counted.
  */
@@ -17,32 +17,39 @@ static inline void advance(struct side *s, uint64_t n)
 	s->st.bytes = s->next;
 }
 
+/* The held list keeps its own byte count; the engine's account follows it
+ * after every change. */
+static void held_account(struct weft_engine *e, struct side *s)
+{
+	weft_mem_add(e, (int64_t)(s->held.mem - s->held_mem));
+	s->held_mem = s->held.mem;
+}
+
+static inline struct seg *first(const struct side *s)
+{
+	return seglist_first(&s->held);
+}
+
 static void free_segs(struct weft_engine *e, struct side *s)
 {
-	struct seg *g = s->segs;
-	while (g) {
-		struct seg *n = g->next;
-		mem_add(e, -(int64_t)(sizeof(*g) + g->len + ALLOC_OVERHEAD));
-		free(g);
-		g = n;
-	}
-	s->segs = s->tail = NULL;
+	weft_seglist_clear(&s->held);
+	held_account(e, s);
 	s->buffered = 0;
 }
 
 static void app_drop(struct weft_engine *e, struct side *s)
 {
 	if (s->app) {
-		mem_add(e, -(int64_t)(s->app_cap + ALLOC_OVERHEAD));
+		weft_mem_add(e, -(int64_t)(s->app_cap + ALLOC_OVERHEAD));
 		free(s->app);
 	}
 	s->app = NULL;
 	s->app_len = s->app_cap = 0;
 }
 
-void side_free(struct weft_engine *e, struct side *s)
+void weft_side_free(struct weft_engine *e, struct side *s)
 {
-	mem_add(e, -(int64_t)weft_gapset_mem(&s->declared));
+	weft_mem_add(e, -(int64_t)weft_gapset_mem(&s->declared));
 	weft_gapset_free(&s->declared);
 	free_segs(e, s);
 	app_drop(e, s);
@@ -95,9 +102,22 @@ static void emit(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 		while (nc < s->app_len + len)
 			nc *= 2;
 		uint8_t *nb = realloc(s->app, nc);
-		if (!nb)
+		if (!nb) {
+			/* the bytes cannot be kept for the caller: they are a
+			 * gap to it, never silently gone */
+			e->st.alloc_failures++;
+			s->app_len = 0;
+			s->st.gaps++;
+			s->st.gap_bytes += len;
+			e->st.gaps++;
+			e->st.gap_bytes += len;
+			e->st.delivered_bytes -= len;
+			if (e->cb.on_gap)
+				e->cb.on_gap(e->cb.ctx, c, d, off, len);
+			s->resync = e->cb.on_resync != NULL;
 			return;
-		mem_add(e, (int64_t)(nc - s->app_cap) + (s->app ? 0 : ALLOC_OVERHEAD));
+		}
+		weft_mem_add(e, (int64_t)(nc - s->app_cap) + (s->app ? 0 : ALLOC_OVERHEAD));
 		s->app = nb;
 		s->app_cap = nc;
 	}
@@ -111,10 +131,20 @@ static void emit(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 	s->app_off += used;
 }
 
-void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len)
+void weft_side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len)
 {
 	struct side *s = &c->side[d];
 	uint64_t depth = e->cfg.depth;
+	if (len > MAX_GAP) {
+		/* Every caller bounds its gap by MAX_AHEAD (sequence jumps) or
+		 * MAX_CUT (one packet's missing tail); anything longer is a bug
+		 * or a forged length, and no capture justifies it: the side
+		 * stops here rather than claim bytes nobody can show. */
+		e->st.implausible++;
+		free_segs(e, s);
+		s->done = true;
+		return;
+	}
 	if (depth && s->next + len > depth)
 		len = depth > s->next ? depth - s->next : 0;
 	if (!len)
@@ -124,7 +154,7 @@ void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint6
 	/* kept, so bytes that come after all can still fill it */
 	size_t had = weft_gapset_mem(&s->declared);
 	weft_gapset_add(&s->declared, s->next, len);
-	mem_add(e, (int64_t)weft_gapset_mem(&s->declared) - (int64_t)had);
+	weft_mem_add(e, (int64_t)weft_gapset_mem(&s->declared) - (int64_t)had);
 	s->st.gaps++;
 	s->st.gap_bytes += len;
 	e->st.gaps++;
@@ -138,28 +168,25 @@ void side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint6
 }
 
 /* Deliver held segments that now start at or before next. */
-void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
+void weft_side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
 	struct side *s = &c->side[d];
 	if (s->floating)
 		return; /* offsets are provisional: nothing is in order yet */
-	while (s->segs && s->segs->off <= s->next) {
-		struct seg *g = s->segs;
-		s->segs = g->next;
-		if (!s->segs)
-			s->tail = NULL;
+	while (first(s) && first(s)->off <= s->next) {
+		struct seg *g = weft_seglist_pop(&s->held);
 		s->buffered -= g->len;
 		uint64_t end = g->off + g->len;
 		if (end > s->next) {
 			uint32_t skip = (uint32_t)(s->next - g->off);
 			uint64_t at = s->next;
 			advance(s, end - s->next);
-			emit(e, c, d, at, g->data + skip, g->len - skip);
+			emit(e, c, d, at, seg_data(g) + skip, g->len - skip);
 		}
-		mem_add(e, -(int64_t)(sizeof(*g) + g->len + ALLOC_OVERHEAD));
-		free(g);
-		if (s->done)
-			return;
+		weft_seglist_seg_free(&s->held, g);
+		held_account(e, s);
+		if (s->done || conn_halted(c))
+			return; /* the rest is the end's to flush */
 	}
 	if (e->cfg.depth && s->next >= e->cfg.depth)
 		reach_depth(e, c, d);
@@ -167,79 +194,22 @@ void side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 		s->done = true;
 }
 
-static struct seg *seg_new(struct weft_engine *e, uint64_t off, const uint8_t *data,
-			   uint32_t len)
-{
-	struct seg *g = malloc(sizeof(*g) + len);
-	if (!g)
-		return NULL;
-	g->next = NULL;
-	g->off = off;
-	g->len = len;
-	memcpy(g->data, data, len);
-	mem_add(e, (int64_t)(sizeof(*g) + len + ALLOC_OVERHEAD));
-	return g;
-}
-
-static uint64_t count_diff(const uint8_t *a, const uint8_t *b, uint64_t n)
-{
-	uint64_t d = 0;
-	for (uint64_t i = 0; i < n; i++)
-		d += a[i] != b[i];
-	return d;
-}
-
-/* Store [off, off+len) in the sorted list; overlapped bytes follow the
- * overlap policy, the rest become new segments. */
+/* Hold [off, off+len) of side d (seglist.c decides overlaps and returns
+ * what it did; the counters and the account are kept here). */
 static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
 		   const uint8_t *data, uint32_t len)
 {
 	struct side *s = &c->side[d];
-	uint64_t end = off + len;
-	/* common case: beyond everything held */
-	if (!s->tail || off >= s->tail->off + s->tail->len) {
-		struct seg *g = seg_new(e, off, data, len);
-		if (!g)
-			return;
-		if (s->tail) s->tail->next = g; else s->segs = g;
-		s->tail = g;
-		s->buffered += len;
-		return;
-	}
-	struct seg *prev = NULL, *cur = s->segs;
-	uint64_t pos = off;
-	while (pos < end) {
-		while (cur && cur->off + cur->len <= pos) {
-			prev = cur;
-			cur = cur->next;
-		}
-		if (cur && cur->off <= pos) {
-			uint64_t oe = cur->off + cur->len < end ? cur->off + cur->len : end;
-			const uint8_t *mine = data + (pos - off);
-			uint8_t *held = cur->data + (pos - cur->off);
-			uint64_t diff = count_diff(mine, held, oe - pos);
-			if (diff) {
-				s->st.conflicts += diff;
-				e->st.conflicts += diff;
-				if (e->cfg.overlap == WEFT_OVERLAP_LAST)
-					memcpy(held, mine, oe - pos);
-			}
-			s->st.retrans += oe - pos;
-			pos = oe;
-			continue;
-		}
-		uint64_t pe = cur && cur->off < end ? cur->off : end;
-		struct seg *g = seg_new(e, pos, data + (pos - off), (uint32_t)(pe - pos));
-		if (!g)
-			return;
-		g->next = cur;
-		if (prev) prev->next = g; else s->segs = g;
-		if (!cur)
-			s->tail = g;
-		s->buffered += g->len;
-		prev = g;
-		pos = pe;
-	}
+	struct seglist_put r = weft_seglist_put(&s->held, off, data, len,
+						e->cfg.overlap == WEFT_OVERLAP_LAST, &e->rng);
+	held_account(e, s);
+	s->buffered += r.held;
+	s->st.retrans += r.retrans;
+	s->st.conflicts += r.conflicts;
+	e->st.conflicts += r.conflicts;
+	/* not held: the hole stays and becomes a gap like any other */
+	if (r.nomem)
+		e->st.alloc_failures++;
 }
 
 struct late_arg {
@@ -259,7 +229,7 @@ static void late_piece(void *arg, uint64_t off, uint64_t len)
 	s->st.gap_bytes -= len;
 	a->e->st.late_bytes += len;
 	a->e->st.gap_bytes -= len;
-	if (!s->st.ignored && a->e->cb.on_late)
+	if (!s->st.ignored && !conn_halted(a->c) && a->e->cb.on_late)
 		a->e->cb.on_late(a->e->cb.ctx, a->c, a->d, off, a->data + (off - a->off), (size_t)len);
 }
 
@@ -281,7 +251,7 @@ static uint64_t side_late(struct weft_engine *e, struct weft_conn *c, enum weft_
 	return got;
 }
 
-void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
+void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
 	       const uint8_t *data, uint32_t len)
 {
 	struct side *s = &c->side[d];
@@ -304,11 +274,8 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 		return;
 	if (s->floating) {
 		insert(e, c, d, off, data, len);
-		uint32_t n = 0;
-		for (struct seg *g = s->segs; g; g = g->next)
-			n++;
-		if (n >= FLOAT_MAX_SEGS || s->buffered >= FLOAT_MAX_BYTES)
-			side_anchor(e, c, d, s->segs->off);
+		if (first(s) && (s->held.count >= FLOAT_MAX_SEGS || s->buffered >= FLOAT_MAX_BYTES))
+			weft_side_anchor(e, c, d, first(s)->off);
 		return;
 	}
 	if (off > s->next + MAX_AHEAD) {
@@ -325,26 +292,30 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
 		}
 	}
 	if (s->st.ignored) {
-		/* no buffering: the side is followed only for its counters */
+		/* no buffering: the side is followed only for its counters.
+		 * What it held before it was ignored (weft_conn_ignore only
+		 * marks, as it may be called from inside a delivery) goes now. */
+		if (first(s))
+			free_segs(e, s);
 		if (off == s->next)
 			advance(s, len);
 		return;
 	}
-	if (off == s->next && (!s->segs || end <= s->segs->off)) {
+	if (off == s->next && (!first(s) || end <= first(s)->off)) {
 		advance(s, len);
 		emit(e, c, d, off, data, len);
-		side_flush(e, c, d);
+		weft_side_flush(e, c, d);
 		return;
 	}
 	insert(e, c, d, off, data, len);
-	side_flush(e, c, d);
-	while (s->buffered > e->cfg.buffer_cap && s->segs && !s->done) {
+	weft_side_flush(e, c, d);
+	while (s->buffered > e->cfg.buffer_cap && first(s) && !s->done && !conn_halted(c)) {
 		if (e->cfg.buffer_policy == WEFT_BUFFER_END) {
-			conn_end(e, c, WEFT_END_BUFFER);
+			s->overflow = true; /* the TCP layer ends it (buffer) */
 			return;
 		}
-		side_gap(e, c, d, s->segs->off - s->next);
-		side_flush(e, c, d);
+		weft_side_gap(e, c, d, first(s)->off - s->next);
+		weft_side_flush(e, c, d);
 	}
 }
 
@@ -355,7 +326,7 @@ void side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint
  * (final), up to the ACK itself, less one when that one byte past the known
  * data is most likely an unseen FIN; never for a side seen sending nothing
  * (an ACK of data nobody sent is a bogus ACK, not a loss). */
-void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final,
+void weft_side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, bool final,
 		      uint64_t cap)
 {
 	struct side *s = &c->side[d];
@@ -368,68 +339,68 @@ void side_check_acked(struct weft_engine *e, struct weft_conn *c, enum weft_dir 
 		limit = s->acked;
 	if (s->fin && limit > s->fin_off)
 		limit = s->fin_off;
-	while (!s->done && s->next < limit) {
+	while (!s->done && s->next < limit && !conn_halted(c)) {
 		uint64_t to = limit;
-		if (s->segs && s->segs->off < to)
-			to = s->segs->off;
+		if (first(s) && first(s)->off < to)
+			to = first(s)->off;
 		if (to > s->next)
-			side_gap(e, c, d, to - s->next);
-		side_flush(e, c, d);
+			weft_side_gap(e, c, d, to - s->next);
+		weft_side_flush(e, c, d);
 	}
 }
 
 /* Fix a floating side's offset 0 at provisional offset at (at most its
  * lowest held byte): every held offset moves down by it, then whatever is
  * now in order is delivered. */
-void side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t at)
+void weft_side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t at)
 {
 	struct side *s = &c->side[d];
 	if (!s->floating)
 		return;
-	if (s->segs && s->segs->off < at)
-		at = s->segs->off;
+	if (first(s) && first(s)->off < at)
+		at = first(s)->off;
 	s->floating = false;
 	/* held bytes implausibly far from where the stream now starts (a
 	 * garbage sequence number) are dropped, as they would have been had
 	 * offset 0 been known when they came */
-	struct seg **pp = &s->segs;
-	s->tail = NULL;
-	while (*pp) {
-		struct seg *g = *pp;
-		g->off -= at;
-		if (g->off > MAX_AHEAD) {
-			*pp = g->next;
-			s->buffered -= g->len;
-			e->st.implausible++;
-			mem_add(e, -(int64_t)(sizeof(*g) + g->len + ALLOC_OVERHEAD));
-			free(g);
-			continue;
-		}
-		s->tail = g;
-		pp = &g->next;
-	}
+	uint64_t bytes = 0;
+	e->st.implausible += weft_seglist_rebase(&s->held, at, MAX_AHEAD, &bytes);
+	weft_gapset_rebase(&s->declared, at);
+	s->buffered -= bytes;
+	held_account(e, s);
 	s->next_seq += (uint32_t)at;
 	s->next = 0;
 	s->hi = s->hi > at ? s->hi - at : 0;
 	s->acked = s->acked > at ? s->acked - at : 0;
 	s->fin_off = s->fin_off > at ? s->fin_off - at : 0;
-	side_flush(e, c, d);
+	if (s->fin && s->fin_off > MAX_AHEAD) {
+		/* a FIN implausibly far from the start, like the bytes above */
+		s->fin = false;
+		s->fin_off = 0;
+		e->st.implausible++;
+	}
+	if (s->hi > MAX_AHEAD + MAX_CUT)
+		s->hi = MAX_AHEAD + MAX_CUT;
+	weft_side_flush(e, c, d);
 }
 
 /* The connection ends: nothing more can come, every hole is a gap. */
-void side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
+void weft_side_finish(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
 	struct side *s = &c->side[d];
+	/* A floating side with nothing held (a bare FIN of a connection
+	 * picked up midstream) pins its origin at the last thing it was seen
+	 * sending: a direction of zero bytes, not FLOAT_ORIGIN of phantom gap. */
 	if (s->floating)
-		side_anchor(e, c, d, s->segs ? s->segs->off : s->next);
-	side_check_acked(e, c, d, true, UINT64_MAX);
-	while (!s->done && s->segs) {
-		if (s->segs->off > s->next)
-			side_gap(e, c, d, s->segs->off - s->next);
-		side_flush(e, c, d);
+		weft_side_anchor(e, c, d, first(s) ? first(s)->off : s->hi);
+	weft_side_check_acked(e, c, d, true, UINT64_MAX);
+	while (!s->done && first(s)) {
+		if (first(s)->off > s->next)
+			weft_side_gap(e, c, d, first(s)->off - s->next);
+		weft_side_flush(e, c, d);
 	}
 	if (!s->done && s->fin && s->next < s->fin_off)
-		side_gap(e, c, d, s->fin_off - s->next);
+		weft_side_gap(e, c, d, s->fin_off - s->next);
 	s->done = true;
-	side_free(e, s);
+	weft_side_free(e, s);
 }

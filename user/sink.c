@@ -47,6 +47,16 @@
 #define CHUNK_BUF (256u << 10)
 #define CHUNK_DIRECT (16u << 10)
 
+/* What the sink holds counts in the engine's memory account (cap and
+ * peak): per direction its state, a digest context (OpenSSL's EVP_MD_CTX
+ * and SHA-256 state with malloc's overhead, measured about 300 bytes),
+ * the file name and the gap list. Once a connection ends, its end job
+ * waits for the worker outside the account, bounded instead by QUEUE_MAX:
+ * past it the reader waits for the worker to catch up. */
+#define MALLOC_COST 16
+#define SHA_COST 320
+#define QUEUE_MAX (8u << 20)
+
 static const char *dir_name(enum weft_dir d) { return d == WEFT_C2S ? "c2s" : "s2c"; }
 
 /* ---- errors: counted, the first named with its errno ---- */
@@ -106,6 +116,8 @@ static void file_close(struct weft_sink *s, struct sink_file *f)
 	if (close(f->fd) != 0)
 		file_fail(s, f, errno);
 	f->fd = -1;
+	if (f->buf)
+		s->buf_total -= f->bcap;
 	free(f->buf);
 	f->buf = NULL;
 	s->nopen--;
@@ -171,11 +183,14 @@ static void file_write(struct weft_sink *s, struct sink_file *f, uint64_t off, c
 		f->boff = off;
 	if (!f->buf) {
 		size_t cap = FILE_BUF_MAX;
-		while (cap > FILE_BUF_MIN && (size_t)s->nopen * cap > BUF_BUDGET)
+		while (cap > FILE_BUF_MIN && (size_t)s->nopen * cap > s->buf_budget)
 			cap >>= 1;
 		f->bcap = cap;
 	}
-	if (n >= f->bcap) {
+	/* The buffers together stay within BUF_BUDGET: past it, the bytes
+	 * go straight to the file (thousands of open files each holding a
+	 * byte or two, where a buffer each would be most of the memory). */
+	if (n >= f->bcap || (!f->buf && s->buf_total + f->bcap > s->buf_budget)) {
 		const uint8_t *q = p;
 		while (n && !f->failed) {
 			ssize_t w = pwrite(f->fd, q, n, (off_t)off);
@@ -192,9 +207,12 @@ static void file_write(struct weft_sink *s, struct sink_file *f, uint64_t off, c
 		f->boff = off;
 		return;
 	}
-	if (!f->buf && !(f->buf = malloc(f->bcap))) {
-		file_fail(s, f, ENOMEM);
-		return;
+	if (!f->buf) {
+		if (!(f->buf = malloc(f->bcap))) {
+			file_fail(s, f, ENOMEM);
+			return;
+		}
+		s->buf_total += f->bcap;
 	}
 	memcpy(f->buf + f->blen, p, n);
 	f->blen += n;
@@ -281,6 +299,8 @@ static bool file_name(struct weft_sink *s, struct weft_conn *c, struct sink_conn
 	f->s = s;
 	f->fd = -1;
 	f->name = strdup(name);
+	if (f->name && d >= 0)
+		weft_conn_mem(c, (int64_t)(strlen(name) + 1 + MALLOC_COST));
 	return f->name != NULL;
 }
 
@@ -513,19 +533,40 @@ static bool writing(const struct weft_sink *s)
 	return s->hs && s->o.files;
 }
 
-static struct sink_dir *dir_state(struct weft_sink *s, struct sink_conn *sc, enum weft_dir d)
+static struct sink_dir *dir_state(struct weft_sink *s, struct weft_conn *c, struct sink_conn *sc,
+				  enum weft_dir d)
 {
 	if (!sc->d[d]) {
 		sc->d[d] = calloc(1, sizeof(struct sink_dir));
-		if (!sc->d[d])
+		if (!sc->d[d]) {
+			s->errors++; /* the direction is lost: never silently */
 			return NULL;
+		}
 		sc->d[d]->f.fd = -1;
 		sc->d[d]->f.s = s;
 		sc->d[d]->hash = hashing(s);
 		if (sc->d[d]->hash)
 			sha256_init(&sc->d[d]->sha);
+		weft_conn_mem(c, sizeof(struct sink_dir) + MALLOC_COST +
+				 (sc->d[d]->hash ? SHA_COST : 0));
 	}
 	return sc->d[d];
+}
+
+/* Bytes a direction's state holds, as counted in the account. */
+static uint64_t dir_cost(const struct sink_dir *sd)
+{
+	return sizeof(*sd) + MALLOC_COST + (sd->hash ? SHA_COST : 0) +
+	       (sd->f.name ? strlen(sd->f.name) + 1 + MALLOC_COST : 0) +
+	       (sd->gaps.cap ? sd->gaps.cap * sizeof(*sd->gaps.v) + MALLOC_COST : 0);
+}
+
+/* The gap list grew or shrank its array from had slots: the account too. */
+static void gaps_account(struct weft_conn *c, const struct sink_dir *sd, size_t had)
+{
+	if (sd->gaps.cap != had)
+		weft_conn_mem(c, (int64_t)((sd->gaps.cap - had) * sizeof(*sd->gaps.v)) +
+				 (had ? 0 : MALLOC_COST));
 }
 
 /* ---- -c ---- */
@@ -652,7 +693,7 @@ static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 {
 	struct weft_sink *s = ctx;
 	struct sink_conn *sc = weft_conn_user(c);
-	struct sink_dir *sd = dir_state(s, sc, d);
+	struct sink_dir *sd = dir_state(s, c, sc, d);
 	if (!sd)
 		return len;
 	const struct weft_conn_info *ci = weft_conn_info(c);
@@ -677,14 +718,16 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 {
 	struct weft_sink *s = ctx;
 	struct sink_conn *sc = weft_conn_user(c);
-	struct sink_dir *sd = dir_state(s, sc, d);
+	struct sink_dir *sd = dir_state(s, c, sc, d);
 	if (!sd)
 		return;
 	if (sd->hash)
 		sha256_zeros(&sd->sha, len);
 	if (off + len > sd->len)
 		sd->len = off + len;
+	size_t had = sd->gaps.cap;
 	report_gap_add(&sd->gaps, off, len);
+	gaps_account(c, sd, had);
 	if (s->o.chunks) {
 		char b[320];
 		int n = snprintf(b, sizeof(b), "-- %s conn %llu %s gap at offset %llu, %llu bytes --\n",
@@ -712,11 +755,13 @@ static void on_late(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t of
 {
 	struct weft_sink *s = ctx;
 	struct sink_conn *sc = weft_conn_user(c);
-	struct sink_dir *sd = dir_state(s, sc, d);
+	struct sink_dir *sd = dir_state(s, c, sc, d);
 	if (!sd)
 		return;
 	sd->late += len;
+	size_t had = sd->gaps.cap;
 	report_gap_sub(&sd->gaps, off, len);
+	gaps_account(c, sd, had);
 	sd->rehash = sd->hash;
 	/* (the direction may have had nothing but gaps so far: no file yet) */
 	if (writing(s) && !sd->f.name && !sd->f.failed && !file_name(s, c, sc, d, &sd->f))
@@ -764,6 +809,7 @@ static bool file_digest(struct weft_sink *s, struct sink_file *f, uint64_t len, 
  * files and digests (after every byte queued before) and writes the line. */
 struct end_job {
 	struct weft_sink *s;
+	uint64_t cost;        /* what it holds, in the sink's queued count */
 	struct weft_conn_info info;
 	enum weft_end_reason why;
 	struct weft_dir_stats st[2];
@@ -835,6 +881,7 @@ static void finish_job(void *arg)
 		free(j->pcap->buf);
 		free(j->pcap);
 	}
+	__atomic_sub_fetch(&s->queued, j->cost, __ATOMIC_RELAXED);
 	free(j);
 }
 
@@ -849,9 +896,14 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 		    !file_name(s, c, sc, d, &sd->f))
 			sd->f.failed = true;
 	}
+	uint64_t moved = 0;
+	for (int d = 0; d < 2; d++)
+		if (sc->d[d])
+			moved += dir_cost(sc->d[d]);
 	struct end_job *j = s->hs ? calloc(1, sizeof(*j)) : NULL;
 	if (j) {
 		j->s = s;
+		j->cost = moved + sizeof(*j) + MALLOC_COST;
 		j->info = *weft_conn_info(c);
 		j->why = r;
 		j->pcap = sc->pcap;
@@ -861,6 +913,10 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 		}
 		if (s->rep)
 			s->reported++;
+		/* the connection's account lets this go below; the queue
+		 * holds it until the worker is done with it */
+		if (__atomic_add_fetch(&s->queued, j->cost, __ATOMIC_RELAXED) > QUEUE_MAX)
+			hasher_sync(s->hs);
 		hasher_call(s->hs, finish_job, j);
 	} else if (!s->hs) {
 		/* -c alone: nothing was queued for them */
@@ -868,7 +924,12 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 			if (sc->d[d])
 				sink_dir_free(sc->d[d]);
 	}
-	/* (no memory for the job: its state is lost, not freed under the worker) */
+	else
+		s->errors++; /* no memory for its report line: said, not lost */
+	/* the state went to the end job (bounded by QUEUE_MAX) or was freed:
+	 * the connection, which may stay a while as a closed entry, no longer
+	 * holds it */
+	weft_conn_mem(c, -(int64_t)moved);
 	sc->d[0] = sc->d[1] = NULL;
 	sc->pcap = NULL;
 }
@@ -882,6 +943,14 @@ static void on_start(void *ctx, struct weft_conn *c)
 
 void weft_sink_bind(struct weft_sink *s, struct weft_config *cfg, struct weft_callbacks *cb)
 {
+	/* The write buffers come out of the memory cap: a quarter of it at
+	 * most, BUF_BUDGET at most; the engine gets the rest. */
+	s->buf_budget = BUF_BUDGET;
+	if (cfg->memcap) {
+		if (s->buf_budget > cfg->memcap / 4)
+			s->buf_budget = cfg->memcap / 4;
+		cfg->memcap -= s->buf_budget;
+	}
 	cfg->conn_user_size = sizeof(struct sink_conn);
 	memset(cb, 0, sizeof(*cb));
 	cb->ctx = s;

@@ -64,6 +64,10 @@ struct weft_sink {
 	struct sink_file *ohead, *otail;
 	int nopen;
 	int errors;
+	size_t buf_total;     /* worker: bytes of the files' write buffers */
+	size_t buf_budget;    /* what they may take (out of the memory cap) */
+	uint64_t queued;      /* bytes of end jobs queued (atomic: the worker
+			       * releases them) */
 	int first_errno;
 	char first_name[PATH_MAX];
 	uint64_t reported;    /* connections handed to the report */

@@ -20,8 +20,8 @@ static struct weft_conn *frame_conn(struct weft_engine *e, const struct weft_fra
 		return NULL;
 	struct flow_key k;
 	uint8_t src;
-	flow_key_make(&k, &ip, seg.sport, seg.dport, e->cfg.vlan_in_key, &src);
-	struct weft_conn *c = flow_lookup(e, &k, flow_key_hash(&k));
+	weft_flow_key_make(&k, &ip, seg.sport, seg.dport, e->cfg.vlan_in_key, &src);
+	struct weft_conn *c = weft_flow_lookup(e, &k, weft_flow_key_hash(&k));
 	return c && !c->ended ? c : NULL;
 }
 

@@ -252,16 +252,29 @@ cut:
 	return WEFT_READ_TRUNCATED;
 }
 
+/* Packet time in ns. if_tsresol and if_tsoffset come from the file: a
+ * time past 2^64 ns (year 2554) or before 1970 saturates rather than
+ * overflow (undefined for the signed offset and the float conversion); the
+ * engine's clock guard deals with a silly time like any other. */
 static uint64_t ts_ns(const struct iface *i, uint64_t t)
 {
+	const uint64_t NSEC = 1000000000ull;
 	uint64_t ns;
-	if (i->units == 1000000000ull)
+	if (i->units == NSEC) {
 		ns = t;
-	else if (i->units == 1000000ull)
-		ns = t * 1000;
-	else
-		ns = (uint64_t)((long double)t * 1e9L / (long double)i->units);
-	return ns + (uint64_t)(i->offset_s * 1000000000ll);
+	} else if (i->units == 1000000ull) {
+		ns = t > UINT64_MAX / 1000 ? UINT64_MAX : t * 1000;
+	} else {
+		long double v = (long double)t * 1e9L / (long double)i->units;
+		ns = v >= 18446744073709551616.0L ? UINT64_MAX : (uint64_t)v;
+	}
+	/* the offset's magnitude, computed without negating INT64_MIN */
+	bool back = i->offset_s < 0;
+	uint64_t mag = back ? (uint64_t)(-(i->offset_s + 1)) + 1 : (uint64_t)i->offset_s;
+	uint64_t o = mag > UINT64_MAX / NSEC ? UINT64_MAX : mag * NSEC;
+	if (back)
+		return ns < o ? 0 : ns - o;
+	return ns > UINT64_MAX - o ? UINT64_MAX : ns + o;
 }
 
 static void parse_idb_options(struct reader *r, const uint8_t *o, size_t len, struct iface *i)

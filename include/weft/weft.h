@@ -72,12 +72,18 @@ enum weft_link {
 	WEFT_LINK_SLL2 = 276,
 };
 
+/* The default memory cap: 1 GiB holds 64 directions stalled at their full
+ * 16 MiB out-of-order buffer, or about a million idle connections, and a
+ * capture built to hurt cannot take a default run past it. */
+#define WEFT_DEFAULT_MEMCAP (1ull << 30)
+
 struct weft_config {
 	/* Idle timeouts in nanoseconds of packet time. */
 	uint64_t idle_established_ns; /* default 300 s */
 	uint64_t idle_closing_ns;     /* a FIN seen; default 30 s */
 	uint64_t idle_halfopen_ns;    /* SYN seen, no data; default 30 s */
-	uint64_t memcap;              /* bytes for all engine state; 0: none */
+	uint64_t memcap;              /* bytes for all engine state; 0: none;
+				       * default WEFT_DEFAULT_MEMCAP */
 	uint64_t max_flows;           /* open connections; 0: no limit */
 	uint64_t buffer_cap;          /* out-of-order bytes per side; default 16 MiB */
 	uint64_t depth;               /* bytes delivered per side; 0: all */
@@ -213,6 +219,8 @@ struct weft_stats {
 	uint64_t truncated;       /* snaplen cut into TCP payload */
 	uint64_t unknown_link;
 	uint64_t frags, frag_datagrams, frag_dropped, frag_overlaps;
+	uint64_t frag_expired;    /* datagrams in progress past frag_timeout_ns */
+	uint64_t frag_evicted;    /* ... dropped, oldest first, for the memory cap */
 	uint64_t conns, conns_open, conns_max_open;
 	uint64_t late_packets;    /* non-SYN packets on an ended connection */
 	uint64_t implausible;     /* data too far ahead of its stream to be real */
@@ -225,6 +233,9 @@ struct weft_stats {
 	 * than PPPoE's or 802.3's, than the frame, a record length no link
 	 * sends): only what every layer agrees on counted as data */
 	uint64_t len_mismatch;
+	/* allocations that failed: the bytes they were for show as gaps, a
+	 * connection that could not be made is not followed */
+	uint64_t alloc_failures;
 };
 
 struct weft_engine *weft_engine_new(const struct weft_config *cfg,
@@ -252,6 +263,11 @@ void weft_engine_free(struct weft_engine *e);
 const struct weft_conn_info *weft_conn_info(const struct weft_conn *c);
 const struct weft_dir_stats *weft_conn_dir(const struct weft_conn *c, enum weft_dir d);
 void *weft_conn_user(struct weft_conn *c);
+/* Count n bytes (negative: release) of the caller's own state for c in
+ * the engine's one memory account, so the memory cap bounds it too (the
+ * file sink's per-direction digests, names and gap lists). What is still
+ * counted when c is freed is released with it. */
+void weft_conn_mem(struct weft_conn *c, int64_t n);
 /* Stop buffering and delivering one side (counted, never stored). */
 void weft_conn_ignore(struct weft_conn *c, enum weft_dir d);
 /* End a connection now with the given reason (e.g. WEFT_END_MANUAL). */

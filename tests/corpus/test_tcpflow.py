@@ -10,7 +10,10 @@ itself (never assumed from the capture's name):
             64 trailing bytes, or tcpflow's whole file is that short junk.
   gaps      weft reports captured loss as gaps (zeros at stream offsets);
             outside weft's gaps, the bytes agree (tcpflow may stop early or
-            start at its own first byte).
+            start at its own first byte). The gaps prove themselves: the
+            file is the reported length, zeros in every gap, and a stream
+            that ends in a gap no longer than the sequence space the capture
+            shows for it (a 1 GiB phantom is not excused).
   fragments tcpflow does not reassemble IP fragments: the capture has them
             and tcpflow has no or shorter files.
   encap     tcpflow does not decode the encapsulation (QinQ, PPPoE, raw IP,
@@ -33,7 +36,7 @@ usage: test_tcpflow.py WEFT CORPUS [CAPTURE...]
 import json, os, re, subprocess, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness
-from tshark_follow import tshark_streams, with_markers
+from tshark_follow import tshark_streams, with_markers, seq_spans, stream_span
 
 WEFT, CORPUS = sys.argv[1], sys.argv[2]
 MANIFEST = {}
@@ -90,7 +93,13 @@ def outside_gaps_agree(tf, wf, gaps):
 class Ctx:
     def __init__(self, rel, path, w, flows):
         self.rel, self.path, self.w, self.flows = rel, path, w, flows
-        self._pad = self._frag = self._ts = None
+        self._pad = self._frag = self._ts = self._acks = None
+
+    def seq_span(self, flow, d):
+        """The sequence space the capture shows for direction d."""
+        if self._acks is None:
+            self._acks = seq_spans(self.path)
+        return stream_span(self._acks, flow, d)
 
     def padded(self):
         if self._pad is None:
@@ -116,6 +125,17 @@ class Ctx:
                     return True
         return False
 
+def gaps_proven(ctx, flow, d, wf):
+    """weft's gaps of this direction are what the capture justifies."""
+    side = flow[d]
+    if not side["gaps"] or len(wf) != side["bytes"]:
+        return False
+    for off, ln in side["gaps"]:
+        if off + ln > len(wf) or wf[off:off + ln].count(0) != ln:
+            return False
+    off, ln = side["gaps"][-1]
+    return off + ln < len(wf) or len(wf) <= ctx.seq_span(flow, d) + 2
+
 def explain_diff(ctx, name, tf, wf, by_file):
     flow, d = by_file.get(name, (None, None))
     if flow and flow["end"] == "rst" and tf.startswith(wf):
@@ -124,7 +144,8 @@ def explain_diff(ctx, name, tf, wf, by_file):
         return "ordered"
     if wf == tf[:len(wf)] and 0 < len(tf) - len(wf) <= PAD and ctx.padded():
         return "padding"
-    if flow and flow[d]["gaps"] and outside_gaps_agree(tf, wf, flow[d]["gaps"]):
+    if flow and flow[d]["gaps"] and outside_gaps_agree(tf, wf, flow[d]["gaps"]) and \
+            gaps_proven(ctx, flow, d, wf):
         return "gaps"
     if ctx.fragmented() and len(tf) < len(wf):
         return "fragments"
@@ -184,7 +205,8 @@ def explain_weft_only(ctx, name, tfiles, by_file):
         return "encap"  # IPv6 in IPv4: tcpflow does not open the tunnel
     if flow and any(f["end"] == "idle" for f in ctx.flows):
         return "idle"
-    if flow and flow[d]["gaps"] and flow[d]["gaps"][0][0] == 0:
+    if flow and flow[d]["gaps"] and flow[d]["gaps"][0][0] == 0 and \
+            gaps_proven(ctx, flow, d, open(os.path.join(ctx.w, name), "rb").read()):
         return "gaps"  # all weft knows of this side is what the peer acknowledged
     if flow and ctx.tshark_agrees(flow, d):
         return "tshark"

@@ -24,3 +24,8 @@ for n, p in enumerate(sys.argv[2:]):
         idx = {1: 0, 101: 1, 228: 2, 229: 3, 113: 4, 276: 5, 0: 6, 108: 7, 9: 8}.get(link, 0)
         blob += bytes([idx | 8]) + struct.pack(">H", len(f)) + f
     open(os.path.join(out, "seed%d" % n), "wb").write(blob)
+    # the same frames with callbacks that use the API (bit 4), with and
+    # without keep_unconsumed (bit 2)
+    for flags in (0x10, 0x14):
+        blob[0] = flags
+        open(os.path.join(out, "seed%d-%x" % (n, flags)), "wb").write(blob)

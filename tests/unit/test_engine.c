@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include "weft/weft.h"
 
@@ -47,7 +48,17 @@ struct world {
 	uint32_t ack[2];    /* the receiver's ACK of direction d */
 	int ack_asked;
 	int unwanted[2];    /* on_unwanted calls per direction */
+	/* callbacks that use the API: end the connection from on_data or
+	 * on_start with this reason, end connection end_other from on_end */
+	enum weft_end_reason end_in_data, end_in_start;
+	uint64_t end_other;
+	int ignore_in_data; /* 1 + the direction to ignore from on_data */
 };
+
+static struct weft_conn *find_conn(struct world *w, uint64_t id)
+{
+	return weft_engine_find(w->e, id);
+}
 
 static struct conn_out *out_of(struct world *w, struct weft_conn *c)
 {
@@ -64,6 +75,8 @@ static void cb_start(void *ctx, struct weft_conn *c)
 	assert_true(w->nconn < 100);
 	memset(&w->c[w->nconn], 0, sizeof(w->c[0]));
 	w->c[w->nconn++].id = weft_conn_info(c)->id;
+	if (w->end_in_start)
+		weft_conn_end(w->e, c, w->end_in_start);
 }
 
 static size_t cb_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
@@ -71,6 +84,10 @@ static size_t cb_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 {
 	struct world *w = ctx;
 	struct side_out *s = &out_of(w, c)->s[d];
+	if (w->end_in_data)
+		weft_conn_end(w->e, c, w->end_in_data);
+	if (w->ignore_in_data)
+		weft_conn_ignore(c, (enum weft_dir)(w->ignore_in_data - 1));
 	if (w->keep) {
 		/* consume whole lines only; the rest must come back next time */
 		size_t used = 0;
@@ -133,6 +150,11 @@ static void cb_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 	o->info = *weft_conn_info(c);
 	o->st[0] = *weft_conn_dir(c, WEFT_C2S);
 	o->st[1] = *weft_conn_dir(c, WEFT_S2C);
+	if (w->end_other) {
+		struct weft_conn *x = find_conn(w, w->end_other);
+		if (x)
+			weft_conn_end(w->e, x, WEFT_END_EOF);
+	}
 }
 
 static bool cb_peer_ack(void *ctx, struct weft_conn *c, enum weft_dir d, uint32_t *ack)
@@ -206,6 +228,7 @@ struct pk {
 	uint32_t cut;       /* bytes of payload missing (snaplen) */
 	uint32_t rack;      /* != 0: the frame carries the receiver's ACK (peer_ack) */
 	uint32_t rfin;      /* != 0: ... and the receiver's FIN's sequence number */
+	uint32_t claim;     /* != 0: the record's wire length, IP total length 0 */
 };
 
 static void feed(struct world *w, struct pk p)
@@ -224,7 +247,7 @@ static void feed(struct world *w, struct pk p)
 		o = 18;
 	}
 	uint8_t *ip = f + o;
-	uint16_t tot = (uint16_t)(40 + dl);
+	uint16_t tot = p.claim ? 0 : (uint16_t)(40 + dl);
 	memset(ip, 0, 40);
 	ip[0] = 0x45; ip[2] = (uint8_t)(tot >> 8); ip[3] = (uint8_t)tot; ip[8] = 64; ip[9] = 6;
 	uint8_t a[4] = { 10, 0, 0, 1 }, b[4] = { 10, 0, 0, 2 };
@@ -242,8 +265,11 @@ static void feed(struct world *w, struct pk p)
 	if (dl)
 		memcpy(t + 20, p.data, dl);
 	w->ts += NS / 1000;
-	uint32_t wire = (uint32_t)(o + tot);
-	struct weft_frame fr = { .ts_ns = w->ts, .data = f, .caplen = wire - p.cut,
+	uint32_t wire = (uint32_t)(o + 40 + dl);
+	uint32_t caplen = wire - p.cut;
+	if (p.claim)
+		wire = p.claim;
+	struct weft_frame fr = { .ts_ns = w->ts, .data = f, .caplen = caplen,
 				 .wirelen = wire, .link = link, .peer_ack_valid = p.rack != 0,
 				 .peer_ack = p.rack, .peer_fin_valid = p.rfin != 0,
 				 .peer_fin = p.rfin };
@@ -831,6 +857,286 @@ static void t_malformed(void **st)
 	world_free(w);
 }
 
+static uint64_t total_gap(const struct side_out *s)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < s->ngaps; i++)
+		n += s->gaps[i][1];
+	return n;
+}
+
+static void t_bare_fin_midstream(void **st)
+{
+	(void)st;
+	/* tcpflow/test1.pcap: one FIN|ACK of a connection picked up midstream
+	 * is a direction of zero bytes, not a 1 GiB gap of a floating origin */
+	struct world *w = world_new(NULL, false);
+	feed(w, (struct pk){ C, 5000, 7000, FIN | ACK });
+	feed(w, (struct pk){ C, 6000, 8000, FIN | ACK, .cport = 40001 });
+	feed(w, (struct pk){ S, 8000, 5990, ACK, .cport = 40001 }); /* 10 unseen */
+	finish(w);
+	assert_int_equal(w->c[0].st[C].bytes, 0);
+	assert_int_equal(w->c[0].s[C].ngaps, 0);
+	/* the peer's ACK 10 below the FIN: exactly those 10 bytes are missing */
+	assert_int_equal(w->c[1].st[C].bytes, 10);
+	assert_int_equal(total_gap(&w->c[1].s[C]), 10);
+	world_free(w);
+}
+
+static void t_forged_lengths(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 0, 0);
+	/* a record claiming 0xfffffff0 bytes on the wire, IP total length 0 */
+	feed(w, (struct pk){ C, 1, 1, ACK | PSH, "abcd", .claim = 0xfffffff0u });
+	feed(w, (struct pk){ C, 1, 1, ACK | PSH, "abcd", .claim = 0xfffffff0u });
+	/* a FIN 1 GiB past the stream */
+	feed(w, (struct pk){ C, 1u + (1u << 30), 1, FIN | ACK });
+	feed(w, (struct pk){ C, 5, 1, ACK | PSH, "ef" });
+	finish(w);
+	expect_stream(&w->c[0].s[C], "abcdef");
+	assert_int_equal(w->c[0].s[C].ngaps, 0);
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	/* the FIN: implausible; the two records: lengths that disagree,
+	 * believed only as far as every layer agrees */
+	assert_true(s.implausible >= 1);
+	assert_true(s.implausible + s.len_mismatch >= 3);
+	assert_true(s.gap_bytes == 0);
+	world_free(w);
+}
+
+static void t_time_back(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 100, 500);
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "ab" });
+	w->ts -= 600 * NS; /* one record stamped 10 minutes in the past */
+	feed(w, (struct pk){ C, 103, 501, ACK | PSH, "cd" });
+	w->ts += 602 * NS; /* another connection's packet runs the sweep */
+	feed(w, (struct pk){ C, 1, 1, ACK | PSH, "x", .cport = 40001 });
+	feed(w, (struct pk){ C, 105, 501, ACK | PSH, "ef" });
+	finish(w);
+	assert_int_equal(w->nconn, 2);
+	assert_int_equal(w->c[0].end, WEFT_END_EOF);
+	expect_stream(&w->c[0].s[C], "abcdef");
+	assert_true(w->c[0].info.last_ns >= w->c[0].info.first_ns);
+	world_free(w);
+}
+
+static void end_in_data_case(bool keep, enum weft_end_reason r)
+{
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.keep_unconsumed = keep;
+	struct world *w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 5, 1, ACK, "efg\n" });  /* held */
+	feed(w, (struct pk){ C, 9, 1, ACK, "ijk\n" });  /* held */
+	w->end_in_data = r;
+	/* fills the hole: on_data ends the connection while side_flush walks
+	 * the held segments (a heap use-after-free when it freed at once) */
+	feed(w, (struct pk){ C, 1, 1, ACK, "abc\n" });
+	assert_int_equal(w->c[0].end, r);
+	/* the end flushed what was held, as an end outside a callback does */
+	expect_stream(&w->c[0].s[C], "abc\nefg\nijk\n");
+	feed(w, (struct pk){ C, 13, 1, ACK, "more" });
+	finish(w);
+	assert_int_equal(w->nconn, r == WEFT_END_MANUAL ? 1 : 2);
+	world_free(w);
+}
+
+static void t_end_in_callback(void **st)
+{
+	(void)st;
+	end_in_data_case(false, WEFT_END_EOF);
+	end_in_data_case(true, WEFT_END_EOF);
+	end_in_data_case(false, WEFT_END_MANUAL);
+	end_in_data_case(true, WEFT_END_MEMCAP);
+	/* ended from on_start: nothing of it is delivered */
+	struct world *w = world_new(NULL, false);
+	w->end_in_start = WEFT_END_IDLE;
+	feed(w, (struct pk){ C, 1, 1, ACK, "abcd" });
+	assert_int_equal(w->c[0].end, WEFT_END_IDLE);
+	assert_int_equal(w->c[0].s[C].delivered, 0);
+	world_free(w);
+	/* an idle sweep: the first's on_end ends the second, which the same
+	 * sweep would also end (and free) */
+	w = world_new(NULL, false);
+	feed(w, (struct pk){ C, 1, 1, ACK, "a" });
+	feed(w, (struct pk){ C, 1, 1, ACK, "b", .cport = 40001 });
+	w->end_other = 2;
+	weft_engine_sweep(w->e, w->ts + 400 * NS);
+	assert_int_equal(w->c[0].end, WEFT_END_IDLE);
+	assert_true(w->c[1].end == WEFT_END_EOF || w->c[1].end == WEFT_END_IDLE);
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	assert_int_equal(s.conns_open, 0);
+	world_free(w);
+	/* ignore from on_data: the rest of that side is counted, not delivered */
+	w = world_new(NULL, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 5, 1, ACK, "efgh" });
+	w->ignore_in_data = 1 + C;
+	feed(w, (struct pk){ C, 1, 1, ACK, "abcd" });
+	feed(w, (struct pk){ C, 9, 1, ACK, "ijkl" });
+	finish(w);
+	assert_int_equal(w->c[0].s[C].delivered, 4);
+	assert_int_equal(w->c[0].st[C].bytes, 12);
+	world_free(w);
+	/* an ignored side's held bytes are freed by its next packet */
+	w = world_new(NULL, false);
+	hs(w, 0, 0);
+	struct weft_stats s0;
+	weft_engine_stats(w->e, &s0);
+	feed(w, (struct pk){ C, 5, 1, ACK, "efgh" });
+	feed(w, (struct pk){ C, 13, 1, ACK, "mnop" });
+	weft_engine_stats(w->e, &s);
+	assert_true(s.mem_used > s0.mem_used);
+	weft_conn_ignore(weft_engine_find(w->e, 1), C);
+	feed(w, (struct pk){ C, 17, 1, ACK, "qrst" });
+	weft_engine_stats(w->e, &s);
+	assert_true(s.mem_used < s0.mem_used + 200); /* the list header stays */
+	world_free(w);
+}
+
+/* An IPv4 fragment of datagram id from 10.9.0.1: len payload bytes at
+ * byte offset off (a multiple of 8), more fragments to follow. */
+static void feed_frag(struct world *w, uint16_t id, uint16_t off, uint16_t len)
+{
+	uint8_t f[1600];
+	uint16_t tot = (uint16_t)(20 + len);
+	memset(f, 0x5a, sizeof(f));
+	memset(f, 0, 20);
+	f[0] = 0x45; f[2] = (uint8_t)(tot >> 8); f[3] = (uint8_t)tot;
+	f[4] = (uint8_t)(id >> 8); f[5] = (uint8_t)id;
+	uint16_t fo = (uint16_t)(0x2000 | (off / 8)); /* MF */
+	f[6] = (uint8_t)(fo >> 8); f[7] = (uint8_t)fo;
+	f[8] = 64; f[9] = 6;
+	f[12] = 10; f[13] = 9; f[15] = 1; f[16] = 10; f[17] = 9; f[19] = 2;
+	w->ts += NS / 1000;
+	struct weft_frame fr = { .ts_ns = w->ts, .data = f, .caplen = tot, .wirelen = tot,
+				 .link = WEFT_LINK_RAW };
+	weft_engine_feed(w->e, &fr);
+}
+
+static void t_frag_flood_memcap(void **st)
+{
+	(void)st;
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.memcap = 256 << 10;
+	struct world *w = world_new(&cfg, false);
+	/* datagrams that never complete, each with a fragment far out so its
+	 * buffer grows to 64 KiB: far more than the cap */
+	for (uint16_t i = 0; i < 200; i++) {
+		feed_frag(w, i, 0, 8);
+		feed_frag(w, i, 60000, 8);
+	}
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	assert_true(s.frag_evicted > 0);
+	/* fragments count in the account and its peak, within the cap */
+	assert_true(s.mem_peak > 64 << 10);
+	assert_true(s.mem_peak <= (256 << 10) + (70 << 10));
+	/* a normal connection after the flood keeps its stream whole */
+	hs(w, 0, 0);
+	for (uint32_t i = 0; i < 20; i++)
+		feed(w, (struct pk){ C, 1 + 4 * i, 1, ACK | PSH, "abcd" });
+	feed(w, (struct pk){ C, 81, 1, FIN | ACK });
+	feed(w, (struct pk){ S, 1, 82, FIN | ACK });
+	assert_int_equal(w->nconn, 1);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	assert_int_equal(w->c[0].s[C].len, 80);
+	weft_engine_stats(w->e, &s);
+	assert_int_equal(s.ends[WEFT_END_MEMCAP], 0);
+	world_free(w);
+}
+
+static void t_frag_expire_by_time(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	struct weft_stats s0, s;
+	weft_engine_stats(w->e, &s0);
+	feed_frag(w, 7, 0, 8);
+	weft_engine_stats(w->e, &s);
+	assert_true(s.mem_used > s0.mem_used);
+	/* no other fragment comes: time alone ages it out */
+	weft_engine_sweep(w->e, w->ts + 31 * NS);
+	weft_engine_stats(w->e, &s);
+	assert_int_equal(s.frag_expired, 1);
+	assert_int_equal(s.mem_used, s0.mem_used);
+	world_free(w);
+}
+
+/* CPU seconds (not wall: the machine may be busy) to hold n 1-byte segments, each behind a hole, all before one
+ * segment far ahead: a list walked from its head pays O(n) for each. */
+static double hold_time(uint32_t n)
+{
+	struct world *w = world_new(NULL, false);
+	weft_engine_free(w->e);
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	w->e = weft_engine_new(&cfg, NULL); /* no callbacks: only the holding */
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1 + 4 * n, 1, ACK, "z" });
+	struct timespec a, b;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+	for (uint32_t i = 0; i < n; i++)
+		feed(w, (struct pk){ C, 3 + 2 * i, 1, ACK, "x" });
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	assert_true(s.mem_used > (uint64_t)n * 20); /* they are held */
+	world_free(w);
+	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+static void t_hold_scaling(void **st)
+{
+	(void)st;
+	/* O(N log N): four times the segments in at most six times the time
+	 * (sizes past the caches, so both pay the same per-miss cost;
+	 * the best of three) */
+	double t1 = 1e9, t4 = 1e9;
+	for (int i = 0; i < 3; i++) {
+		double a = hold_time(40000), b = hold_time(160000);
+		t1 = a < t1 ? a : t1;
+		t4 = b < t4 ? b : t4;
+	}
+	print_message("40k segments %.3f s, 160k %.3f s (CPU)\n", t1, t4);
+	assert_true(t4 <= 6 * (t1 > 0.002 ? t1 : 0.002));
+}
+
+static void t_mem_returns(void **st)
+{
+	(void)st;
+	/* every byte counted comes back: held segments, the skip list,
+	 * unconsumed bytes, fragments, caller state (weft_conn_mem) */
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.keep_unconsumed = true;
+	struct world *w = world_new(&cfg, false);
+	struct weft_stats s0, s;
+	weft_engine_stats(w->e, &s0);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, ACK, "no newline yet" });
+	feed(w, (struct pk){ C, 40, 1, ACK, "held\n" });
+	feed(w, (struct pk){ C, 30, 1, ACK, "held too" });
+	feed_frag(w, 9, 0, 8);
+	weft_conn_mem(weft_engine_find(w->e, 1), 1000);
+	weft_engine_stats(w->e, &s);
+	assert_true(s.mem_used > s0.mem_used + 1000);
+	finish(w);
+	weft_engine_sweep(w->e, w->ts + 60 * NS);
+	weft_engine_stats(w->e, &s);
+	assert_int_equal(s.mem_used, s0.mem_used);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -865,6 +1171,14 @@ int main(void)
 		cmocka_unit_test(t_resync_after_gap),
 		cmocka_unit_test(t_vlan_key),
 		cmocka_unit_test(t_malformed),
+		cmocka_unit_test(t_bare_fin_midstream),
+		cmocka_unit_test(t_forged_lengths),
+		cmocka_unit_test(t_time_back),
+		cmocka_unit_test(t_end_in_callback),
+		cmocka_unit_test(t_frag_flood_memcap),
+		cmocka_unit_test(t_frag_expire_by_time),
+		cmocka_unit_test(t_hold_scaling),
+		cmocka_unit_test(t_mem_returns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
