@@ -129,6 +129,10 @@ void weft_conn_end_now(struct weft_engine *e, struct weft_conn *c, enum weft_end
 {
 	if (c->ended)
 		return;
+	/* a connection held back after its FINs ended then, whatever ends
+	 * it now (the linger, memcap, a new SYN, the end of input) */
+	if (c->linger)
+		r = (enum weft_end_reason)c->linger;
 	/* the last word on what each receiver got, for the final gaps */
 	weft_tcp_poll(e, c, WEFT_C2S);
 	weft_tcp_poll(e, c, WEFT_S2C);
@@ -146,11 +150,19 @@ void weft_conn_end_now(struct weft_engine *e, struct weft_conn *c, enum weft_end
 		weft_lru_touch(e, c, LRU_CLOSED);
 }
 
+/* With cfg.linger_ns, a connection whose directions both finished is not
+ * ended at once: a source that reorders after the tap (RX queues drained in
+ * turn, a retransmission hashed to the other queue) can hand over the last
+ * data after the FINs, and those bytes fill their gap only while the
+ * connection lives. It ends (reason fin) once quiet that long in packet
+ * time, at a packet that is not its own (a SYN, bytes past its FINs), or
+ * as soon as anything else would end it. */
 static uint64_t class_timeout(const struct weft_engine *e, int cls)
 {
 	switch (cls) {
 	case LRU_HALFOPEN: return e->cfg.idle_halfopen_ns;
 	case LRU_ESTABLISHED: return e->cfg.idle_established_ns;
+	case LRU_LINGER: return e->cfg.linger_ns;
 	default: return e->cfg.idle_closing_ns;
 	}
 }
@@ -235,10 +247,24 @@ static void enforce_memcap(struct weft_engine *e)
 	}
 }
 
+/* Is this packet a lingering connection's own: no SYN, nothing past the
+ * FIN of its direction (a late byte, a retransmission, a last ACK)? */
+static bool linger_own(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t,
+		       bool syn_only)
+{
+	const struct side *s = &c->side[d];
+	if (syn_only || (t->flags & TCP_SYN) || !s->started)
+		return false;
+	int64_t off = weft_seq_off(s, t->seq);
+	return off >= 0 && (uint64_t)off + t->wirelen <= s->fin_off + 1;
+}
+
 static enum lru_class conn_class(const struct weft_conn *c)
 {
 	if (c->ended)
 		return LRU_CLOSED;
+	if (c->linger)
+		return LRU_LINGER;
 	return weft_tcp_class(c);
 }
 
@@ -376,6 +402,8 @@ static int feed(struct weft_engine *e, const struct weft_frame *f)
 	uint32_t reuse = 0;
 	if (c) {
 		enum weft_dir d = src_index == c->client ? WEFT_C2S : WEFT_S2C;
+		if (c->linger && !c->ended && !linger_own(c, d, &t, syn_only))
+			weft_conn_end_now(e, c, WEFT_END_FIN); /* another connection's */
 		if (c->ended && !syn_only) {
 			e->st.late_packets++;
 			c->info.last_ns = ts > c->info.last_ns ? ts : c->info.last_ns;
@@ -408,7 +436,10 @@ static int feed(struct weft_engine *e, const struct weft_frame *f)
 	t.peer_fin_valid = f->peer_fin_valid;
 	t.peer_fin = f->peer_fin;
 	enum weft_end_reason r = weft_tcp_packet(e, c, d, &t, ts);
-	if (r != WEFT_END_NONE)
+	if (r == WEFT_END_FIN && e->cfg.linger_ns && !c->ended && !conn_halted(c)) {
+		c->linger = (uint8_t)r; /* the end waits for late bytes (linger_ns) */
+		weft_lru_touch(e, c, LRU_LINGER);
+	} else if (r != WEFT_END_NONE)
 		weft_conn_end_now(e, c, r);
 	else if (!c->ended && !conn_halted(c))
 		weft_lru_touch(e, c, conn_class(c));

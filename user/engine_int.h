@@ -64,7 +64,9 @@ struct side {
 	struct weft_dir_stats st;
 };
 
-enum lru_class { LRU_HALFOPEN, LRU_ESTABLISHED, LRU_CLOSING, LRU_CLOSED, LRU__COUNT };
+/* LRU_LINGER: both directions finished, the end held back LINGER_NS of
+ * packet time for bytes the capture shows late (see engine.c) */
+enum lru_class { LRU_HALFOPEN, LRU_ESTABLISHED, LRU_CLOSING, LRU_LINGER, LRU_CLOSED, LRU__COUNT };
 
 struct flow_key {
 	uint8_t family;
@@ -83,6 +85,7 @@ struct weft_conn {
 	 * stops here, and ends for real when the engine call that made the
 	 * callback returns, so nothing up the stack holds freed memory. */
 	uint8_t end_req;     /* enum weft_end_reason, WEFT_END_NONE: none */
+	uint8_t linger;      /* the reason it finished (fin, depth), its end held back */
 	struct weft_conn *pnext; /* on e->pending while end_req is set */
 	uint8_t client;      /* canonical endpoint index of the client */
 	uint32_t hash;

@@ -81,6 +81,11 @@ struct weft_config {
 	/* Idle timeouts in nanoseconds of packet time. */
 	uint64_t idle_established_ns; /* default 300 s */
 	uint64_t idle_closing_ns;     /* a FIN seen; default 30 s */
+	/* After both FINs, how long (packet time) a connection waits before it
+	 * ends, for bytes a capture reordered after the tap shows after them
+	 * (RX queues drained in turn). 0 (the default): it ends at once;
+	 * weft run sets 500 ms. A SYN or bytes beyond its FINs end it sooner. */
+	uint64_t linger_ns;
 	uint64_t idle_halfopen_ns;    /* SYN seen, no data; default 30 s */
 	uint64_t memcap;              /* bytes for all engine state; 0: none;
 				       * default WEFT_DEFAULT_MEMCAP */

@@ -79,6 +79,43 @@ static void cb_start(void *ctx, struct weft_conn *c)
 		weft_conn_end(w->e, c, w->end_in_start);
 }
 
+/* Late bytes: inside a gap declared before, below what was delivered;
+ * written in place, and the gap list loses them. */
+static void cb_late(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
+		    const uint8_t *data, size_t len)
+{
+	struct world *w = ctx;
+	struct side_out *s = &out_of(w, c)->s[d];
+	assert_true(off + len <= s->len);
+	int inside = 0;
+	for (int i = 0; i < s->ngaps; i++) {
+		uint64_t a = s->gaps[i][0], b = a + s->gaps[i][1];
+		if (off < a || off + len > b)
+			continue;
+		inside = 1;
+		if (off == a) {
+			s->gaps[i][0] += len;
+			s->gaps[i][1] -= len;
+		} else if (off + len == b) {
+			s->gaps[i][1] -= len;
+		} else { /* the middle: split */
+			assert_true(s->ngaps < 32);
+			s->gaps[s->ngaps][0] = off + len;
+			s->gaps[s->ngaps][1] = b - (off + len);
+			s->ngaps++;
+			s->gaps[i][1] = off - a;
+		}
+		if (!s->gaps[i][1]) {
+			s->gaps[i][0] = s->gaps[s->ngaps - 1][0];
+			s->gaps[i][1] = s->gaps[s->ngaps - 1][1];
+			s->ngaps--;
+		}
+		break;
+	}
+	assert_true(inside);
+	memcpy(s->buf + off, data, len);
+}
+
 static size_t cb_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
 		      const uint8_t *data, size_t len)
 {
@@ -185,7 +222,7 @@ static struct world *world_new(struct weft_config *cfg, bool resync)
 {
 	struct world *w = calloc(1, sizeof(*w));
 	struct weft_callbacks cb = { .ctx = w, .on_start = cb_start, .on_data = cb_data,
-				     .on_gap = cb_gap, .on_end = cb_end,
+				     .on_gap = cb_gap, .on_late = cb_late, .on_end = cb_end,
 				     .on_resync = resync ? cb_resync : NULL,
 				     .on_unwanted = cb_unwanted, .peer_ack = cb_peer_ack,
 				     .sent_fin = cb_sent_fin };
@@ -289,6 +326,11 @@ static void finish(struct world *w)
 	weft_engine_flush(w->e, WEFT_END_EOF);
 }
 
+/* A connection whose FINs both came lingers (for bytes a reordered
+ * capture shows late) until the end of input or half a second of quiet:
+ * end it, as the end of input would. */
+#define settle(w) finish(w)
+
 static void expect_stream(struct side_out *s, const char *want)
 {
 	assert_int_equal(s->len, strlen(want));
@@ -306,6 +348,7 @@ static void t_in_order_fin(void **st)
 	feed(w, (struct pk){ S, 501, 119, ACK | PSH, "HTTP/1.0 200 OK\r\n" });
 	feed(w, (struct pk){ S, 518, 119, ACK | FIN, "body" }); /* FIN with data */
 	feed(w, (struct pk){ C, 119, 523, ACK | FIN });
+	settle(w);
 	assert_int_equal(w->c[0].end, WEFT_END_FIN);
 	expect_stream(&w->c[0].s[C], "GET / HTTP/1.0\r\n\r\n");
 	expect_stream(&w->c[0].s[S], "HTTP/1.0 200 OK\r\nbody");
@@ -382,6 +425,7 @@ static void wrap_case(uint32_t back)
 	feed(w, (struct pk){ C, isn + 1 + 16, 8, ACK, msg + 16, 16 });
 	feed(w, (struct pk){ C, isn + 1 + 48, 8, ACK | FIN, msg + 48, 16 });
 	feed(w, (struct pk){ S, 8, isn + 66, ACK | FIN });
+	settle(w);
 	assert_int_equal(w->c[0].end, WEFT_END_FIN);
 	assert_int_equal(w->c[0].s[C].len, 64);
 	assert_memory_equal(w->c[0].s[C].buf, msg, 64);
@@ -467,6 +511,7 @@ static void t_data_after_fin(void **st)
 	feed(w, (struct pk){ C, 11, 21, ACK | FIN, "bye" });
 	feed(w, (struct pk){ C, 15, 21, ACK, "late" });  /* after the FIN: not stream */
 	feed(w, (struct pk){ S, 21, 15, ACK | FIN });
+	settle(w);
 	assert_int_equal(w->c[0].end, WEFT_END_FIN);
 	expect_stream(&w->c[0].s[C], "bye");
 	world_free(w);
@@ -496,6 +541,7 @@ static void t_port_reuse(void **st)
 	hs(w, 90000, 70000);                        /* same 4-tuple, new ISNs */
 	feed(w, (struct pk){ C, 90001, 70001, ACK | FIN, "two" });
 	feed(w, (struct pk){ S, 70001, 90005, ACK | FIN });
+	settle(w);
 	assert_int_equal(w->nconn, 2);
 	assert_int_equal(w->c[0].end, WEFT_END_FIN);
 	assert_int_equal(w->c[1].end, WEFT_END_FIN);
@@ -515,6 +561,7 @@ static void t_late_syn(void **st)
 	feed(w, (struct pk){ C, 101, 501, ACK, "hello" });
 	feed(w, (struct pk){ S, 501, 106, ACK | FIN, "bye" });
 	feed(w, (struct pk){ C, 106, 505, ACK | FIN });
+	settle(w);
 	assert_int_equal(w->nconn, 1);
 	assert_int_equal(w->c[0].end, WEFT_END_FIN);
 	assert_int_equal(w->c[0].info.client.port, 40000);
@@ -582,6 +629,7 @@ static void t_gap_acked_by_fin(void **st)
 	feed(w, (struct pk){ S, 1, 1, ACK, "AAAA" });
 	feed(w, (struct pk){ S, 9, 1, FIN | ACK, "CCCC" });   /* "BBBB" lost */
 	feed(w, (struct pk){ C, 1, 14, FIN | ACK });          /* acks the FIN */
+	settle(w);
 	assert_int_equal(w->c[0].end, WEFT_END_FIN);
 	assert_int_equal(w->c[0].s[S].ngaps, 1);
 	assert_int_equal(w->c[0].s[S].gaps[0][0], 4);
@@ -727,6 +775,69 @@ static void t_buffer_cap(void **st)
 	feed(w, (struct pk){ C, 5, 1, ACK, "EEEE" });
 	feed(w, (struct pk){ C, 9, 1, ACK, "FFFFFFFF" });
 	assert_int_equal(w->c[0].end, WEFT_END_BUFFER);
+	world_free(w);
+}
+
+/* Bytes a reordered capture shows after the ACK that declared their gap,
+ * and after both FINs: they fill the gap in place, the connection waits
+ * for them (it lingers after its FINs), and the final gap list is empty. */
+static void t_late_bytes(void **st)
+{
+	(void)st;
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.linger_ns = 500000000ull;
+	struct world *w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ S, 1, 1, ACK, "AAAA" });
+	feed(w, (struct pk){ S, 9, 1, ACK, "CCCC" });        /* "BBBB" comes late */
+	feed(w, (struct pk){ C, 1, 13, ACK });               /* acks past the hole */
+	feed(w, (struct pk){ S, 13, 1, ACK, "DDDD" });       /* the sender moved on */
+	assert_int_equal(w->c[0].s[S].ngaps, 1);            /* declared */
+	feed(w, (struct pk){ S, 17, 1, FIN | ACK });
+	feed(w, (struct pk){ C, 1, 18, FIN | ACK });
+	assert_int_equal(w->c[0].end, WEFT_END_NONE);        /* lingers */
+	feed(w, (struct pk){ S, 5, 1, ACK, "BBBB" });        /* after both FINs */
+	settle(w);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	expect_stream(&w->c[0].s[S], "AAAABBBBCCCCDDDD");
+	assert_int_equal(w->c[0].s[S].ngaps, 0);
+	assert_int_equal(w->c[0].st[S].late, 4);
+	assert_int_equal(w->c[0].st[S].gap_bytes, 0);
+	struct weft_stats ws;
+	weft_engine_stats(w->e, &ws);
+	assert_int_equal(ws.late_bytes, 4);
+	assert_int_equal(ws.gap_bytes, 0);
+	world_free(w);
+}
+
+/* A connection lingering after its FINs ends (fin) once half a second of
+ * packet time has passed without it. */
+static void t_linger_ends(void **st)
+{
+	(void)st;
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.linger_ns = 500000000ull;
+	struct world *w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, FIN | ACK, "x" });
+	feed(w, (struct pk){ S, 1, 3, FIN | ACK });
+	assert_int_equal(w->c[0].end, WEFT_END_NONE);
+	weft_engine_sweep(w->e, w->ts + 400000000ull);
+	assert_int_equal(w->c[0].end, WEFT_END_NONE);
+	weft_engine_sweep(w->e, w->ts + 600000000ull);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	world_free(w);
+	/* and at once at a packet that is not its own: the next connection's */
+	w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, FIN | ACK, "x" });
+	feed(w, (struct pk){ S, 1, 3, FIN | ACK });
+	assert_int_equal(w->c[0].end, WEFT_END_NONE);
+	hs(w, 5000, 9000);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	assert_int_equal(w->nconn, 2);
 	world_free(w);
 }
 
@@ -1047,6 +1158,7 @@ static void t_frag_flood_memcap(void **st)
 		feed(w, (struct pk){ C, 1 + 4 * i, 1, ACK | PSH, "abcd" });
 	feed(w, (struct pk){ C, 81, 1, FIN | ACK });
 	feed(w, (struct pk){ S, 1, 82, FIN | ACK });
+	settle(w);
 	assert_int_equal(w->nconn, 1);
 	assert_int_equal(w->c[0].end, WEFT_END_FIN);
 	assert_int_equal(w->c[0].s[C].len, 80);
@@ -1164,6 +1276,8 @@ int main(void)
 		cmocka_unit_test(t_max_flows),
 		cmocka_unit_test(t_memcap),
 		cmocka_unit_test(t_buffer_cap),
+		cmocka_unit_test(t_late_bytes),
+		cmocka_unit_test(t_linger_ends),
 		cmocka_unit_test(t_depth),
 		cmocka_unit_test(t_manual_and_shutdown),
 		cmocka_unit_test(t_ignore),

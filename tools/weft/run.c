@@ -261,6 +261,9 @@ static int run_engine(struct weft_live *live, struct weft_sink_opts *so, struct 
 	}
 	struct weft_callbacks cb;
 	cfg->external_sweep = true; /* in slices between batches (live.c) */
+	/* the rings of several queues, or a retransmission hashed to another,
+	 * can hand over a connection's last bytes after its FINs */
+	cfg->linger_ns = 500ull * 1000000;
 	weft_sink_bind(sink, cfg, &cb);
 	weft_live_bind(live, cfg, &cb);
 	struct weft_engine *e = weft_engine_new(cfg, &cb);
