@@ -40,6 +40,7 @@ set -u
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "Error: needs root"; exit 1; }
 CONNS=${1:-600}
+PY=/usr/bin/python3
 ROUNDS=${2:-3}
 export TOPO=wb$$
 source tests/live/topo.sh
@@ -130,7 +131,8 @@ mirror_bench() {
 	serve_http "$srv" || { echo "mirror: no HTTP server"; return; }
 	local total; total=$(cat "$srv"/*.bin | wc -c)
 	printf "\nunpaced GSO mirror, 2 RX queues: 4 parallel downloads, %d bytes\n" "$total"
-	printf "%-18s %10s %12s %12s %10s %14s\n" monitor packets "bytes found" "of total" "lost" "own cpu s/M"
+	printf "%-18s %10s %12s %12s %10s %14s %14s\n" monitor packets "bytes found" "of total" "lost" \
+		"own cpu s/M" "own cpu s/GB"
 	local mon
 	for mon in tcpdump-w weft "weft path ring" "weft path afxdp"; do
 		rm -rf "$W/o" "$W/log" "$W/td.pcap" "$W/rd"
@@ -172,14 +174,15 @@ print(sum(len(w) for w in (open(os.path.join(srv, f), "rb").read() for f in os.l
           if any(s.endswith(w) for s in s2c)))
 EOF
 )
-		printf "%-18s %10s %12s %11.1f%% %10s %14.3f\n" "$mon" "$pkts" "$found" \
+		printf "%-18s %10s %12s %11.1f%% %10s %14.3f %14.3f\n" "$mon" "$pkts" "$found" \
 			"$(awk -v f="$found" -v t="$total" 'BEGIN {print 100 * f / t}')" "${lost:-?}" \
-			"$(awk -v c=$((c1 - c0)) -v p="$pkts" 'BEGIN {print p ? c / 1e9 / (p / 1e6) : 0}')"
+			"$(awk -v c=$((c1 - c0)) -v p="$pkts" 'BEGIN {print p ? c / 1e9 / (p / 1e6) : 0}')" \
+			"$(awk -v c=$((c1 - c0)) -v t="$total" 'BEGIN {print c / 1e9 / (t / 1e9)}')"
 	done
 	echo "(packets: what the client's end of the link carried, both ways (GSO packets"
 	echo " count once); bytes found: the downloads' bytes found byte-exact in an s2c"
 	echo " stream; lost: what each monitor's kernel side reported lost; own cpu: the"
-	echo " monitor's threads' CPU per million of those packets)"
+	echo " monitor's threads' CPU per million of those packets, and per GB downloaded)"
 	kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; PIDS=()
 }
 if [ "${MIRROR:-}" = only ]; then mirror_bench; exit 0; fi
