@@ -376,7 +376,7 @@ static int feed(struct weft_engine *e, const struct weft_frame *f)
 	uint32_t reuse = 0;
 	if (c) {
 		enum weft_dir d = src_index == c->client ? WEFT_C2S : WEFT_S2C;
-		if (c->ended && !syn_only) {
+		if (c->ended && !syn_only && !weft_tcp_after_end(c, d, &t)) {
 			e->st.late_packets++;
 			c->info.last_ns = ts > c->info.last_ns ? ts : c->info.last_ns;
 			weft_lru_touch(e, c, LRU_CLOSED);

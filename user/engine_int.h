@@ -159,6 +159,10 @@ enum weft_end_reason weft_tcp_packet(struct weft_engine *e, struct weft_conn *c,
 /* A SYN alone (no ACK, no RST) from side d of c: does it start a new
  * connection on the tuple (another ISN), rather than belong to c? */
 bool weft_tcp_new_syn(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t);
+/* A packet from side d on c, which has ended: does it start a new
+ * connection (bytes past where c's side stopped, another SYN) rather than
+ * straggle after c (a retransmission, an ACK, an RST)? */
+bool weft_tcp_after_end(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t);
 /* The idle class an open connection's TCP state puts it in. */
 enum lru_class weft_tcp_class(const struct weft_conn *c);
 /* Ask the source what it knows of direction d's ACK and FIN (at the end). */

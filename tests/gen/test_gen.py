@@ -63,6 +63,12 @@ SCENARIOS = [
     ("late bytes: segments captured after their ACKs", ["--late", "0.2"]),
     ("late bytes with loss and reordering", ["--late", "0.2", "--loss", "0.1", "--reorder", "0.2",
                                              "--dup", "0.1", "--ipv6", "0.5"]),
+    # Spoofed RST|ACKs no receiver would take (outside its window, or
+    # before the SYN-ACK acknowledging nothing): the connection goes on,
+    # every byte is there, and the real ends (FIN or RST) still count.
+    ("evasive RSTs outside the window", ["--evasive-rst", "0.6", "--rst", "0.3"]),
+    ("evasive RSTs with loss, reordering, midstream", ["--evasive-rst", "0.6", "--rst", "0.3", "--loss", "0.1",
+                                                       "--reorder", "0.2", "--midstream", "0.3", "--wrap"]),
     ("encapsulations at once", ["--pppoe", "--pad", "--lie", "0.2", "--wire-lie", "0.1", "--mpls", "2",
                                 "--qinq", "--ipv6", "0.5", "--dstopts", "--frag", "0.3", "--reorder", "0.3",
                                 "--loss", "0.1", "--dup", "0.1", "--overlap", "0.2", "--midstream", "0.3",

@@ -926,6 +926,111 @@ static void t_time_back(void **st)
 	world_free(w);
 }
 
+static uint64_t stat_of(struct world *w, size_t field_off)
+{
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	uint64_t v;
+	memcpy(&v, (const uint8_t *)&s + field_off, sizeof(v));
+	return v;
+}
+#define STAT(w, f) stat_of(w, offsetof(struct weft_stats, f))
+
+static void t_rst_outside_window(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 100, 500);
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "abc" });
+	feed(w, (struct pk){ S, 501, 104, ACK | PSH, "xyz" });
+	/* spoofed resets: far ahead, inside bytes already delivered, one
+	 * short of the receiver's next byte */
+	feed(w, (struct pk){ S, 501 + (1u << 30), 104, RST | ACK });
+	feed(w, (struct pk){ S, 502, 104, RST | ACK });
+	feed(w, (struct pk){ C, 103, 504, RST });
+	/* a FIN inside delivered bytes does not end the direction either */
+	feed(w, (struct pk){ S, 502, 104, FIN | ACK });
+	feed(w, (struct pk){ C, 104, 504, ACK | PSH, "def" });
+	feed(w, (struct pk){ S, 504, 107, ACK | FIN, "uvw" });
+	feed(w, (struct pk){ C, 107, 508, ACK | FIN });
+	assert_int_equal(w->nconn, 1);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	assert_false(w->c[0].st[S].rst);
+	expect_stream(&w->c[0].s[C], "abcdef");
+	expect_stream(&w->c[0].s[S], "xyzuvw");
+	assert_int_equal(STAT(w, rst_ignored), 3);
+	world_free(w);
+}
+
+static void t_rst_inside_window(void **st)
+{
+	(void)st;
+	/* at the next byte, or ahead of it within the window: it counts */
+	static const uint32_t ahead[] = { 0, 4000 };
+	for (int i = 0; i < 2; i++) {
+		struct world *w = world_new(NULL, false);
+		hs(w, 100, 500);
+		feed(w, (struct pk){ C, 101, 501, ACK | PSH, "abc" });
+		feed(w, (struct pk){ S, 501 + ahead[i], 104, RST | ACK });
+		assert_int_equal(w->c[0].end, WEFT_END_RST);
+		assert_int_equal(STAT(w, rst_ignored), 0);
+		world_free(w);
+	}
+}
+
+static void t_rst_before_synack(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	/* an RST|ACK acknowledging nothing (ACK = the ISN) and a FIN with seq 0
+	 * before the SYN-ACK: the client in SYN-SENT accepts neither */
+	feed(w, (struct pk){ C, 100, 0, SYN });
+	feed(w, (struct pk){ S, 12345, 100, RST | ACK });
+	feed(w, (struct pk){ S, 0, 0, FIN });
+	feed(w, (struct pk){ S, 500, 101, SYN | ACK });
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "request" });
+	feed(w, (struct pk){ S, 501, 108, ACK | FIN, "response" });
+	feed(w, (struct pk){ C, 108, 510, ACK | FIN });
+	assert_int_equal(w->nconn, 1);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	expect_stream(&w->c[0].s[C], "request");
+	expect_stream(&w->c[0].s[S], "response");
+	assert_int_equal(STAT(w, rst_ignored), 1);
+	world_free(w);
+}
+
+static void t_no_deaf_tuple(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	/* an RST|ACK that acknowledges the SYN ends the attempt (RFC 793),
+	 * but the handshake and bytes that follow are a connection, not a
+	 * blackout */
+	feed(w, (struct pk){ C, 100, 0, SYN });
+	feed(w, (struct pk){ S, 0, 101, RST | ACK });
+	feed(w, (struct pk){ S, 500, 101, SYN | ACK });
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "request" });
+	feed(w, (struct pk){ S, 501, 108, ACK | PSH, "response" });
+	feed(w, (struct pk){ S, 501, 108, ACK | PSH, "response" }); /* seen again */
+	/* the server's real RST ends it; the client's bytes after it are a
+	 * new connection picked up midstream; its old bytes are stragglers */
+	feed(w, (struct pk){ S, 509, 108, RST | ACK });
+	feed(w, (struct pk){ C, 101, 509, ACK | PSH, "request" });
+	feed(w, (struct pk){ C, 108, 509, ACK | PSH, "more" });
+	finish(w);
+	assert_int_equal(w->nconn, 3);
+	assert_int_equal(w->c[0].end, WEFT_END_RST);
+	assert_int_equal(w->c[1].end, WEFT_END_RST);
+	expect_stream(&w->c[1].s[C], "request");
+	expect_stream(&w->c[1].s[S], "response");
+	assert_int_equal(w->c[1].info.client.port, 40000);
+	assert_true(w->c[2].info.midstream);
+	assert_int_equal(w->c[2].info.client.port, 40000);
+	expect_stream(&w->c[2].s[C], "more");
+	assert_int_equal(STAT(w, late_packets), 1);
+	world_free(w);
+}
+
 static void end_in_data_case(bool keep, enum weft_end_reason r)
 {
 	struct weft_config cfg;
@@ -1152,6 +1257,10 @@ int main(void)
 		cmocka_unit_test(t_keepalive),
 		cmocka_unit_test(t_data_after_fin),
 		cmocka_unit_test(t_rst),
+		cmocka_unit_test(t_rst_outside_window),
+		cmocka_unit_test(t_rst_inside_window),
+		cmocka_unit_test(t_rst_before_synack),
+		cmocka_unit_test(t_no_deaf_tuple),
 		cmocka_unit_test(t_port_reuse),
 		cmocka_unit_test(t_late_syn),
 		cmocka_unit_test(t_gap_acked),
