@@ -307,6 +307,9 @@ bool weft_tcp_new_syn(const struct weft_conn *c, enum weft_dir d, const struct t
 	}
 	if (!s->started && s->pre_ack_valid && (uint32_t)(s->pre_ack - (t->seq + 1)) <= MAX_AHEAD)
 		return false; /* the peer already acknowledged this SYN */
+	if (!s->started && !s->syn && c->side[!d].syn)
+		return false; /* the answer to the peer's SYN: a split handshake
+			       * (or simultaneous open), one connection */
 	/* a connection that has seen nothing yet takes the SYN as its own */
 	return s->started || c->side[!d].started;
 }

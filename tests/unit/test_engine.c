@@ -1031,6 +1031,30 @@ static void t_no_deaf_tuple(void **st)
 	world_free(w);
 }
 
+static void t_split_handshake(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	/* SYN, SYN back (no ACK), SYN-ACK from the client, ACK: one connection,
+	 * the first SYN's sender the client */
+	feed(w, (struct pk){ C, 100, 0, SYN });
+	feed(w, (struct pk){ S, 500, 0, SYN });
+	feed(w, (struct pk){ C, 100, 501, SYN | ACK });
+	feed(w, (struct pk){ S, 501, 101, ACK });
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "request" });
+	feed(w, (struct pk){ S, 501, 108, ACK | FIN, "response" });
+	feed(w, (struct pk){ C, 108, 510, ACK | FIN });
+	assert_int_equal(w->nconn, 1);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	assert_int_equal(w->c[0].info.client.port, 40000);
+	assert_int_equal(w->c[0].info.reuse, 0);
+	assert_false(w->c[0].info.midstream);
+	expect_stream(&w->c[0].s[C], "request");
+	expect_stream(&w->c[0].s[S], "response");
+	assert_int_equal(w->c[0].s[C].ngaps + w->c[0].s[S].ngaps, 0);
+	world_free(w);
+}
+
 static void end_in_data_case(bool keep, enum weft_end_reason r)
 {
 	struct weft_config cfg;
@@ -1261,6 +1285,7 @@ int main(void)
 		cmocka_unit_test(t_rst_inside_window),
 		cmocka_unit_test(t_rst_before_synack),
 		cmocka_unit_test(t_no_deaf_tuple),
+		cmocka_unit_test(t_split_handshake),
 		cmocka_unit_test(t_port_reuse),
 		cmocka_unit_test(t_late_syn),
 		cmocka_unit_test(t_gap_acked),
