@@ -27,11 +27,17 @@
 #define MAX_CUT (512u << 10)
 /* No single gap is longer than a sequence jump or a cut can justify. */
 #define MAX_GAP (MAX_AHEAD + MAX_CUT)
+/* Data further ahead than MAX_AHEAD but within this of the stream's
+ * 64-bit position is held, not believed, until the receiver's ACK confirms
+ * it (a sparse capture of a long transfer: jumps of hundreds of MiB, each
+ * ACKed). Beyond it, even an ACK is not enough: TCP's window stops here. */
+#define FAR_AHEAD (1ull << 30)
 #define FLOAT_MAX_SEGS 8
 #define FLOAT_MAX_BYTES (256u << 10)
 
-/* One direction's reassembly state. Offsets are 64-bit stream offsets;
- * sequence numbers map to them relative to next_seq, modulo 2^32. */
+/* One direction's reassembly state. Offsets are 64-bit stream offsets; a
+ * sequence number maps to the offset nearest the side's 64-bit position
+ * (weft_side_ref), so the wrap count survives sparse jumps past 4 GiB. */
 struct side {
 	bool started;        /* offset 0 is known */
 	bool syn;
@@ -45,6 +51,7 @@ struct side {
 	uint64_t next;       /* everything before is delivered or a gap */
 	uint64_t fin_off;
 	uint64_t hi;         /* highest offset this side is known to have sent */
+	uint64_t far;        /* end of data held past MAX_AHEAD, not yet ACKed */
 	uint64_t acked;      /* highest offset the peer acknowledged */
 	bool ack_valid;
 	/* Before this side starts: the latest ACK the peer sent for it, the
@@ -146,10 +153,29 @@ void weft_side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, 
 void weft_side_free(struct weft_engine *e, struct side *s);
 void weft_side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t at);
 
+/* The side's 64-bit position: the furthest offset believed (delivered,
+ * sent or acknowledged). Sequence numbers are read as the offset within
+ * 2^31 of it, so a stream keeps its wrap count however sparse the capture. */
+static inline uint64_t weft_side_ref(const struct side *s)
+{
+	uint64_t r = s->next > s->hi ? s->next : s->hi;
+	return s->ack_valid && s->acked > r ? s->acked : r;
+}
+
 /* Offset of sequence number seq on side s (which must have started). */
 static inline int64_t weft_seq_off(const struct side *s, uint32_t seq)
 {
-	return (int64_t)s->next + (int32_t)(seq - s->next_seq);
+	uint64_t ref = weft_side_ref(s);
+	uint32_t ref_seq = s->next_seq + (uint32_t)(ref - s->next);
+	return (int64_t)ref + (int32_t)(seq - ref_seq);
+}
+
+/* Is offset off close enough to what the receiver has or acknowledged to
+ * be believed without more (data, a FIN, a sequence number)? */
+static inline bool weft_side_near(const struct side *s, uint64_t off)
+{
+	uint64_t base = s->ack_valid && s->acked > s->next ? s->acked : s->next;
+	return off <= base + MAX_AHEAD;
 }
 
 /* tcp.c: one packet's news for both sides of c; returns the reason c ends

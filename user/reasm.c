@@ -135,11 +135,13 @@ void weft_side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, 
 {
 	struct side *s = &c->side[d];
 	uint64_t depth = e->cfg.depth;
-	if (len > MAX_GAP) {
-		/* Every caller bounds its gap by MAX_AHEAD (sequence jumps) or
-		 * MAX_CUT (one packet's missing tail); anything longer is a bug
-		 * or a forged length, and no capture justifies it: the side
-		 * stops here rather than claim bytes nobody can show. */
+	bool acked = s->ack_valid && s->next + len <= s->acked;
+	if (len > MAX_GAP && !acked) {
+		/* Every caller bounds its gap by MAX_AHEAD (sequence jumps),
+		 * MAX_CUT (one packet's missing tail) or the receiver's ACK;
+		 * anything longer is a bug or a forged length, and no capture
+		 * justifies it: the side stops here rather than claim bytes
+		 * nobody can show. */
 		e->st.implausible++;
 		free_segs(e, s);
 		s->done = true;
@@ -256,7 +258,12 @@ void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 {
 	struct side *s = &c->side[d];
 	uint64_t end = off + len;
-	if (end > s->hi)
+	/* far ahead: held until an ACK confirms it, and not yet proof that
+	 * the side sent that much */
+	bool far = !s->floating && !weft_side_near(s, off);
+	if (far && end > s->far)
+		s->far = end;
+	else if (!far && end > s->hi)
 		s->hi = end;
 	if (!len)
 		return;
@@ -278,7 +285,7 @@ void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 			weft_side_anchor(e, c, d, first(s)->off);
 		return;
 	}
-	if (off > s->next + MAX_AHEAD) {
+	if (far && off > weft_side_ref(s) + FAR_AHEAD) {
 		e->st.implausible++;
 		return;
 	}

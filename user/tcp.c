@@ -9,15 +9,23 @@
 #include "engine_int.h"
 
 /* The one ACK update: the receiver of side s says it has every byte
- * before ack. Believed within a sequence jump of the stream, and only
+ * before ack. Believed within a sequence jump of what the side was seen
+ * sending (data held far ahead included: the ACK confirms it), and only
  * forward. */
 static void side_ack(struct side *s, uint32_t ack)
 {
 	int64_t a = weft_seq_off(s, ack);
-	if (a >= 0 && (uint64_t)a <= s->next + MAX_AHEAD && (!s->ack_valid || (uint64_t)a > s->acked)) {
-		s->acked = (uint64_t)a;
-		s->ack_valid = true;
-	}
+	uint64_t top = s->next > s->hi ? s->next : s->hi;
+	if (s->far > top)
+		top = s->far;
+	if (a < 0 || (uint64_t)a > top + MAX_AHEAD || (s->ack_valid && (uint64_t)a <= s->acked))
+		return;
+	s->acked = (uint64_t)a;
+	s->ack_valid = true;
+	/* far data the receiver has: the side did send it */
+	uint64_t sent = s->far < s->acked ? s->far : s->acked;
+	if (sent > s->hi)
+		s->hi = sent;
 }
 
 /* The source saw the FIN of side s pass at sequence number seq, though
@@ -28,7 +36,7 @@ static void side_fin_at(struct side *s, uint32_t seq)
 	if (!s->started || s->floating || s->fin)
 		return;
 	int64_t f = weft_seq_off(s, seq);
-	if (f >= 0 && (uint64_t)f >= s->next && (uint64_t)f <= s->next + MAX_AHEAD) {
+	if (f >= 0 && (uint64_t)f >= s->next && weft_side_near(s, (uint64_t)f)) {
 		s->fin = true;
 		s->fin_off = (uint64_t)f;
 		if (s->fin_off > s->hi)
@@ -192,7 +200,7 @@ static void on_fin(struct weft_engine *e, struct side *s, uint64_t fin_off)
 {
 	if (s->fin)
 		return;
-	if (!s->floating && (fin_off < s->next || fin_off > s->next + MAX_AHEAD)) {
+	if (!s->floating && (fin_off < s->next || !weft_side_near(s, fin_off))) {
 		/* outside any window the receiver could have: a forged or
 		 * corrupt FIN must neither cut the stream short of bytes the
 		 * receiver already has nor stretch it */
@@ -230,7 +238,7 @@ static enum weft_end_reason on_data(struct weft_engine *e, struct weft_conn *c, 
 		/* snaplen cut the payload: the rest was sent but is not here,
 		 * so it is a gap, never zeros passed off as data */
 		e->st.truncated++;
-		if ((uint64_t)off + wire > s->hi)
+		if ((uint64_t)off + wire > s->hi && weft_side_near(s, (uint64_t)off))
 			s->hi = (uint64_t)off + wire;
 	}
 	weft_side_data(e, c, d, (uint64_t)off, data, cap);
@@ -240,7 +248,8 @@ static enum weft_end_reason on_data(struct weft_engine *e, struct weft_conn *c, 
 		weft_side_gap(e, c, d, wire - cap);
 	if (conn_halted(c))
 		return WEFT_END_NONE;
-	if (!(t->flags & TCP_FIN) && (uint64_t)off > s->hi && !wire)
+	if (!(t->flags & TCP_FIN) && (uint64_t)off > s->hi && !wire &&
+	    weft_side_near(s, (uint64_t)off))
 		s->hi = (uint64_t)off; /* a pure ACK's seq: sent up to here */
 	if (t->flags & TCP_FIN)
 		on_fin(e, s, (uint64_t)off + wire);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <time.h>
 #include <cmocka.h>
 #include "weft/weft.h"
@@ -24,6 +25,10 @@ struct side_out {
 	uint64_t gaps[32][2];
 	int ngaps;
 	uint64_t delivered;
+	/* sparse worlds: where each delivery landed, and its first bytes */
+	uint64_t doff[32];
+	char dhead[32][9];
+	int nd;
 };
 
 struct conn_out {
@@ -53,6 +58,7 @@ struct world {
 	enum weft_end_reason end_in_data, end_in_start;
 	uint64_t end_other;
 	int ignore_in_data; /* 1 + the direction to ignore from on_data */
+	bool sparse;        /* streams past the buffer: record deliveries only */
 };
 
 static struct weft_conn *find_conn(struct world *w, uint64_t id)
@@ -102,6 +108,15 @@ static size_t cb_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 			s->len = off + used;
 		s->delivered += used;
 		return used;
+	}
+	if (w->sparse) {
+		assert_int_equal(off, s->len);
+		assert_true(s->nd < 32);
+		s->doff[s->nd] = off;
+		memcpy(s->dhead[s->nd++], data, len < 8 ? len : 8);
+		s->len = off + len;
+		s->delivered += len;
+		return len;
 	}
 	assert_true(off + len <= sizeof(s->buf));
 	/* every delivery continues exactly where the last one or a gap ended
@@ -1055,6 +1070,65 @@ static void t_split_handshake(void **st)
 	world_free(w);
 }
 
+static void t_sparse_past_4gib(void **st)
+{
+	(void)st;
+	/* A transfer of 5.6 GiB captured sparsely: one 8-byte segment every
+	 * 380 MiB, each ACKed by the receiver. Every segment lands at its
+	 * 64-bit offset, the holes between are gaps of exact length, and the
+	 * stream is as long as the last byte. */
+	const uint64_t jump = 380ull << 20;
+	const int n = 16;
+	struct world *w = world_new(NULL, false);
+	w->sparse = true;
+	uint32_t isn = 0xf0000000u;
+	hs(w, isn, 7);
+	char msg[9];
+	for (int k = 0; k < n; k++) {
+		uint64_t off = (uint64_t)k * jump;
+		snprintf(msg, sizeof(msg), "seg%05d", k);
+		feed(w, (struct pk){ C, isn + 1 + (uint32_t)off, 8, ACK | PSH, msg });
+		feed(w, (struct pk){ S, 8, isn + 1 + (uint32_t)(off + 8), ACK });
+	}
+	uint64_t end = (uint64_t)(n - 1) * jump + 8;
+	feed(w, (struct pk){ C, isn + 1 + (uint32_t)end, 8, ACK | FIN });
+	feed(w, (struct pk){ S, 8, isn + 2 + (uint32_t)end, ACK | FIN });
+	assert_int_equal(w->nconn, 1);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	struct side_out *o = &w->c[0].s[C];
+	assert_int_equal(o->nd, n);
+	assert_int_equal(o->ngaps, n - 1);
+	for (int k = 0; k < n; k++) {
+		snprintf(msg, sizeof(msg), "seg%05d", k);
+		assert_int_equal(o->doff[k], (uint64_t)k * jump);
+		assert_string_equal(o->dhead[k], msg);
+		if (k) {
+			assert_int_equal(o->gaps[k - 1][0], (uint64_t)(k - 1) * jump + 8);
+			assert_int_equal(o->gaps[k - 1][1], jump - 8);
+		}
+	}
+	assert_int_equal(w->c[0].st[C].bytes, end);
+	assert_int_equal(w->c[0].st[C].gap_bytes, (uint64_t)(n - 1) * (jump - 8));
+	assert_int_equal(STAT(w, implausible), 0);
+	world_free(w);
+}
+
+static void t_far_unconfirmed(void **st)
+{
+	(void)st;
+	/* 200 MiB ahead with no ACK to confirm it: not believed, no gap */
+	struct world *w = world_new(NULL, false);
+	hs(w, 100, 500);
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "abc" });
+	feed(w, (struct pk){ C, 104 + (200u << 20), 501, ACK | PSH, "forged" });
+	feed(w, (struct pk){ C, 104, 501, ACK | PSH, "def" });
+	finish(w);
+	expect_stream(&w->c[0].s[C], "abcdef");
+	assert_int_equal(w->c[0].s[C].ngaps, 0);
+	assert_int_equal(STAT(w, implausible), 1);
+	world_free(w);
+}
+
 static void end_in_data_case(bool keep, enum weft_end_reason r)
 {
 	struct weft_config cfg;
@@ -1286,6 +1360,8 @@ int main(void)
 		cmocka_unit_test(t_rst_before_synack),
 		cmocka_unit_test(t_no_deaf_tuple),
 		cmocka_unit_test(t_split_handshake),
+		cmocka_unit_test(t_sparse_past_4gib),
+		cmocka_unit_test(t_far_unconfirmed),
 		cmocka_unit_test(t_port_reuse),
 		cmocka_unit_test(t_late_syn),
 		cmocka_unit_test(t_gap_acked),
