@@ -95,6 +95,10 @@ struct weft_conn {
 	uint32_t hash;
 	struct flow_key key;
 	struct weft_conn_info info;
+	/* Last activity on the idle clock (packet time less the clock jumps
+	 * believed since, e->shift): info.last_ns says when, this how long
+	 * ago for the idle timeouts. */
+	uint64_t idle_at;
 	struct side side[2]; /* by enum weft_dir */
 	size_t alloc;        /* bytes counted for this struct */
 	struct weft_engine *eng; /* whose account weft_conn_mem charges */
@@ -115,6 +119,7 @@ struct weft_engine {
 	uint64_t next_id;
 	uint64_t now;
 	uint64_t jump_pending;  /* a far-future time seen once, not yet believed */
+	uint64_t shift;         /* clock jumps believed so far: now - shift is the idle clock */
 	uint64_t next_sweep;
 	struct defrag *defrag;
 	uint64_t frag_mem;   /* defrag's bytes as counted in st.mem_used */
@@ -181,7 +186,7 @@ static inline bool weft_side_near(const struct side *s, uint64_t off)
 /* tcp.c: one packet's news for both sides of c; returns the reason c ends
  * with, or WEFT_END_NONE (the connection layer ends it, never tcp.c). */
 enum weft_end_reason weft_tcp_packet(struct weft_engine *e, struct weft_conn *c,
-				     enum weft_dir d, const struct tcp_seg *t, uint64_t ts);
+				     enum weft_dir d, const struct tcp_seg *t);
 /* A SYN alone (no ACK, no RST) from side d of c: does it start a new
  * connection on the tuple (another ISN), rather than belong to c? */
 bool weft_tcp_new_syn(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t);

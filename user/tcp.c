@@ -264,13 +264,9 @@ static enum weft_end_reason on_data(struct weft_engine *e, struct weft_conn *c, 
 }
 
 enum weft_end_reason weft_tcp_packet(struct weft_engine *e, struct weft_conn *c,
-				     enum weft_dir d, const struct tcp_seg *t, uint64_t ts)
+				     enum weft_dir d, const struct tcp_seg *t)
 {
 	struct side *s = &c->side[d];
-	/* a packet stamped in the past is still a sign of life, never a
-	 * reason to move last before what was already seen */
-	if (ts > c->info.last_ns)
-		c->info.last_ns = ts;
 	s->st.packets++;
 	if (t->flags & TCP_RST)
 		return on_rst(e, c, d, t);

@@ -1129,6 +1129,37 @@ static void t_far_unconfirmed(void **st)
 	world_free(w);
 }
 
+static void t_clock_jump(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 100, 500);
+	feed(w, (struct pk){ C, 1000, 1, ACK | PSH, "x", .cport = 40001 }); /* another, midstream */
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "ab" });
+	/* captures stitched from several days: three days later, the first
+	 * packet and the one that confirms the jump, then the other
+	 * connection: none of them idled out across the jump */
+	w->ts += 3 * 86400 * NS;
+	uint64_t after = w->ts;
+	feed(w, (struct pk){ C, 103, 501, ACK | PSH, "cd" });
+	feed(w, (struct pk){ S, 501, 105, ACK | PSH, "xy" });
+	feed(w, (struct pk){ C, 1001, 1, ACK | PSH, "z", .cport = 40001 });
+	feed(w, (struct pk){ C, 105, 503, ACK | PSH, "ef" });
+	/* and the idle timeout still holds in the new epoch */
+	w->ts += 301 * NS;
+	feed(w, (struct pk){ C, 1, 1, ACK | PSH, "q", .cport = 40002 });
+	assert_int_equal(w->nconn, 3);
+	assert_int_equal(w->c[0].end, WEFT_END_IDLE);
+	assert_int_equal(w->c[1].end, WEFT_END_IDLE);
+	expect_stream(&w->c[0].s[C], "abcdef");
+	expect_stream(&w->c[0].s[S], "xy");
+	expect_stream(&w->c[1].s[C], "xz");
+	assert_true(w->c[0].info.last_ns > after);
+	assert_int_equal(STAT(w, time_jumps), 1);
+	finish(w);
+	world_free(w);
+}
+
 static void end_in_data_case(bool keep, enum weft_end_reason r)
 {
 	struct weft_config cfg;
@@ -1384,6 +1415,7 @@ int main(void)
 		cmocka_unit_test(t_bare_fin_midstream),
 		cmocka_unit_test(t_forged_lengths),
 		cmocka_unit_test(t_time_back),
+		cmocka_unit_test(t_clock_jump),
 		cmocka_unit_test(t_end_in_callback),
 		cmocka_unit_test(t_frag_flood_memcap),
 		cmocka_unit_test(t_frag_expire_by_time),
