@@ -32,6 +32,9 @@
  * it (a sparse capture of a long transfer: jumps of hundreds of MiB, each
  * ACKed). Beyond it, even an ACK is not enough: TCP's window stops here. */
 #define FAR_AHEAD (1ull << 30)
+/* Delivered bytes kept, until the receiver ACKs them, to tell a
+ * retransmission that differs from them (a conflict over delivered data). */
+#define KEEP_MAX (16u << 10)
 #define FLOAT_MAX_SEGS 8
 #define FLOAT_MAX_BYTES (256u << 10)
 
@@ -67,6 +70,12 @@ struct side {
 	uint8_t *app;
 	size_t app_len, app_cap;
 	uint64_t app_off;
+	/* delivered bytes [kept_off, kept_off + kept_len) the receiver has
+	 * not acknowledged yet (at most KEEP_MAX), to compare retransmissions
+	 * with: they are never rewritten, a difference is counted */
+	uint8_t *kept;
+	uint32_t kept_len, kept_cap;
+	uint64_t kept_off;
 	struct gapset declared; /* gaps declared, for bytes that come late */
 	struct weft_dir_stats st;
 };
@@ -191,8 +200,8 @@ enum weft_end_reason weft_tcp_packet(struct weft_engine *e, struct weft_conn *c,
  * connection on the tuple (another ISN), rather than belong to c? */
 bool weft_tcp_new_syn(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t);
 /* A packet from side d on c, which has ended: does it start a new
- * connection (bytes past where c's side stopped, another SYN) rather than
- * straggle after c (a retransmission, an ACK, an RST)? */
+ * connection (bytes far from c's sequence space, another SYN) rather than
+ * straggle after c (a retransmission, bytes in flight, an ACK, an RST)? */
 bool weft_tcp_after_end(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t);
 /* The idle class an open connection's TCP state puts it in. */
 enum lru_class weft_tcp_class(const struct weft_conn *c);

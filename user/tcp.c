@@ -332,12 +332,15 @@ bool weft_tcp_after_end(const struct weft_conn *c, enum weft_dir d, const struct
 		return false; /* not wanted: the rest of it is no new connection */
 	if (!s->started)
 		return true; /* a side that never sent: this is new */
-	/* bytes inside what the side sent (its FIN, or where it stopped) are
-	 * retransmissions; bytes past it are a stream picked up midstream */
+	/* bytes in the side's own sequence space, near where it stopped, are
+	 * retransmissions or were in flight when it ended: its receiver has
+	 * no connection to take them into (tcpflow keeps them in the old
+	 * file, tshark in the old stream). Bytes elsewhere are another
+	 * connection, its SYN unseen: picked up midstream. */
 	uint64_t end = s->fin ? s->fin_off : s->next;
 	int64_t at = weft_seq_off(s, t->seq);
-	return !(at + (int64_t)t->wirelen <= (int64_t)end &&
-		 at + (int64_t)MAX_AHEAD >= (int64_t)end);
+	return at + (int64_t)t->wirelen + (int64_t)MAX_AHEAD < (int64_t)end ||
+	       at > (int64_t)(end + MAX_AHEAD);
 }
 
 enum lru_class weft_tcp_class(const struct weft_conn *c)

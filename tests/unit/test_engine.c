@@ -312,6 +312,16 @@ static void expect_stream(struct side_out *s, const char *want)
 
 /* ---- cases ---- */
 
+static uint64_t stat_of(struct world *w, size_t field_off)
+{
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	uint64_t v;
+	memcpy(&v, (const uint8_t *)&s + field_off, sizeof(v));
+	return v;
+}
+#define STAT(w, f) stat_of(w, offsetof(struct weft_stats, f))
+
 static void t_in_order_fin(void **st)
 {
 	(void)st;
@@ -382,6 +392,36 @@ static void conflict_case(enum weft_overlap pol, const char *want)
 
 static void t_conflict_first(void **st) { (void)st; conflict_case(WEFT_OVERLAP_FIRST, "aaaaXXXXZZ"); }
 static void t_conflict_last(void **st) { (void)st; conflict_case(WEFT_OVERLAP_LAST, "aaaaYYZZZZ"); }
+
+static void delivered_conflict_case(enum weft_overlap pol)
+{
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.overlap = pol;
+	struct world *w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, ACK, "aaaa" });
+	feed(w, (struct pk){ C, 5, 1, ACK, "bbbb" });
+	/* over delivered bytes: 2 differ, 4 are the same; across the end,
+	 * 2 new bytes follow */
+	feed(w, (struct pk){ C, 3, 1, ACK, "XXbbbbcc" });
+	/* an exact copy: no conflict */
+	feed(w, (struct pk){ C, 1, 1, ACK, "aaaa" });
+	finish(w);
+	/* delivered bytes are never rewritten, whatever the policy */
+	expect_stream(&w->c[0].s[C], "aaaabbbbcc");
+	assert_int_equal(w->c[0].st[C].conflicts, 2);
+	assert_int_equal(w->c[0].st[C].retrans, 6 + 4);
+	assert_int_equal(STAT(w, conflicts), 2);
+	world_free(w);
+}
+
+static void t_conflict_delivered(void **st)
+{
+	(void)st;
+	delivered_conflict_case(WEFT_OVERLAP_FIRST);
+	delivered_conflict_case(WEFT_OVERLAP_LAST);
+}
 
 static void wrap_case(uint32_t back)
 {
@@ -941,15 +981,6 @@ static void t_time_back(void **st)
 	world_free(w);
 }
 
-static uint64_t stat_of(struct world *w, size_t field_off)
-{
-	struct weft_stats s;
-	weft_engine_stats(w->e, &s);
-	uint64_t v;
-	memcpy(&v, (const uint8_t *)&s + field_off, sizeof(v));
-	return v;
-}
-#define STAT(w, f) stat_of(w, offsetof(struct weft_stats, f))
 
 static void t_rst_outside_window(void **st)
 {
@@ -1027,11 +1058,13 @@ static void t_no_deaf_tuple(void **st)
 	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "request" });
 	feed(w, (struct pk){ S, 501, 108, ACK | PSH, "response" });
 	feed(w, (struct pk){ S, 501, 108, ACK | PSH, "response" }); /* seen again */
-	/* the server's real RST ends it; the client's bytes after it are a
-	 * new connection picked up midstream; its old bytes are stragglers */
+	/* the server's real RST ends it; its old bytes and bytes in flight
+	 * are stragglers; bytes in another sequence space are a new
+	 * connection picked up midstream */
 	feed(w, (struct pk){ S, 509, 108, RST | ACK });
 	feed(w, (struct pk){ C, 101, 509, ACK | PSH, "request" });
-	feed(w, (struct pk){ C, 108, 509, ACK | PSH, "more" });
+	feed(w, (struct pk){ C, 108, 509, ACK | PSH, "in flight" });
+	feed(w, (struct pk){ C, 0x80000000u, 7000, ACK | PSH, "more" });
 	finish(w);
 	assert_int_equal(w->nconn, 3);
 	assert_int_equal(w->c[0].end, WEFT_END_RST);
@@ -1042,7 +1075,7 @@ static void t_no_deaf_tuple(void **st)
 	assert_true(w->c[2].info.midstream);
 	assert_int_equal(w->c[2].info.client.port, 40000);
 	expect_stream(&w->c[2].s[C], "more");
-	assert_int_equal(STAT(w, late_packets), 1);
+	assert_int_equal(STAT(w, late_packets), 2);
 	world_free(w);
 }
 
@@ -1379,6 +1412,7 @@ int main(void)
 		cmocka_unit_test(t_partial_overlaps),
 		cmocka_unit_test(t_conflict_first),
 		cmocka_unit_test(t_conflict_last),
+		cmocka_unit_test(t_conflict_delivered),
 		cmocka_unit_test(t_wrap),
 		cmocka_unit_test(t_midstream),
 		cmocka_unit_test(t_midstream_reordered_start),
