@@ -346,6 +346,12 @@ void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 	/* far ahead: held until an ACK confirms it, and not yet proof that
 	 * the side sent that much */
 	bool far = !s->floating && !weft_side_near(s, off);
+	if (far && off > weft_side_ref(s) + FAR_AHEAD) {
+		/* past any window: a corrupt or forged sequence number */
+		if (len && !s->done)
+			e->st.implausible++;
+		return;
+	}
 	if (far && end > s->far)
 		s->far = end;
 	else if (!far && end > s->hi)
@@ -370,10 +376,6 @@ void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 		insert(e, c, d, off, data, len);
 		if (first(s) && (s->held.count >= FLOAT_MAX_SEGS || s->buffered >= FLOAT_MAX_BYTES))
 			weft_side_anchor(e, c, d, first(s)->off);
-		return;
-	}
-	if (far && off > weft_side_ref(s) + FAR_AHEAD) {
-		e->st.implausible++;
 		return;
 	}
 	uint64_t depth = e->cfg.depth;
