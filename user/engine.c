@@ -167,6 +167,26 @@ static uint64_t class_timeout(const struct weft_engine *e, int cls)
 	}
 }
 
+/* The idle clock: packet time with the clock jumps believed so far taken
+ * out, so time a capture skipped (files stitched from several days) is
+ * no time idle. */
+static uint64_t idle_clock(const struct weft_engine *e, uint64_t t)
+{
+	return t > e->shift ? t - e->shift : 0;
+}
+
+/* A packet (or a source's word) says c was alive: at packet time ts for
+ * the report, at believed time now for the idle timeouts. Neither goes
+ * back: a packet stamped in the past is still a sign of life. */
+static void conn_seen(struct weft_engine *e, struct weft_conn *c, uint64_t ts, uint64_t now)
+{
+	if (ts > c->info.last_ns)
+		c->info.last_ns = ts;
+	uint64_t at = idle_clock(e, now);
+	if (at > c->idle_at)
+		c->idle_at = at;
+}
+
 static size_t sweep_some(struct weft_engine *e, uint64_t now, size_t max)
 {
 	size_t done = 0;
@@ -177,7 +197,7 @@ static size_t sweep_some(struct weft_engine *e, uint64_t now, size_t max)
 	for (int cls = 0; cls < LRU__COUNT; cls++) {
 		uint64_t to = class_timeout(e, cls);
 		struct weft_conn *c;
-		while ((c = e->lru[cls].head) && c->info.last_ns + to <= e->now) {
+		while ((c = e->lru[cls].head) && c->idle_at + to <= idle_clock(e, e->now)) {
 			if (done++ == max)
 				return max; /* more to do: the caller comes back */
 			uint64_t seen;
@@ -186,7 +206,7 @@ static size_t sweep_some(struct weft_engine *e, uint64_t now, size_t max)
 			} else if (e->cb.last_seen && e->cb.last_seen(e->cb.ctx, c, &seen) &&
 				   seen > c->info.last_ns && seen + to > e->now) {
 				/* alive where the engine cannot see it: to the back */
-				c->info.last_ns = seen;
+				conn_seen(e, c, seen, seen);
 				weft_lru_touch(e, c, (enum lru_class)cls);
 			} else {
 				weft_conn_end_now(e, c, WEFT_END_IDLE);
@@ -219,7 +239,7 @@ static struct weft_conn *oldest_open(struct weft_engine *e)
 	struct weft_conn *best = NULL;
 	for (int cls = 0; cls < LRU_CLOSED; cls++) {
 		struct weft_conn *c = e->lru[cls].head;
-		if (c && (!best || c->info.last_ns < best->info.last_ns))
+		if (c && (!best || c->idle_at < best->idle_at))
 			best = c;
 	}
 	return best;
@@ -270,7 +290,7 @@ static enum lru_class conn_class(const struct weft_conn *c)
 
 static struct weft_conn *conn_new(struct weft_engine *e, const struct flow_key *k,
 				  uint32_t hash, uint8_t src_index, const struct ip_pkt *ip,
-				  const struct tcp_seg *t, uint64_t ts, uint32_t reuse)
+				  const struct tcp_seg *t, uint64_t ts, uint64_t now, uint32_t reuse)
 {
 	while (e->cfg.max_flows && e->st.conns_open >= e->cfg.max_flows) {
 		struct weft_conn *v = oldest_open(e);
@@ -313,6 +333,7 @@ static struct weft_conn *conn_new(struct weft_engine *e, const struct flow_key *
 	memcpy(c->info.server.addr, k->addr[!c->client], 16);
 	c->info.server.port = k->port[!c->client];
 	c->info.first_ns = c->info.last_ns = ts;
+	c->idle_at = idle_clock(e, now);
 	weft_flow_insert(e, c);
 	e->st.conns++;
 	e->st.conns_open++;
@@ -327,8 +348,11 @@ static struct weft_conn *conn_new(struct weft_engine *e, const struct flow_key *
 /* The engine's clock follows packet time, but one packet stamped years
  * ahead (it happens: corrupt records, clock steps) must not idle out every
  * connection. A jump of more than an hour is believed when the next packet
- * confirms it; until then the packet counts at the current time. Time that
- * goes back is kept as it is (the clock never goes back). */
+ * confirms it; until then the packet counts at the current time. A jump
+ * believed is a new epoch, not idle time: the idle clock (e->shift) skips
+ * it, so a connection alive on both sides of it (captures stitched from
+ * several days) goes on as one. Time that goes back is kept as it is (the
+ * clock never goes back). */
 #define JUMP_NS (3600ull * NS)
 static uint64_t packet_time(struct weft_engine *e, uint64_t ts)
 {
@@ -340,6 +364,9 @@ static uint64_t packet_time(struct weft_engine *e, uint64_t ts)
 	}
 	if (e->jump_pending && ts + JUMP_NS >= e->jump_pending &&
 	    ts <= e->jump_pending + JUMP_NS) {
+		/* the first packet past the jump counted at the old time: the
+		 * idle clock resumes there */
+		e->shift += e->jump_pending - e->now;
 		e->jump_pending = 0;
 		e->now = ts;
 		return ts;
@@ -404,9 +431,9 @@ static int feed(struct weft_engine *e, const struct weft_frame *f)
 		enum weft_dir d = src_index == c->client ? WEFT_C2S : WEFT_S2C;
 		if (c->linger && !c->ended && !linger_own(c, d, &t, syn_only))
 			weft_conn_end_now(e, c, WEFT_END_FIN); /* another connection's */
-		if (c->ended && !syn_only) {
+		if (c->ended && !syn_only && !weft_tcp_after_end(c, d, &t)) {
 			e->st.late_packets++;
-			c->info.last_ns = ts > c->info.last_ns ? ts : c->info.last_ns;
+			conn_seen(e, c, ts, ts);
 			weft_lru_touch(e, c, LRU_CLOSED);
 			return 0;
 		}
@@ -424,7 +451,9 @@ static int feed(struct weft_engine *e, const struct weft_frame *f)
 			e->st.late_packets++; /* nothing to follow */
 			return 0;
 		}
-		c = conn_new(e, &k, hash, src_index, &ip, &t, ts, reuse);
+		/* a connection's first packet gives its start its own time,
+		 * believed or not (the first packet past a clock jump) */
+		c = conn_new(e, &k, hash, src_index, &ip, &t, f->ts_ns, ts, reuse);
 		if (!c)
 			return -1;
 	}
@@ -435,7 +464,8 @@ static int feed(struct weft_engine *e, const struct weft_frame *f)
 	t.peer_ack = f->peer_ack;
 	t.peer_fin_valid = f->peer_fin_valid;
 	t.peer_fin = f->peer_fin;
-	enum weft_end_reason r = weft_tcp_packet(e, c, d, &t, ts);
+	conn_seen(e, c, ts, ts);
+	enum weft_end_reason r = weft_tcp_packet(e, c, d, &t);
 	if (r == WEFT_END_FIN && e->cfg.linger_ns && !c->ended && !conn_halted(c)) {
 		c->linger = (uint8_t)r; /* the end waits for late bytes (linger_ns) */
 		weft_lru_touch(e, c, LRU_LINGER);

@@ -27,11 +27,20 @@
 #define MAX_CUT (512u << 10)
 /* No single gap is longer than a sequence jump or a cut can justify. */
 #define MAX_GAP (MAX_AHEAD + MAX_CUT)
+/* Data further ahead than MAX_AHEAD but within this of the stream's
+ * 64-bit position is held, not believed, until the receiver's ACK confirms
+ * it (a sparse capture of a long transfer: jumps of hundreds of MiB, each
+ * ACKed). Beyond it, even an ACK is not enough: TCP's window stops here. */
+#define FAR_AHEAD (1ull << 30)
+/* Delivered bytes kept, until the receiver ACKs them, to tell a
+ * retransmission that differs from them (a conflict over delivered data). */
+#define KEEP_MAX (16u << 10)
 #define FLOAT_MAX_SEGS 8
 #define FLOAT_MAX_BYTES (256u << 10)
 
-/* One direction's reassembly state. Offsets are 64-bit stream offsets;
- * sequence numbers map to them relative to next_seq, modulo 2^32. */
+/* One direction's reassembly state. Offsets are 64-bit stream offsets; a
+ * sequence number maps to the offset nearest the side's 64-bit position
+ * (weft_side_ref), so the wrap count survives sparse jumps past 4 GiB. */
 struct side {
 	bool started;        /* offset 0 is known */
 	bool syn;
@@ -45,6 +54,7 @@ struct side {
 	uint64_t next;       /* everything before is delivered or a gap */
 	uint64_t fin_off;
 	uint64_t hi;         /* highest offset this side is known to have sent */
+	uint64_t far;        /* end of data held past MAX_AHEAD, not yet ACKed */
 	uint64_t acked;      /* highest offset the peer acknowledged */
 	bool ack_valid;
 	/* Before this side starts: the latest ACK the peer sent for it, the
@@ -60,6 +70,12 @@ struct side {
 	uint8_t *app;
 	size_t app_len, app_cap;
 	uint64_t app_off;
+	/* delivered bytes [kept_off, kept_off + kept_len) the receiver has
+	 * not acknowledged yet (at most KEEP_MAX), to compare retransmissions
+	 * with: they are never rewritten, a difference is counted */
+	uint8_t *kept;
+	uint32_t kept_len, kept_cap;
+	uint64_t kept_off;
 	struct gapset declared; /* gaps declared, for bytes that come late */
 	struct weft_dir_stats st;
 };
@@ -91,6 +107,10 @@ struct weft_conn {
 	uint32_t hash;
 	struct flow_key key;
 	struct weft_conn_info info;
+	/* Last activity on the idle clock (packet time less the clock jumps
+	 * believed since, e->shift): info.last_ns says when, this how long
+	 * ago for the idle timeouts. */
+	uint64_t idle_at;
 	struct side side[2]; /* by enum weft_dir */
 	size_t alloc;        /* bytes counted for this struct */
 	struct weft_engine *eng; /* whose account weft_conn_mem charges */
@@ -111,6 +131,7 @@ struct weft_engine {
 	uint64_t next_id;
 	uint64_t now;
 	uint64_t jump_pending;  /* a far-future time seen once, not yet believed */
+	uint64_t shift;         /* clock jumps believed so far: now - shift is the idle clock */
 	uint64_t next_sweep;
 	struct defrag *defrag;
 	uint64_t frag_mem;   /* defrag's bytes as counted in st.mem_used */
@@ -149,19 +170,42 @@ void weft_side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, 
 void weft_side_free(struct weft_engine *e, struct side *s);
 void weft_side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t at);
 
+/* The side's 64-bit position: the furthest offset believed (delivered,
+ * sent or acknowledged). Sequence numbers are read as the offset within
+ * 2^31 of it, so a stream keeps its wrap count however sparse the capture. */
+static inline uint64_t weft_side_ref(const struct side *s)
+{
+	uint64_t r = s->next > s->hi ? s->next : s->hi;
+	return s->ack_valid && s->acked > r ? s->acked : r;
+}
+
 /* Offset of sequence number seq on side s (which must have started). */
 static inline int64_t weft_seq_off(const struct side *s, uint32_t seq)
 {
-	return (int64_t)s->next + (int32_t)(seq - s->next_seq);
+	uint64_t ref = weft_side_ref(s);
+	uint32_t ref_seq = s->next_seq + (uint32_t)(ref - s->next);
+	return (int64_t)ref + (int32_t)(seq - ref_seq);
+}
+
+/* Is offset off close enough to what the receiver has or acknowledged to
+ * be believed without more (data, a FIN, a sequence number)? */
+static inline bool weft_side_near(const struct side *s, uint64_t off)
+{
+	uint64_t base = s->ack_valid && s->acked > s->next ? s->acked : s->next;
+	return off <= base + MAX_AHEAD;
 }
 
 /* tcp.c: one packet's news for both sides of c; returns the reason c ends
  * with, or WEFT_END_NONE (the connection layer ends it, never tcp.c). */
 enum weft_end_reason weft_tcp_packet(struct weft_engine *e, struct weft_conn *c,
-				     enum weft_dir d, const struct tcp_seg *t, uint64_t ts);
+				     enum weft_dir d, const struct tcp_seg *t);
 /* A SYN alone (no ACK, no RST) from side d of c: does it start a new
  * connection on the tuple (another ISN), rather than belong to c? */
 bool weft_tcp_new_syn(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t);
+/* A packet from side d on c, which has ended: does it start a new
+ * connection (bytes far from c's sequence space, another SYN) rather than
+ * straggle after c (a retransmission, bytes in flight, an ACK, an RST)? */
+bool weft_tcp_after_end(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t);
 /* The idle class an open connection's TCP state puts it in. */
 enum lru_class weft_tcp_class(const struct weft_conn *c);
 /* Ask the source what it knows of direction d's ACK and FIN (at the end). */

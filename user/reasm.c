@@ -47,8 +47,92 @@ static void app_drop(struct weft_engine *e, struct side *s)
 	s->app_len = s->app_cap = 0;
 }
 
+static void kept_drop(struct weft_engine *e, struct side *s)
+{
+	if (s->kept)
+		weft_mem_add(e, -(int64_t)(s->kept_cap + ALLOC_OVERHEAD));
+	free(s->kept);
+	s->kept = NULL;
+	s->kept_len = s->kept_cap = 0;
+}
+
+/* Forget the first n kept bytes. */
+static void kept_trim(struct side *s, uint32_t n)
+{
+	memmove(s->kept, s->kept + n, s->kept_len - n);
+	s->kept_len -= n;
+	s->kept_off += n;
+}
+
+/* Keep delivered bytes [off, off+len) while the receiver has not ACKed
+ * them. Only for a side whose receiver's ACKs are seen: without them
+ * nothing would ever let the bytes go. Room is made by dropping what was
+ * ACKed, else the oldest half: amortized, each byte is moved a few times. */
+static void kept_add(struct weft_engine *e, struct side *s, uint64_t off, const uint8_t *data,
+		     uint32_t len)
+{
+	if (!s->ack_valid || !len) {
+		s->kept_len = 0;
+		return;
+	}
+	/* a gap before, or all of it ACKed (the usual case: no copy moves):
+	 * start over here */
+	if (!s->kept_len || off != s->kept_off + s->kept_len ||
+	    s->acked >= s->kept_off + s->kept_len) {
+		s->kept_len = 0;
+		s->kept_off = off;
+	}
+	if (len > KEEP_MAX) {
+		data += len - KEEP_MAX;
+		s->kept_off += s->kept_len + (len - KEEP_MAX);
+		s->kept_len = 0;
+		len = KEEP_MAX;
+	}
+	if (s->kept_len + len > KEEP_MAX) {
+		uint64_t acked = s->acked > s->kept_off ? s->acked - s->kept_off : 0;
+		uint32_t n = acked < s->kept_len ? (uint32_t)acked : s->kept_len;
+		if (s->kept_len - n + len > KEEP_MAX / 2 && n < s->kept_len / 2)
+			n = s->kept_len / 2;
+		if (s->kept_len - n + len > KEEP_MAX)
+			n = s->kept_len - (KEEP_MAX - len);
+		kept_trim(s, n);
+	}
+	if (s->kept_len + len > s->kept_cap) {
+		uint32_t nc = s->kept_cap ? s->kept_cap : 4096;
+		while (nc < s->kept_len + len)
+			nc *= 2;
+		uint8_t *nb = realloc(s->kept, nc);
+		if (!nb) { /* nothing to compare with: conflicts go uncounted */
+			e->st.alloc_failures++;
+			s->kept_len = 0;
+			return;
+		}
+		weft_mem_add(e, (int64_t)(nc - s->kept_cap) + (s->kept ? 0 : ALLOC_OVERHEAD));
+		s->kept = nb;
+		s->kept_cap = nc;
+	}
+	memcpy(s->kept + s->kept_len, data, len);
+	s->kept_len += len;
+}
+
+/* Bytes seen again over delivered ones: those that differ from what was
+ * delivered are conflicts. Delivered bytes stay as they were, whatever
+ * the overlap policy (the reader has them already). */
+static void kept_compare(struct weft_engine *e, struct side *s, uint64_t off, const uint8_t *data,
+			 uint64_t len)
+{
+	uint64_t lo = off > s->kept_off ? off : s->kept_off;
+	uint64_t hi = off + len < s->kept_off + s->kept_len ? off + len : s->kept_off + s->kept_len;
+	uint64_t diff = 0;
+	for (uint64_t i = lo; i < hi; i++)
+		diff += data[i - off] != s->kept[i - s->kept_off];
+	s->st.conflicts += diff;
+	e->st.conflicts += diff;
+}
+
 void weft_side_free(struct weft_engine *e, struct side *s)
 {
+	kept_drop(e, s);
 	weft_mem_add(e, -(int64_t)weft_gapset_mem(&s->declared));
 	weft_gapset_free(&s->declared);
 	free_segs(e, s);
@@ -74,6 +158,7 @@ static void emit(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 	struct side *s = &c->side[d];
 	if (s->st.ignored || !len)
 		return;
+	kept_add(e, s, off, data, len);
 	if (s->resync && e->cb.on_resync) {
 		ssize_t i = e->cb.on_resync(e->cb.ctx, c, d, data, len);
 		if (i < 0 || (size_t)i > len) {
@@ -135,11 +220,13 @@ void weft_side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, 
 {
 	struct side *s = &c->side[d];
 	uint64_t depth = e->cfg.depth;
-	if (len > MAX_GAP) {
-		/* Every caller bounds its gap by MAX_AHEAD (sequence jumps) or
-		 * MAX_CUT (one packet's missing tail); anything longer is a bug
-		 * or a forged length, and no capture justifies it: the side
-		 * stops here rather than claim bytes nobody can show. */
+	bool acked = s->ack_valid && s->next + len <= s->acked;
+	if (len > MAX_GAP && !acked) {
+		/* Every caller bounds its gap by MAX_AHEAD (sequence jumps),
+		 * MAX_CUT (one packet's missing tail) or the receiver's ACK;
+		 * anything longer is a bug or a forged length, and no capture
+		 * justifies it: the side stops here rather than claim bytes
+		 * nobody can show. */
 		e->st.implausible++;
 		free_segs(e, s);
 		s->done = true;
@@ -256,12 +343,25 @@ void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 {
 	struct side *s = &c->side[d];
 	uint64_t end = off + len;
-	if (end > s->hi)
+	/* far ahead: held until an ACK confirms it, and not yet proof that
+	 * the side sent that much */
+	bool far = !s->floating && !weft_side_near(s, off);
+	if (far && off > weft_side_ref(s) + FAR_AHEAD) {
+		/* past any window: a corrupt or forged sequence number */
+		if (len && !s->done)
+			e->st.implausible++;
+		return;
+	}
+	if (far && end > s->far)
+		s->far = end;
+	else if (!far && end > s->hi)
 		s->hi = end;
 	if (!len)
 		return;
 	if (!s->floating && off < s->next) {
 		uint64_t below = (end < s->next ? end : s->next) - off;
+		if (s->kept_len)
+			kept_compare(e, s, off, data, below);
 		below -= side_late(e, c, d, off, data, below);
 		s->st.retrans += below;
 		if (end <= s->next)
@@ -276,10 +376,6 @@ void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 		insert(e, c, d, off, data, len);
 		if (first(s) && (s->held.count >= FLOAT_MAX_SEGS || s->buffered >= FLOAT_MAX_BYTES))
 			weft_side_anchor(e, c, d, first(s)->off);
-		return;
-	}
-	if (off > s->next + MAX_AHEAD) {
-		e->st.implausible++;
 		return;
 	}
 	uint64_t depth = e->cfg.depth;

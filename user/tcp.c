@@ -9,15 +9,23 @@
 #include "engine_int.h"
 
 /* The one ACK update: the receiver of side s says it has every byte
- * before ack. Believed within a sequence jump of the stream, and only
+ * before ack. Believed within a sequence jump of what the side was seen
+ * sending (data held far ahead included: the ACK confirms it), and only
  * forward. */
 static void side_ack(struct side *s, uint32_t ack)
 {
 	int64_t a = weft_seq_off(s, ack);
-	if (a >= 0 && (uint64_t)a <= s->next + MAX_AHEAD && (!s->ack_valid || (uint64_t)a > s->acked)) {
-		s->acked = (uint64_t)a;
-		s->ack_valid = true;
-	}
+	uint64_t top = s->next > s->hi ? s->next : s->hi;
+	if (s->far > top)
+		top = s->far;
+	if (a < 0 || (uint64_t)a > top + MAX_AHEAD || (s->ack_valid && (uint64_t)a <= s->acked))
+		return;
+	s->acked = (uint64_t)a;
+	s->ack_valid = true;
+	/* far data the receiver has: the side did send it */
+	uint64_t sent = s->far < s->acked ? s->far : s->acked;
+	if (sent > s->hi)
+		s->hi = sent;
 }
 
 /* The source saw the FIN of side s pass at sequence number seq, though
@@ -28,7 +36,7 @@ static void side_fin_at(struct side *s, uint32_t seq)
 	if (!s->started || s->floating || s->fin)
 		return;
 	int64_t f = weft_seq_off(s, seq);
-	if (f >= 0 && (uint64_t)f >= s->next && (uint64_t)f <= s->next + MAX_AHEAD) {
+	if (f >= 0 && (uint64_t)f >= s->next && weft_side_near(s, (uint64_t)f)) {
 		s->fin = true;
 		s->fin_off = (uint64_t)f;
 		if (s->fin_off > s->hi)
@@ -67,8 +75,58 @@ static void start_midstream(struct side *s, uint32_t data_seq)
 	}
 }
 
-static enum weft_end_reason on_rst(struct side *s, const struct tcp_seg *t)
+/* Side d has sent nothing yet while its peer opened with a SYN: the peer
+ * is in SYN-SENT, and only a SYN (or an RST that acknowledges its SYN)
+ * from d means anything to it. */
+static bool awaits_syn(const struct weft_conn *c, enum weft_dir d)
 {
+	const struct side *s = &c->side[d], *p = &c->side[!d];
+	return !s->started && !s->syn && !s->pre_ack_valid && p->syn;
+}
+
+/* How far past the receiver's last ACK an RST may land and still count,
+ * when the capture shows no window: real windows rarely exceed it, and an
+ * evasive reset with a guessed sequence number rarely falls inside it. */
+#define RST_WINDOW (1ull << 20)
+
+/* Would the receiver of side d accept an RST with these numbers? Within
+ * the window of what it acknowledged (RFC 5961's rule, as Suricata and
+ * Zeek apply it); in answer to a SYN, only if it acknowledges that SYN
+ * (RFC 793's SYN-SENT rule); a side nobody has seen or acknowledged
+ * leaves nothing to check against, so its RST counts. */
+static bool rst_in_window(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t)
+{
+	const struct side *s = &c->side[d], *p = &c->side[!d];
+	if (!s->started) {
+		if (s->pre_ack_valid)
+			return (uint32_t)(t->seq - s->pre_ack) <= RST_WINDOW;
+		if (awaits_syn(c, d))
+			return (t->flags & TCP_ACK) && t->ack == p->isn + 1;
+		return true;
+	}
+	int64_t off = weft_seq_off(s, t->seq);
+	if (s->floating) /* provisional offsets: near what it was seen sending */
+		return off + (int64_t)RST_WINDOW >= (int64_t)s->hi &&
+		       off <= (int64_t)(s->hi + RST_WINDOW);
+	if (s->ack_valid && off == (int64_t)s->acked)
+		return true; /* exactly the byte the receiver said it expects */
+	/* below what the sender was seen sending: stale or forged (a tap sees
+	 * what reaches the receiver); far above: not a sequence number this
+	 * sender could use */
+	uint64_t top = s->ack_valid && s->acked > s->next ? s->acked : s->next;
+	if (s->hi > top)
+		top = s->hi;
+	return off >= (int64_t)s->next && (uint64_t)off <= top + RST_WINDOW;
+}
+
+static enum weft_end_reason on_rst(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
+				   const struct tcp_seg *t)
+{
+	struct side *s = &c->side[d];
+	if (!rst_in_window(c, d, t)) {
+		e->st.rst_ignored++; /* the receiver would drop it: so does the engine */
+		return WEFT_END_NONE;
+	}
 	/* a RST's sequence number tells how far this side had sent */
 	if (s->started) {
 		int64_t off = weft_seq_off(s, t->seq);
@@ -142,9 +200,10 @@ static void on_fin(struct weft_engine *e, struct side *s, uint64_t fin_off)
 {
 	if (s->fin)
 		return;
-	if (!s->floating && fin_off > s->next + MAX_AHEAD) {
+	if (!s->floating && (fin_off < s->next || !weft_side_near(s, fin_off))) {
 		/* outside any window the receiver could have: a forged or
-		 * corrupt FIN must not stretch the stream to it */
+		 * corrupt FIN must neither cut the stream short of bytes the
+		 * receiver already has nor stretch it */
 		e->st.implausible++;
 		return;
 	}
@@ -179,7 +238,7 @@ static enum weft_end_reason on_data(struct weft_engine *e, struct weft_conn *c, 
 		/* snaplen cut the payload: the rest was sent but is not here,
 		 * so it is a gap, never zeros passed off as data */
 		e->st.truncated++;
-		if ((uint64_t)off + wire > s->hi)
+		if ((uint64_t)off + wire > s->hi && weft_side_near(s, (uint64_t)off))
 			s->hi = (uint64_t)off + wire;
 	}
 	weft_side_data(e, c, d, (uint64_t)off, data, cap);
@@ -189,7 +248,8 @@ static enum weft_end_reason on_data(struct weft_engine *e, struct weft_conn *c, 
 		weft_side_gap(e, c, d, wire - cap);
 	if (conn_halted(c))
 		return WEFT_END_NONE;
-	if (!(t->flags & TCP_FIN) && (uint64_t)off > s->hi && !wire)
+	if (!(t->flags & TCP_FIN) && (uint64_t)off > s->hi && !wire &&
+	    weft_side_near(s, (uint64_t)off))
 		s->hi = (uint64_t)off; /* a pure ACK's seq: sent up to here */
 	if (t->flags & TCP_FIN)
 		on_fin(e, s, (uint64_t)off + wire);
@@ -204,23 +264,24 @@ static enum weft_end_reason on_data(struct weft_engine *e, struct weft_conn *c, 
 }
 
 enum weft_end_reason weft_tcp_packet(struct weft_engine *e, struct weft_conn *c,
-				     enum weft_dir d, const struct tcp_seg *t, uint64_t ts)
+				     enum weft_dir d, const struct tcp_seg *t)
 {
 	struct side *s = &c->side[d];
-	/* a packet stamped in the past is still a sign of life, never a
-	 * reason to move last before what was already seen */
-	if (ts > c->info.last_ns)
-		c->info.last_ns = ts;
 	s->st.packets++;
 	if (t->flags & TCP_RST)
-		return on_rst(s, t);
+		return on_rst(e, c, d, t);
 	if (t->peer_ack_valid && s->started && !s->floating)
 		side_ack(s, t->peer_ack); /* the receiver's pure ACKs, kept by the source */
 	if (t->peer_fin_valid)
 		side_fin_at(&c->side[!d], t->peer_fin);
 	uint32_t data_seq = (t->flags & TCP_SYN) ? on_syn(e, c, d, t) : t->seq;
-	if (!s->started && (t->wirelen || (t->flags & TCP_FIN)))
+	if (!s->started && !t->wirelen && (t->flags & TCP_FIN) && awaits_syn(c, d)) {
+		/* a bare FIN where the receiver waits for a SYN-ACK: it has no
+		 * window to put it in (an evasion's FIN with seq 0) */
+		e->st.implausible++;
+	} else if (!s->started && (t->wirelen || (t->flags & TCP_FIN))) {
 		start_midstream(s, data_seq);
+	}
 	if (t->flags & TCP_ACK)
 		on_ack(e, c, d, t);
 	if (s->started && !conn_halted(c)) {
@@ -251,8 +312,35 @@ bool weft_tcp_new_syn(const struct weft_conn *c, enum weft_dir d, const struct t
 	}
 	if (!s->started && s->pre_ack_valid && (uint32_t)(s->pre_ack - (t->seq + 1)) <= MAX_AHEAD)
 		return false; /* the peer already acknowledged this SYN */
+	if (!s->started && !s->syn && c->side[!d].syn)
+		return false; /* the answer to the peer's SYN: a split handshake
+			       * (or simultaneous open), one connection */
 	/* a connection that has seen nothing yet takes the SYN as its own */
 	return s->started || c->side[!d].started;
+}
+
+bool weft_tcp_after_end(const struct weft_conn *c, enum weft_dir d, const struct tcp_seg *t)
+{
+	const struct side *s = &c->side[d];
+	if (t->flags & TCP_RST)
+		return false; /* nothing follows an RST */
+	if (t->flags & TCP_SYN)
+		return !(s->syn && s->isn == t->seq); /* its own SYN again: a straggler */
+	if (!t->wirelen)
+		return false; /* an ACK or bare FIN: no bytes to follow */
+	if (s->st.depth_reached || s->st.ignored || c->info.end == WEFT_END_MANUAL)
+		return false; /* not wanted: the rest of it is no new connection */
+	if (!s->started)
+		return true; /* a side that never sent: this is new */
+	/* bytes in the side's own sequence space, near where it stopped, are
+	 * retransmissions or were in flight when it ended: its receiver has
+	 * no connection to take them into (tcpflow keeps them in the old
+	 * file, tshark in the old stream). Bytes elsewhere are another
+	 * connection, its SYN unseen: picked up midstream. */
+	uint64_t end = s->fin ? s->fin_off : s->next;
+	int64_t at = weft_seq_off(s, t->seq);
+	return at + (int64_t)t->wirelen + (int64_t)MAX_AHEAD < (int64_t)end ||
+	       at > (int64_t)(end + MAX_AHEAD);
 }
 
 enum lru_class weft_tcp_class(const struct weft_conn *c)

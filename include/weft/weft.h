@@ -227,9 +227,10 @@ struct weft_stats {
 	uint64_t frag_expired;    /* datagrams in progress past frag_timeout_ns */
 	uint64_t frag_evicted;    /* ... dropped, oldest first, for the memory cap */
 	uint64_t conns, conns_open, conns_max_open;
-	uint64_t late_packets;    /* non-SYN packets on an ended connection */
+	uint64_t late_packets;    /* packets of an ended connection that bring nothing new */
 	uint64_t implausible;     /* data too far ahead of its stream to be real */
 	uint64_t time_jumps;      /* packets stamped far ahead, not believed */
+	uint64_t rst_ignored;     /* RSTs outside the receiver's window (not an end) */
 	uint64_t delivered_bytes, gap_bytes, gaps, conflicts;
 	uint64_t late_bytes;      /* bytes that filled a declared gap (gap_bytes is net of them) */
 	uint64_t ends[WEFT_END__COUNT];

@@ -22,6 +22,13 @@ itself (never assumed from the capture's name):
             connection (reason idle) and named the rest cN.
   tshark    tcpflow disagrees with tshark's follow output and weft agrees.
   rst       weft ends a connection at its RST; tcpflow keeps what came after.
+  overlap   bytes sent twice with different content: tcpflow writes the
+            last copy, weft keeps the one it delivered first and counts the
+            difference (conflicts); outside weft's gaps the files differ in
+            no more bytes than weft counted.
+  tshark    (also) tshark's follow output is weft's file without a final
+            gap the capture proves (ACKed bytes after the last segment seen,
+            which tshark cannot show).
   split     tcpflow took retransmissions after a FIN for a new connection
             (cN); those bytes are in weft's single stream.
   linktypes a pcapng whose interfaces differ in link type: libpcap, under
@@ -72,6 +79,11 @@ def tshark_count(path, flt):
 def outside_gaps_agree(tf, wf, gaps):
     """tcpflow's bytes equal weft's wherever weft has data, for weft's
     offsets or shifted by a leading gap (tcpflow starts at its first byte)."""
+    return outside_gaps_differ(tf, wf, gaps) == 0
+
+def outside_gaps_differ(tf, wf, gaps):
+    """How few bytes tcpflow's file and weft's differ in wherever weft has
+    data (aligned as in outside_gaps_agree); None if they cannot be aligned."""
     def holes(n):
         m = bytearray(n)
         for off, ln in gaps:
@@ -79,16 +91,14 @@ def outside_gaps_agree(tf, wf, gaps):
         return m
     mask = holes(len(wf))
     shifts = {0} | ({gaps[0][1]} if gaps and gaps[0][0] == 0 else set())
+    best = None
     for sh in shifts:
-        ok = True
-        for i in range(min(len(tf), len(wf) - sh)):
-            if not mask[i + sh] and tf[i] != wf[i + sh]:
-                ok = False
-                break
+        diff = sum(1 for i in range(min(len(tf), len(wf) - sh))
+                   if not mask[i + sh] and tf[i] != wf[i + sh])
         extra = len(tf) - (len(wf) - sh)
-        if ok and extra <= PAD:
-            return True
-    return False
+        if extra <= PAD and (best is None or diff < best):
+            best = diff
+    return best
 
 class Ctx:
     def __init__(self, rel, path, w, flows):
@@ -111,13 +121,20 @@ class Ctx:
             self._frag = tshark_count(self.path, "ip.flags.mf == 1 || ip.frag_offset > 0 || ipv6.fragment") > 0
         return self._frag
 
-    def tshark_agrees(self, flow, d):
+    def tshark_agrees(self, flow, d, tail=False):
+        """tshark's follow output is weft's file (with tail, less a final
+        gap: bytes ACKed after the last segment, which tshark cannot show)."""
         if self._ts is None:
             self._ts = tshark_streams(self.path)
         c, s = (flow["src"], flow["sport"]), (flow["dst"], flow["dport"])
         side = flow[d]
         got = open(os.path.join(self.w, side["file"]), "rb").read()
-        got = with_markers(got, side["gaps"])
+        gaps = side["gaps"]
+        if tail:
+            if not gaps or sum(gaps[-1]) != len(got):
+                return False
+            got, gaps = got[:gaps[-1][0]], gaps[:-1]
+        got = with_markers(got, gaps)
         for ep, a2b, b2a in self._ts:
             if set(ep) == {c, s}:
                 want = a2b if (ep[0] == (c if d == "c2s" else s)) else b2a
@@ -151,6 +168,12 @@ def explain_diff(ctx, name, tf, wf, by_file):
         return "fragments"
     if flow and ctx.tshark_agrees(flow, d):
         return "tshark"
+    if flow and gaps_proven(ctx, flow, d, wf) and ctx.tshark_agrees(flow, d, tail=True):
+        return "tshark"
+    if flow and flow[d]["conflicts"]:
+        diff = outside_gaps_differ(tf, wf, flow[d]["gaps"])
+        if diff is not None and 0 < diff <= flow[d]["conflicts"]:
+            return "overlap"
     if flow and any(f["end"] == "idle" and {(f["src"], f["sport"]), (f["dst"], f["dport"])} ==
                     {(flow["src"], flow["sport"]), (flow["dst"], flow["dport"])} for f in ctx.flows):
         return "idle"

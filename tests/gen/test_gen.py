@@ -63,6 +63,12 @@ SCENARIOS = [
     ("late bytes: segments captured after their ACKs", ["--late", "0.2"]),
     ("late bytes with loss and reordering", ["--late", "0.2", "--loss", "0.1", "--reorder", "0.2",
                                              "--dup", "0.1", "--ipv6", "0.5"]),
+    # Spoofed RST|ACKs no receiver would take (outside its window, or
+    # before the SYN-ACK acknowledging nothing): the connection goes on,
+    # every byte is there, and the real ends (FIN or RST) still count.
+    ("evasive RSTs outside the window", ["--evasive-rst", "0.6", "--rst", "0.3"]),
+    ("evasive RSTs with loss, reordering, midstream", ["--evasive-rst", "0.6", "--rst", "0.3", "--loss", "0.1",
+                                                       "--reorder", "0.2", "--midstream", "0.3", "--wrap"]),
     ("encapsulations at once", ["--pppoe", "--pad", "--lie", "0.2", "--wire-lie", "0.1", "--mpls", "2",
                                 "--qinq", "--ipv6", "0.5", "--dstopts", "--frag", "0.3", "--reorder", "0.3",
                                 "--loss", "0.1", "--dup", "0.1", "--overlap", "0.2", "--midstream", "0.3",
@@ -260,10 +266,43 @@ def bad_frames():
     s, flows, _ = read_pcap(9, ppp)
     assert (s["malformed"], s["non_tcp"], s["tcp_packets"]) == (2, 1, 1), s
 
+def sparse_past_4gib():
+    """A 5.6 GiB transfer captured sparsely (one segment every 380 MiB, each
+    ACKed, the sequence space wrapping): every segment at its 64-bit offset
+    in the file (written sparse, never hashed), the gaps between exact, the
+    stream as long as its last byte."""
+    c, s, cp, sp = (10, 0, 0, 1), (10, 0, 0, 2), 40000, 80
+    isn, jump, n = 0xf0000000, 380 << 20, 16
+    seq = lambda off: (isn + 1 + off) % (1 << 32)
+    pk = [ipv4_tcp(c, s, cp, sp, isn, 0, 0x02), ipv4_tcp(s, c, sp, cp, 5000, isn + 1, 0x12),
+          ipv4_tcp(c, s, cp, sp, seq(0), 5001, 0x10)]
+    for k in range(n):
+        pk.append(ipv4_tcp(c, s, cp, sp, seq(k * jump), 5001, 0x18, b"seg%05d" % k))
+        pk.append(ipv4_tcp(s, c, sp, cp, 5001, seq(k * jump + 8), 0x10))
+    end = (n - 1) * jump + 8
+    pk += [ipv4_tcp(c, s, cp, sp, seq(end), 5001, 0x11), ipv4_tcp(s, c, sp, cp, 5001, seq(end + 1), 0x11),
+           ipv4_tcp(c, s, cp, sp, seq(end + 1), 5002, 0x10)]
+    with tempfile.TemporaryDirectory() as d:
+        pcap, out = os.path.join(d, "h.pcap"), os.path.join(d, "o")
+        write_pcap(pcap, 101, pk)
+        subprocess.run([WEFT, "read", "-q", "--no-hash", "-o", out, pcap], check=True, timeout=120)
+        flows = [json.loads(l) for l in open(os.path.join(out, "flows.jsonl"))]
+        assert len(flows) == 1 and flows[0]["end"] == "fin", flows
+        c2s = flows[0]["c2s"]
+        assert c2s["bytes"] == end, (c2s["bytes"], end)
+        assert c2s["gaps"] == [[(k - 1) * jump + 8, jump - 8] for k in range(1, n)], c2s["gaps"]
+        path = os.path.join(out, c2s["file"])
+        assert os.stat(path).st_size == end
+        with open(path, "rb") as f:
+            for k in range(n):
+                f.seek(k * jump)
+                assert f.read(8) == b"seg%05d" % k, k
+
 t = harness.Tests("generator")
 t.run("PPPoE length 42 under IPv4 length 46: padding is not data", pppoe_shorter_than_ip)
 t.run("record length 0xfffffff0, IPv4 length 0: no 4 GiB gap", wire_length_lie)
 t.run("Linux cooked LLC/SNAP", cooked_llc)
+t.run("a sparse stream past 4 GiB: offsets, gaps and length exact", sparse_past_4gib)
 t.run("bad MPLS, PPP, LLC frames refused", bad_frames)
 seeds = [1] if QUICK else [1, 2, 3]
 for name, args in SCENARIOS:

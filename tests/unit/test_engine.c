@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <time.h>
 #include <cmocka.h>
 #include "weft/weft.h"
@@ -24,6 +25,10 @@ struct side_out {
 	uint64_t gaps[32][2];
 	int ngaps;
 	uint64_t delivered;
+	/* sparse worlds: where each delivery landed, and its first bytes */
+	uint64_t doff[32];
+	char dhead[32][9];
+	int nd;
 };
 
 struct conn_out {
@@ -53,6 +58,7 @@ struct world {
 	enum weft_end_reason end_in_data, end_in_start;
 	uint64_t end_other;
 	int ignore_in_data; /* 1 + the direction to ignore from on_data */
+	bool sparse;        /* streams past the buffer: record deliveries only */
 };
 
 static struct weft_conn *find_conn(struct world *w, uint64_t id)
@@ -139,6 +145,15 @@ static size_t cb_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 			s->len = off + used;
 		s->delivered += used;
 		return used;
+	}
+	if (w->sparse) {
+		assert_int_equal(off, s->len);
+		assert_true(s->nd < 32);
+		s->doff[s->nd] = off;
+		memcpy(s->dhead[s->nd++], data, len < 8 ? len : 8);
+		s->len = off + len;
+		s->delivered += len;
+		return len;
 	}
 	assert_true(off + len <= sizeof(s->buf));
 	/* every delivery continues exactly where the last one or a gap ended
@@ -339,6 +354,16 @@ static void expect_stream(struct side_out *s, const char *want)
 
 /* ---- cases ---- */
 
+static uint64_t stat_of(struct world *w, size_t field_off)
+{
+	struct weft_stats s;
+	weft_engine_stats(w->e, &s);
+	uint64_t v;
+	memcpy(&v, (const uint8_t *)&s + field_off, sizeof(v));
+	return v;
+}
+#define STAT(w, f) stat_of(w, offsetof(struct weft_stats, f))
+
 static void t_in_order_fin(void **st)
 {
 	(void)st;
@@ -410,6 +435,36 @@ static void conflict_case(enum weft_overlap pol, const char *want)
 
 static void t_conflict_first(void **st) { (void)st; conflict_case(WEFT_OVERLAP_FIRST, "aaaaXXXXZZ"); }
 static void t_conflict_last(void **st) { (void)st; conflict_case(WEFT_OVERLAP_LAST, "aaaaYYZZZZ"); }
+
+static void delivered_conflict_case(enum weft_overlap pol)
+{
+	struct weft_config cfg;
+	weft_config_default(&cfg);
+	cfg.overlap = pol;
+	struct world *w = world_new(&cfg, false);
+	hs(w, 0, 0);
+	feed(w, (struct pk){ C, 1, 1, ACK, "aaaa" });
+	feed(w, (struct pk){ C, 5, 1, ACK, "bbbb" });
+	/* over delivered bytes: 2 differ, 4 are the same; across the end,
+	 * 2 new bytes follow */
+	feed(w, (struct pk){ C, 3, 1, ACK, "XXbbbbcc" });
+	/* an exact copy: no conflict */
+	feed(w, (struct pk){ C, 1, 1, ACK, "aaaa" });
+	finish(w);
+	/* delivered bytes are never rewritten, whatever the policy */
+	expect_stream(&w->c[0].s[C], "aaaabbbbcc");
+	assert_int_equal(w->c[0].st[C].conflicts, 2);
+	assert_int_equal(w->c[0].st[C].retrans, 6 + 4);
+	assert_int_equal(STAT(w, conflicts), 2);
+	world_free(w);
+}
+
+static void t_conflict_delivered(void **st)
+{
+	(void)st;
+	delivered_conflict_case(WEFT_OVERLAP_FIRST);
+	delivered_conflict_case(WEFT_OVERLAP_LAST);
+}
 
 static void wrap_case(uint32_t back)
 {
@@ -1037,6 +1092,219 @@ static void t_time_back(void **st)
 	world_free(w);
 }
 
+
+static void t_rst_outside_window(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 100, 500);
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "abc" });
+	feed(w, (struct pk){ S, 501, 104, ACK | PSH, "xyz" });
+	/* spoofed resets: far ahead, inside bytes already delivered, one
+	 * short of the receiver's next byte */
+	feed(w, (struct pk){ S, 501 + (1u << 30), 104, RST | ACK });
+	feed(w, (struct pk){ S, 502, 104, RST | ACK });
+	feed(w, (struct pk){ C, 103, 504, RST });
+	/* a FIN inside delivered bytes does not end the direction either */
+	feed(w, (struct pk){ S, 502, 104, FIN | ACK });
+	feed(w, (struct pk){ C, 104, 504, ACK | PSH, "def" });
+	feed(w, (struct pk){ S, 504, 107, ACK | FIN, "uvw" });
+	feed(w, (struct pk){ C, 107, 508, ACK | FIN });
+	assert_int_equal(w->nconn, 1);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	assert_false(w->c[0].st[S].rst);
+	expect_stream(&w->c[0].s[C], "abcdef");
+	expect_stream(&w->c[0].s[S], "xyzuvw");
+	assert_int_equal(STAT(w, rst_ignored), 3);
+	world_free(w);
+}
+
+static void t_rst_inside_window(void **st)
+{
+	(void)st;
+	/* at the next byte, or ahead of it within the window: it counts */
+	static const uint32_t ahead[] = { 0, 4000 };
+	for (int i = 0; i < 2; i++) {
+		struct world *w = world_new(NULL, false);
+		hs(w, 100, 500);
+		feed(w, (struct pk){ C, 101, 501, ACK | PSH, "abc" });
+		feed(w, (struct pk){ S, 501 + ahead[i], 104, RST | ACK });
+		assert_int_equal(w->c[0].end, WEFT_END_RST);
+		assert_int_equal(STAT(w, rst_ignored), 0);
+		world_free(w);
+	}
+}
+
+static void t_rst_before_synack(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	/* an RST|ACK acknowledging nothing (ACK = the ISN) and a FIN with seq 0
+	 * before the SYN-ACK: the client in SYN-SENT accepts neither */
+	feed(w, (struct pk){ C, 100, 0, SYN });
+	feed(w, (struct pk){ S, 12345, 100, RST | ACK });
+	feed(w, (struct pk){ S, 0, 0, FIN });
+	feed(w, (struct pk){ S, 500, 101, SYN | ACK });
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "request" });
+	feed(w, (struct pk){ S, 501, 108, ACK | FIN, "response" });
+	feed(w, (struct pk){ C, 108, 510, ACK | FIN });
+	assert_int_equal(w->nconn, 1);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	expect_stream(&w->c[0].s[C], "request");
+	expect_stream(&w->c[0].s[S], "response");
+	assert_int_equal(STAT(w, rst_ignored), 1);
+	world_free(w);
+}
+
+static void t_no_deaf_tuple(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	/* an RST|ACK that acknowledges the SYN ends the attempt (RFC 793),
+	 * but the handshake and bytes that follow are a connection, not a
+	 * blackout */
+	feed(w, (struct pk){ C, 100, 0, SYN });
+	feed(w, (struct pk){ S, 0, 101, RST | ACK });
+	feed(w, (struct pk){ S, 0, 0, FIN }); /* as in a Windows evasion capture */
+	feed(w, (struct pk){ S, 500, 101, SYN | ACK });
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "request" });
+	feed(w, (struct pk){ S, 501, 108, ACK | PSH, "response" });
+	feed(w, (struct pk){ S, 501, 108, ACK | PSH, "response" }); /* seen again */
+	/* the server's real RST ends it; its old bytes and bytes in flight
+	 * are stragglers; bytes in another sequence space are a new
+	 * connection picked up midstream */
+	feed(w, (struct pk){ S, 509, 108, RST | ACK });
+	feed(w, (struct pk){ C, 101, 509, ACK | PSH, "request" });
+	feed(w, (struct pk){ C, 108, 509, ACK | PSH, "in flight" });
+	feed(w, (struct pk){ C, 0x80000000u, 7000, ACK | PSH, "more" });
+	finish(w);
+	assert_int_equal(w->nconn, 3);
+	assert_int_equal(w->c[0].end, WEFT_END_RST);
+	assert_int_equal(w->c[1].end, WEFT_END_RST);
+	expect_stream(&w->c[1].s[C], "request");
+	expect_stream(&w->c[1].s[S], "response");
+	assert_int_equal(w->c[1].info.client.port, 40000);
+	assert_true(w->c[2].info.midstream);
+	assert_int_equal(w->c[2].info.client.port, 40000);
+	expect_stream(&w->c[2].s[C], "more");
+	assert_int_equal(STAT(w, late_packets), 3);
+	world_free(w);
+}
+
+static void t_split_handshake(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	/* SYN, SYN back (no ACK), SYN-ACK from the client, ACK: one connection,
+	 * the first SYN's sender the client */
+	feed(w, (struct pk){ C, 100, 0, SYN });
+	feed(w, (struct pk){ S, 500, 0, SYN });
+	feed(w, (struct pk){ C, 100, 501, SYN | ACK });
+	feed(w, (struct pk){ S, 501, 101, ACK });
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "request" });
+	feed(w, (struct pk){ S, 501, 108, ACK | FIN, "response" });
+	feed(w, (struct pk){ C, 108, 510, ACK | FIN });
+	assert_int_equal(w->nconn, 1);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	assert_int_equal(w->c[0].info.client.port, 40000);
+	assert_int_equal(w->c[0].info.reuse, 0);
+	assert_false(w->c[0].info.midstream);
+	expect_stream(&w->c[0].s[C], "request");
+	expect_stream(&w->c[0].s[S], "response");
+	assert_int_equal(w->c[0].s[C].ngaps + w->c[0].s[S].ngaps, 0);
+	world_free(w);
+}
+
+static void t_sparse_past_4gib(void **st)
+{
+	(void)st;
+	/* A transfer of 5.6 GiB captured sparsely: one 8-byte segment every
+	 * 380 MiB, each ACKed by the receiver. Every segment lands at its
+	 * 64-bit offset, the holes between are gaps of exact length, and the
+	 * stream is as long as the last byte. */
+	const uint64_t jump = 380ull << 20;
+	const int n = 16;
+	struct world *w = world_new(NULL, false);
+	w->sparse = true;
+	uint32_t isn = 0xf0000000u;
+	hs(w, isn, 7);
+	char msg[9];
+	for (int k = 0; k < n; k++) {
+		uint64_t off = (uint64_t)k * jump;
+		snprintf(msg, sizeof(msg), "seg%05d", k);
+		feed(w, (struct pk){ C, isn + 1 + (uint32_t)off, 8, ACK | PSH, msg });
+		feed(w, (struct pk){ S, 8, isn + 1 + (uint32_t)(off + 8), ACK });
+	}
+	uint64_t end = (uint64_t)(n - 1) * jump + 8;
+	feed(w, (struct pk){ C, isn + 1 + (uint32_t)end, 8, ACK | FIN });
+	feed(w, (struct pk){ S, 8, isn + 2 + (uint32_t)end, ACK | FIN });
+	assert_int_equal(w->nconn, 1);
+	assert_int_equal(w->c[0].end, WEFT_END_FIN);
+	struct side_out *o = &w->c[0].s[C];
+	assert_int_equal(o->nd, n);
+	assert_int_equal(o->ngaps, n - 1);
+	for (int k = 0; k < n; k++) {
+		snprintf(msg, sizeof(msg), "seg%05d", k);
+		assert_int_equal(o->doff[k], (uint64_t)k * jump);
+		assert_string_equal(o->dhead[k], msg);
+		if (k) {
+			assert_int_equal(o->gaps[k - 1][0], (uint64_t)(k - 1) * jump + 8);
+			assert_int_equal(o->gaps[k - 1][1], jump - 8);
+		}
+	}
+	assert_int_equal(w->c[0].st[C].bytes, end);
+	assert_int_equal(w->c[0].st[C].gap_bytes, (uint64_t)(n - 1) * (jump - 8));
+	assert_int_equal(STAT(w, implausible), 0);
+	world_free(w);
+}
+
+static void t_far_unconfirmed(void **st)
+{
+	(void)st;
+	/* 200 MiB ahead with no ACK to confirm it: not believed, no gap */
+	struct world *w = world_new(NULL, false);
+	hs(w, 100, 500);
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "abc" });
+	feed(w, (struct pk){ C, 104 + (200u << 20), 501, ACK | PSH, "forged" });
+	feed(w, (struct pk){ C, 104, 501, ACK | PSH, "def" });
+	finish(w);
+	expect_stream(&w->c[0].s[C], "abcdef");
+	assert_int_equal(w->c[0].s[C].ngaps, 0);
+	assert_int_equal(STAT(w, implausible), 1);
+	world_free(w);
+}
+
+static void t_clock_jump(void **st)
+{
+	(void)st;
+	struct world *w = world_new(NULL, false);
+	hs(w, 100, 500);
+	feed(w, (struct pk){ C, 1000, 1, ACK | PSH, "x", .cport = 40001 }); /* another, midstream */
+	feed(w, (struct pk){ C, 101, 501, ACK | PSH, "ab" });
+	/* captures stitched from several days: three days later, the first
+	 * packet and the one that confirms the jump, then the other
+	 * connection: none of them idled out across the jump */
+	w->ts += 3 * 86400 * NS;
+	uint64_t after = w->ts;
+	feed(w, (struct pk){ C, 103, 501, ACK | PSH, "cd" });
+	feed(w, (struct pk){ S, 501, 105, ACK | PSH, "xy" });
+	feed(w, (struct pk){ C, 1001, 1, ACK | PSH, "z", .cport = 40001 });
+	feed(w, (struct pk){ C, 105, 503, ACK | PSH, "ef" });
+	/* and the idle timeout still holds in the new epoch */
+	w->ts += 301 * NS;
+	feed(w, (struct pk){ C, 1, 1, ACK | PSH, "q", .cport = 40002 });
+	assert_int_equal(w->nconn, 3);
+	assert_int_equal(w->c[0].end, WEFT_END_IDLE);
+	assert_int_equal(w->c[1].end, WEFT_END_IDLE);
+	expect_stream(&w->c[0].s[C], "abcdef");
+	expect_stream(&w->c[0].s[S], "xy");
+	expect_stream(&w->c[1].s[C], "xz");
+	assert_true(w->c[0].info.last_ns > after);
+	assert_int_equal(STAT(w, time_jumps), 1);
+	finish(w);
+	world_free(w);
+}
+
 static void end_in_data_case(bool keep, enum weft_end_reason r)
 {
 	struct weft_config cfg;
@@ -1257,6 +1525,7 @@ int main(void)
 		cmocka_unit_test(t_partial_overlaps),
 		cmocka_unit_test(t_conflict_first),
 		cmocka_unit_test(t_conflict_last),
+		cmocka_unit_test(t_conflict_delivered),
 		cmocka_unit_test(t_wrap),
 		cmocka_unit_test(t_midstream),
 		cmocka_unit_test(t_midstream_reordered_start),
@@ -1264,6 +1533,13 @@ int main(void)
 		cmocka_unit_test(t_keepalive),
 		cmocka_unit_test(t_data_after_fin),
 		cmocka_unit_test(t_rst),
+		cmocka_unit_test(t_rst_outside_window),
+		cmocka_unit_test(t_rst_inside_window),
+		cmocka_unit_test(t_rst_before_synack),
+		cmocka_unit_test(t_no_deaf_tuple),
+		cmocka_unit_test(t_split_handshake),
+		cmocka_unit_test(t_sparse_past_4gib),
+		cmocka_unit_test(t_far_unconfirmed),
 		cmocka_unit_test(t_port_reuse),
 		cmocka_unit_test(t_late_syn),
 		cmocka_unit_test(t_gap_acked),
@@ -1288,6 +1564,7 @@ int main(void)
 		cmocka_unit_test(t_bare_fin_midstream),
 		cmocka_unit_test(t_forged_lengths),
 		cmocka_unit_test(t_time_back),
+		cmocka_unit_test(t_clock_jump),
 		cmocka_unit_test(t_end_in_callback),
 		cmocka_unit_test(t_frag_flood_memcap),
 		cmocka_unit_test(t_frag_expire_by_time),

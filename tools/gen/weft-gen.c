@@ -35,6 +35,7 @@ struct opts {
 	 * IP length; wire_lie, IP length 0 and a record length of 0xfffffff0 */
 	double lie, wire_lie;
 	double tunnel;   /* connections carried in IPv4 (4in4, 6in4) */
+	double evasive;  /* connections with a spoofed RST the receiver ignores */
 	uint64_t seed;
 	uint32_t hurt;   /* connections that each hold data behind a hole */
 	uint32_t start_ts;
@@ -376,7 +377,7 @@ struct dirtruth {
 struct conn {
 	struct endpoint_pair ep;
 	struct dirtruth d[2];   /* 0: c2s, 1: s2c */
-	bool midstream, rst, hurt;
+	bool midstream, rst, hurt, evasive;
 	struct pktlist pk;
 	struct conn *next;      /* a later connection on the same tuple */
 };
@@ -550,6 +551,17 @@ static uint32_t pick_isn(void)
 	return (uint32_t)rnd();
 }
 
+/* A spoofed RST|ACK from side d in the middle of the connection: its
+ * sequence number at least 256 MiB from where that side is (cnext, snext:
+ * each side's next byte), so no receiver's window holds it, and the
+ * connection goes on as if it never came. */
+static void evasive_rst(struct conn *c, int d, uint32_t cnext, uint32_t snext)
+{
+	uint32_t off = rnd_range(0x10000000u, 0xf0000000u);
+	emit_tcp(&c->pk, &c->ep, d == 0, (d == 0 ? cnext : snext) + off, d == 0 ? snext : cnext,
+		 0x14, NULL, 0, false);
+}
+
 static void build_conn(struct conn *c, uint64_t tag)
 {
 	c->d[0].isn = pick_isn();
@@ -567,8 +579,13 @@ static void build_conn(struct conn *c, uint64_t tag)
 		rv[d].got = calloc(c->d[d].len + 1, 1);
 	}
 	uint32_t cbase = c->d[0].isn + 1, sbase = c->d[1].isn + 1;
+	/* --evasive-rst: before the SYN-ACK or after the first round */
+	bool rst_early = c->evasive && !c->midstream && (rnd() & 1);
 	if (!c->midstream) {
 		emit_tcp(&c->pk, &c->ep, true, c->d[0].isn, 0, 0x02, NULL, 0, false);
+		if (rst_early) /* acknowledges nothing: ACK = the ISN itself */
+			emit_tcp(&c->pk, &c->ep, false, (uint32_t)rnd(), c->d[0].isn, 0x14, NULL, 0,
+				 false);
 		emit_tcp(&c->pk, &c->ep, false, c->d[1].isn, cbase, 0x12, NULL, 0, false);
 		emit_tcp(&c->pk, &c->ep, true, cbase, sbase, 0x10, NULL, 0, false);
 	}
@@ -580,6 +597,8 @@ static void build_conn(struct conn *c, uint64_t tag)
 			 c->midstream && c0 == 0);
 		send_dir(c, 1, s0, s1, &rv[1], last && !c->rst, cbase + rv[0].upto,
 			 c->midstream && s0 == 0);
+		if (c->evasive && !rst_early && r == 0)
+			evasive_rst(c, rnd() & 1, cbase + rv[0].upto, sbase + rv[1].upto);
 	}
 	uint32_t cend = cbase + c->d[0].len, send = sbase + c->d[1].len;
 	if (c->rst) {
@@ -678,7 +697,9 @@ static void usage(void)
 		"  --pppoe --mpls MAXLABELS --ppp (link type PPP) --llc (802.3 + LLC/SNAP)\n"
 		"  --pad (Ethernet padding) --dstopts (IPv6: destination options before TCP)\n"
 		"  --lie P (PPPoE/802.3 length shorter than IP's)  --wire-lie P (IP length 0,\n"
-		"  record length 0xfffffff0)  --tunnel P (in IPv4: 4in4, 6in4)\n");
+		"  record length 0xfffffff0)  --tunnel P (in IPv4: 4in4, 6in4)\n"
+		"  --evasive-rst P (a spoofed RST|ACK outside the window, before the SYN-ACK\n"
+		"  or inside the connection; the bytes go on after it)\n");
 	exit(2);
 }
 
@@ -696,7 +717,7 @@ int main(int argc, char **argv)
 		{ "hurt", 1, 0, 16 }, { "pppoe", 0, 0, 17 }, { "mpls", 1, 0, 18 },
 		{ "ppp", 0, 0, 19 }, { "llc", 0, 0, 20 }, { "pad", 0, 0, 21 },
 		{ "dstopts", 0, 0, 22 }, { "lie", 1, 0, 23 }, { "wire-lie", 1, 0, 24 },
-		{ "tunnel", 1, 0, 25 }, { "late", 1, 0, 26 },
+		{ "tunnel", 1, 0, 25 }, { "late", 1, 0, 26 }, { "evasive-rst", 1, 0, 27 },
 		{ 0, 0, 0, 0 },
 	};
 	int ch;
@@ -722,6 +743,7 @@ int main(int argc, char **argv)
 		case 10: O.keepalive = atof(optarg); break;
 		case 11: O.fin_data = atof(optarg); break;
 		case 26: O.late = atof(optarg); break;
+		case 27: O.evasive = atof(optarg); break;
 		case 12: O.vlan = true; break;
 		case 13: O.qinq = true; break;
 		case 14: O.wrap = true; break;
@@ -765,6 +787,7 @@ int main(int argc, char **argv)
 		}
 		c->midstream = chance(O.midstream);
 		c->rst = chance(O.rst);
+		c->evasive = chance(O.evasive);
 		build_conn(c, i);
 		if (chance(O.reuse)) {
 			/* the same tuple again after this one closed: a new connection */

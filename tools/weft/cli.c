@@ -411,6 +411,8 @@ void print_summary(const struct weft_stats *s, uint64_t packets, bool quiet)
 		jw_u64(&w, "connections", s->conns);
 		jw_u64(&w, "max_open_connections", s->conns_max_open);
 		jw_u64(&w, "late_packets", s->late_packets);
+		jw_u64(&w, "rst_ignored", s->rst_ignored);
+		jw_u64(&w, "implausible", s->implausible);
 		jw_u64(&w, "bytes_delivered", s->delivered_bytes);
 		jw_u64(&w, "gaps", s->gaps);
 		jw_u64(&w, "gap_bytes", s->gap_bytes);
