@@ -10,7 +10,8 @@
 #   2. the same with a 2-queue veth and one AF_XDP socket per queue (the
 #      mirror hashes each direction on its own, so a connection's packets
 #      come on both queues and must be merged back in time order);
-#   3. replay: captures tcpreplayed into a veth give what `weft read` gives;
+#   3. replay: captures tcpreplayed into a veth give what `weft read` gives
+#      (one of them with segments captured after the ACKs that cover them);
 #   4. errors: each one line, non-zero, nothing left attached or pinned.
 # Needs root. Prints "live: N passed, N failed, N skipped".
 set -u
@@ -137,7 +138,8 @@ replay() {
 	ip -n "$C" link set "$MS" mtu 9000; ip -n "$M" link set "$MM" mtu 9000
 	local bad=0 n=0
 	"$ROOT/build/weft-gen" -o "$WORK/gen.pcap" -t /dev/null --conns 40 --seed 11 \
-		--reorder 0.2 --loss 0.05 --dup 0.1 --qinq --ipv6 0.5 --frag 0.2 --midstream 0.2 --rst 0.2
+		--reorder 0.2 --loss 0.05 --dup 0.1 --qinq --ipv6 0.5 --frag 0.2 --midstream 0.2 --rst 0.2 \
+		--late 0.2
 	# frames of 3 KB on the 9000-byte MTU: the UMEM frames must be the
 	# large ones, or AF_XDP drops these
 	"$ROOT/build/weft-gen" -o "$WORK/jumbo.pcap" -t /dev/null --conns 6 --seed 12 --mss 3000 \
