@@ -308,11 +308,40 @@ int live_check_caps(const struct weft_live *l, const struct weft_live_opts *o, c
 /* ---- bpffs and the pins ---- */
 
 /* bpffs where `ip netns exec` left none, as bpftool does */
-int live_ensure_bpffs(char *err, size_t errlen)
+static bool is_bpffs(const char *path)
 {
 	struct statfs s;
-	if (statfs("/sys/fs/bpf", &s) == 0 && s.f_type == BPF_FS_MAGIC)
-		return 0;
+	return statfs(path, &s) == 0 && s.f_type == BPF_FS_MAGIC;
+}
+
+/* /sys/fs/bpf/weft where that is a bpffs (or none is mounted anywhere: weft
+ * mounts it there); else a bpffs mounted elsewhere (a container's, a
+ * system's that moved it), which needs no mount and no CAP_SYS_ADMIN. */
+const char *weft_pin_root(void)
+{
+	static char root[256];
+	if (root[0])
+		return root;
+	snprintf(root, sizeof(root), "/sys/fs/bpf/weft");
+	if (is_bpffs("/sys/fs/bpf"))
+		return root;
+	FILE *f = fopen("/proc/self/mounts", "r");
+	char line[1024], dev[256], dir[200], type[64];
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%255s %199s %63s", dev, dir, type) == 3 && !strcmp(type, "bpf") &&
+		    is_bpffs(dir)) {
+			snprintf(root, sizeof(root), "%s/weft", dir);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return root;
+}
+
+int live_ensure_bpffs(char *err, size_t errlen)
+{
+	if (is_bpffs("/sys/fs/bpf") || strncmp(weft_pin_root(), "/sys/fs/bpf/", 12))
+		return 0; /* there, or one elsewhere will do */
 	mkdir("/sys/fs/bpf", 0700);
 	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0) {
 		snprintf(err, errlen, "/sys/fs/bpf is not a bpffs and mounting one there failed "

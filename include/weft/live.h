@@ -24,7 +24,10 @@
 extern "C" {
 #endif
 
-#define WEFT_PIN_ROOT "/sys/fs/bpf/weft"
+/* Where instances pin their maps: /sys/fs/bpf/weft, or where /sys/fs/bpf
+ * is no bpffs but one is mounted elsewhere, weft/ in the first such. */
+const char *weft_pin_root(void);
+#define WEFT_PIN_ROOT weft_pin_root()
 
 struct weft_live_opts {
 	const char *ifname;

@@ -16,7 +16,7 @@
 # Needs root. Prints "live: N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
-SUITE=live CASES=15 WHY="namespaces, XDP and AF_XDP need it"
+SUITE=live CASES=16 WHY="namespaces, XDP and AF_XDP need it"
 source tests/live/suite.sh
 CORPUS=${CORPUS:-$ROOT/../shared/corpus}
 
@@ -295,6 +295,37 @@ capabilities() {
 	case_end $bad "capabilities" "capabilities: CAP_BPF+CAP_NET_ADMIN+CAP_PERFMON reassemble (AF_XDP: +CAP_NET_RAW+CAP_IPC_LOCK); one missing is one line naming it"
 }
 capabilities
+
+# ---- bpffs mounted elsewhere: pins go there, no mount, no CAP_SYS_ADMIN ----
+bpffs_elsewhere() {
+	local ns=${TOPO}f bad=0 dir=$WORK/bpffs
+	ip netns add "$ns" || { ko "bpffs elsewhere: namespace"; return; }
+	ip -n "$ns" link add "${TOPO}p" type veth peer name "${TOPO}q"
+	ip -n "$ns" link set dev "${TOPO}p" up
+	mkdir -p "$dir"
+	# a private mount namespace: /sys/fs/bpf unmounted, a bpffs at $dir
+	unshare -m --propagation private bash -c '
+		umount /sys/fs/bpf 2>/dev/null; mount -t bpf bpf "$1" || exit 9
+		drop=$(capsh --print | sed -n "s/^Bounding set =//p" | tr , "\n" |
+			grep -vxE "cap_bpf|cap_net_admin|cap_perfmon" | paste -sd,)
+		nsenter --net=/run/netns/$2 capsh --drop="$drop" -- -c "exec \"\$0\" run dev \"\$1\" -o \"\$2\"" \
+			"$4" "$3" "$5/out" >"$5/log" 2>&1 &
+		p=$!
+		for _ in $(seq 100); do grep -q "weft: attached" "$5/log" && break; sleep 0.1; done
+		[ -e "$1/weft/$3/cfg_map" ] || echo "no pins under $1/weft/$3"
+		nsenter --net=/run/netns/$2 "$4" prog show | grep -q "^$3 " || echo "prog show does not find it"
+		kill -INT $p; wait $p
+		[ -e "$1/weft/$3" ] && echo "pins left"
+		umount "$1"' _ "$dir" "$ns" "${TOPO}p" "$WEFT" "$WORK" >"$WORK/bpffs.out" 2>&1
+	local rc=$?
+	if [ $rc != 0 ] || [ -s "$WORK/bpffs.out" ] || ! grep -q "weft: attached" "$WORK/log"; then
+		echo "  rc=$rc $(cat "$WORK/bpffs.out") $(cat "$WORK/log" 2>/dev/null | head -2)"; bad=1
+	fi
+	ip netns del "$ns"
+	if [ $bad = 0 ]; then ok "bpffs mounted elsewhere: pins there, found by prog show, no CAP_SYS_ADMIN"
+	else ko "bpffs elsewhere"; fi
+}
+bpffs_elsewhere
 
 # ---- 4: errors ----
 errors() {
