@@ -43,7 +43,7 @@ static int ring_record(void *ctx, void *data, size_t size)
 	if (r->hw_vlan_proto && r->caplen >= 12 && r->caplen <= WEFT_SNAP_MAX) {
 		/* the tag the device kept outside the frame, back where the
 		 * wire had it: after the MAC addresses */
-		static uint8_t tagged[WEFT_SNAP_MAX + 4];
+		static uint8_t tagged[WEFT_SNAP_MAX + 4]; /* one reader: off the stack */
 		memcpy(tagged, f.data, 12);
 		tagged[12] = (uint8_t)(r->hw_vlan_proto >> 8);
 		tagged[13] = (uint8_t)r->hw_vlan_proto;
@@ -60,8 +60,8 @@ static int ring_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* The ring's reader, then the programs: host mode TC on egress and on
- * ingress (or XDP there with host_xdp); tap mode TC on ingress alone. */
+/* The ring path's settings: the wakeup mark, the snap length, and whether
+ * TC counts the tag a device keeps outside the frame. */
 static void ring_config(const struct weft_live *l, const struct weft_live_opts *o,
 			struct weft_config_map *cfg)
 {
@@ -70,6 +70,8 @@ static void ring_config(const struct weft_live *l, const struct weft_live_opts *
 	cfg->hw_vlan = !(l->mode == WEFT_MODE_HOST && o->host_xdp);
 }
 
+/* The ring's reader, then the programs: host mode TC on egress and on
+ * ingress (or XDP there with host_xdp); tap mode TC on ingress alone. */
 static int ring_open(struct weft_live *l, const struct weft_live_opts *o, char *err, size_t errlen)
 {
 	l->rb = ring_buffer__new(l->ring_fd, ring_record, l, NULL);
