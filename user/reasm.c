@@ -10,19 +10,18 @@
 #include <string.h>
 #include "engine_int.h"
 
-static inline void advance(struct side *s, uint64_t n)
+/* The stream layer's settings, from the engine's config as it is now
+ * (weft_engine_set_config may change it between packets). */
+static struct stream_cfg stream_cfg_of(const struct weft_engine *e)
 {
-	s->next += n;
-	s->next_seq += (uint32_t)n;
-	s->st.bytes = s->next;
-}
-
-/* The held list keeps its own byte count; the engine's account follows it
- * after every change. */
-static void held_account(struct weft_engine *e, struct side *s)
-{
-	weft_mem_add(e, (int64_t)(s->held.mem - s->held_mem));
-	s->held_mem = s->held.mem;
+	return (struct stream_cfg){
+		.depth = e->cfg.depth,
+		.buffer_cap = e->cfg.buffer_cap,
+		.overlap_last = e->cfg.overlap == WEFT_OVERLAP_LAST,
+		.buffer_end = e->cfg.buffer_policy == WEFT_BUFFER_END,
+		.keep_unconsumed = e->cfg.keep_unconsumed,
+		.resync_hook = e->cb.on_resync != NULL,
+	};
 }
 
 static inline struct seg *first(const struct side *s)
@@ -32,9 +31,7 @@ static inline struct seg *first(const struct side *s)
 
 static void free_segs(struct weft_engine *e, struct side *s)
 {
-	weft_seglist_clear(&s->held);
-	held_account(e, s);
-	s->buffered = 0;
+	weft_mem_add(e, weft_stream_drop_held(s));
 }
 
 static void app_drop(struct weft_engine *e, struct side *s)
@@ -47,72 +44,17 @@ static void app_drop(struct weft_engine *e, struct side *s)
 	s->app_len = s->app_cap = 0;
 }
 
-static void kept_drop(struct weft_engine *e, struct side *s)
-{
-	if (s->kept)
-		weft_mem_add(e, -(int64_t)(s->kept_cap + ALLOC_OVERHEAD));
-	free(s->kept);
-	s->kept = NULL;
-	s->kept_len = s->kept_cap = 0;
-}
-
-/* Forget the first n kept bytes. */
-static void kept_trim(struct side *s, uint32_t n)
-{
-	memmove(s->kept, s->kept + n, s->kept_len - n);
-	s->kept_len -= n;
-	s->kept_off += n;
-}
-
 /* Keep delivered bytes [off, off+len) while the receiver has not ACKed
- * them. Only for a side whose receiver's ACKs are seen: without them
- * nothing would ever let the bytes go. Room is made by dropping what was
- * ACKed, else the oldest half: amortized, each byte is moved a few times. */
+ * them (stream.c), in the engine's account. */
 static void kept_add(struct weft_engine *e, struct side *s, uint64_t off, const uint8_t *data,
 		     uint32_t len)
 {
-	if (!s->ack_valid || !len) {
-		s->kept_len = 0;
-		return;
-	}
-	/* a gap before, or all of it ACKed (the usual case: no copy moves):
-	 * start over here */
-	if (!s->kept_len || off != s->kept_off + s->kept_len ||
-	    s->acked >= s->kept_off + s->kept_len) {
-		s->kept_len = 0;
-		s->kept_off = off;
-	}
-	if (len > KEEP_MAX) {
-		data += len - KEEP_MAX;
-		s->kept_off += s->kept_len + (len - KEEP_MAX);
-		s->kept_len = 0;
-		len = KEEP_MAX;
-	}
-	if (s->kept_len + len > KEEP_MAX) {
-		uint64_t acked = s->acked > s->kept_off ? s->acked - s->kept_off : 0;
-		uint32_t n = acked < s->kept_len ? (uint32_t)acked : s->kept_len;
-		if (s->kept_len - n + len > KEEP_MAX / 2 && n < s->kept_len / 2)
-			n = s->kept_len / 2;
-		if (s->kept_len - n + len > KEEP_MAX)
-			n = s->kept_len - (KEEP_MAX - len);
-		kept_trim(s, n);
-	}
-	if (s->kept_len + len > s->kept_cap) {
-		uint32_t nc = s->kept_cap ? s->kept_cap : 4096;
-		while (nc < s->kept_len + len)
-			nc *= 2;
-		uint8_t *nb = realloc(s->kept, nc);
-		if (!nb) { /* nothing to compare with: conflicts go uncounted */
-			e->st.alloc_failures++;
-			s->kept_len = 0;
-			return;
-		}
-		weft_mem_add(e, (int64_t)(nc - s->kept_cap) + (s->kept ? 0 : ALLOC_OVERHEAD));
-		s->kept = nb;
-		s->kept_cap = nc;
-	}
-	memcpy(s->kept + s->kept_len, data, len);
-	s->kept_len += len;
+	bool nomem = false;
+	int64_t mem = weft_stream_kept_add(s, off, data, len, &nomem);
+	if (nomem)
+		e->st.alloc_failures++;
+	if (mem)
+		weft_mem_add(e, mem);
 }
 
 /* Bytes seen again over delivered ones: those that differ from what was
@@ -121,32 +63,26 @@ static void kept_add(struct weft_engine *e, struct side *s, uint64_t off, const 
 static void kept_compare(struct weft_engine *e, struct side *s, uint64_t off, const uint8_t *data,
 			 uint64_t len)
 {
-	uint64_t lo = off > s->kept_off ? off : s->kept_off;
-	uint64_t hi = off + len < s->kept_off + s->kept_len ? off + len : s->kept_off + s->kept_len;
-	uint64_t diff = 0;
-	for (uint64_t i = lo; i < hi; i++)
-		diff += data[i - off] != s->kept[i - s->kept_off];
-	s->st.conflicts += diff;
-	e->st.conflicts += diff;
+	e->st.conflicts += weft_stream_kept_compare(s, off, data, len);
 }
 
 void weft_side_free(struct weft_engine *e, struct side *s)
 {
-	kept_drop(e, s);
+	weft_mem_add(e, weft_stream_kept_drop(s));
 	weft_mem_add(e, -(int64_t)weft_gapset_mem(&s->declared));
 	weft_gapset_free(&s->declared);
 	free_segs(e, s);
 	app_drop(e, s);
 }
 
+/* Depth reached: the stream frees what it held, the caller is told it
+ * need not follow this side any more. */
 static void reach_depth(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
-	struct side *s = &c->side[d];
-	if (s->st.depth_reached)
+	int64_t mem = 0;
+	if (!weft_stream_depth(&c->side[d], &mem))
 		return;
-	s->st.depth_reached = true;
-	s->done = true;
-	free_segs(e, s);
+	weft_mem_add(e, mem);
 	if (e->cb.on_unwanted)
 		e->cb.on_unwanted(e->cb.ctx, c, d);
 }
@@ -216,42 +152,31 @@ static void emit(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 	s->app_off += used;
 }
 
+/* Declare the next len bytes of side d missing (the stream layer decides
+ * what is declared), then report it: the callback first, then the account
+ * and the counters, then depth, in the order they always came. */
 void weft_side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len)
 {
 	struct side *s = &c->side[d];
-	uint64_t depth = e->cfg.depth;
-	bool acked = s->ack_valid && s->next + len <= s->acked;
-	if (len > MAX_GAP && !acked) {
-		/* Every caller bounds its gap by MAX_AHEAD (sequence jumps),
-		 * MAX_CUT (one packet's missing tail) or the receiver's ACK;
-		 * anything longer is a bug or a forged length, and no capture
-		 * justifies it: the side stops here rather than claim bytes
-		 * nobody can show. */
+	struct stream_cfg cfg = stream_cfg_of(e);
+	struct stream_gap_res r = weft_stream_gap(s, &cfg, len);
+	if (r.implausible) {
 		e->st.implausible++;
-		free_segs(e, s);
-		s->done = true;
+		weft_mem_add(e, r.mem_freed);
 		return;
 	}
-	if (depth && s->next + len > depth)
-		len = depth > s->next ? depth - s->next : 0;
-	if (!len)
+	if (!r.len)
 		return;
 	if (!s->st.ignored && e->cb.on_gap)
-		e->cb.on_gap(e->cb.ctx, c, d, s->next, len);
-	/* kept, so bytes that come after all can still fill it */
-	size_t had = weft_gapset_mem(&s->declared);
-	weft_gapset_add(&s->declared, s->next, len);
-	weft_mem_add(e, (int64_t)weft_gapset_mem(&s->declared) - (int64_t)had);
-	s->st.gaps++;
-	s->st.gap_bytes += len;
+		e->cb.on_gap(e->cb.ctx, c, d, r.off, r.len);
+	weft_mem_add(e, r.mem_gap);
 	e->st.gaps++;
-	e->st.gap_bytes += len;
-	advance(s, len);
-	/* Unconsumed bytes before a gap can no longer join what follows. */
-	s->app_len = 0;
-	s->resync = e->cb.on_resync != NULL;
-	if (depth && s->next >= depth)
-		reach_depth(e, c, d);
+	e->st.gap_bytes += r.len;
+	if (r.depth) {
+		weft_mem_add(e, r.mem_freed);
+		if (e->cb.on_unwanted)
+			e->cb.on_unwanted(e->cb.ctx, c, d);
+	}
 }
 
 /* Deliver held segments that now start at or before next. */
@@ -260,22 +185,16 @@ void weft_side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d
 	struct side *s = &c->side[d];
 	if (s->floating)
 		return; /* offsets are provisional: nothing is in order yet */
-	while (first(s) && first(s)->off <= s->next) {
-		struct seg *g = weft_seglist_pop(&s->held);
-		s->buffered -= g->len;
-		uint64_t end = g->off + g->len;
-		if (end > s->next) {
-			uint32_t skip = (uint32_t)(s->next - g->off);
-			uint64_t at = s->next;
-			advance(s, end - s->next);
-			emit(e, c, d, at, seg_data(g) + skip, g->len - skip);
-		}
-		weft_seglist_seg_free(&s->held, g);
-		held_account(e, s);
+	struct stream_deliver out;
+	struct seg *g;
+	while ((g = weft_stream_pop(s, &out))) {
+		emit(e, c, d, out.off, out.data, out.len);
+		weft_mem_add(e, weft_stream_release(s, g));
 		if (s->done || conn_halted(c))
 			return; /* the rest is the end's to flush */
 	}
-	if (e->cfg.depth && s->next >= e->cfg.depth)
+	uint64_t depth = e->cfg.depth;
+	if (depth && s->next >= depth)
 		reach_depth(e, c, d);
 	if (s->fin && s->next >= s->fin_off)
 		s->done = true;
@@ -286,13 +205,10 @@ void weft_side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d
 static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
 		   const uint8_t *data, uint32_t len)
 {
-	struct side *s = &c->side[d];
-	struct seglist_put r = weft_seglist_put(&s->held, off, data, len,
-						e->cfg.overlap == WEFT_OVERLAP_LAST, &e->rng);
-	held_account(e, s);
-	s->buffered += r.held;
-	s->st.retrans += r.retrans;
-	s->st.conflicts += r.conflicts;
+	struct stream_cfg cfg = stream_cfg_of(e);
+	int64_t mem = 0;
+	struct seglist_put r = weft_stream_hold(&c->side[d], &cfg, off, data, len, &e->rng, &mem);
+	weft_mem_add(e, mem);
 	e->st.conflicts += r.conflicts;
 	/* not held: the hole stays and becomes a gap like any other */
 	if (r.nomem)
@@ -378,7 +294,8 @@ void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 			weft_side_anchor(e, c, d, first(s)->off);
 		return;
 	}
-	uint64_t depth = e->cfg.depth;
+	struct stream_cfg cfg = stream_cfg_of(e);
+	uint64_t depth = cfg.depth;
 	if (depth) {
 		if (off >= depth)
 			return; /* held data before it will reach depth first */
@@ -394,19 +311,20 @@ void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 		if (first(s))
 			free_segs(e, s);
 		if (off == s->next)
-			advance(s, len);
+			weft_stream_advance(s, len);
 		return;
 	}
 	if (off == s->next && (!first(s) || end <= first(s)->off)) {
-		advance(s, len);
+		weft_stream_advance(s, len);
 		emit(e, c, d, off, data, len);
 		weft_side_flush(e, c, d);
 		return;
 	}
 	insert(e, c, d, off, data, len);
 	weft_side_flush(e, c, d);
-	while (s->buffered > e->cfg.buffer_cap && first(s) && !s->done && !conn_halted(c)) {
-		if (e->cfg.buffer_policy == WEFT_BUFFER_END) {
+	cfg = stream_cfg_of(e); /* a callback may have changed the config */
+	while (s->buffered > cfg.buffer_cap && first(s) && !s->done && !conn_halted(c)) {
+		if (cfg.buffer_end) {
 			s->overflow = true; /* the TCP layer ends it (buffer) */
 			return;
 		}
@@ -463,7 +381,7 @@ void weft_side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir 
 	e->st.implausible += weft_seglist_rebase(&s->held, at, MAX_AHEAD, &bytes);
 	weft_gapset_rebase(&s->declared, at);
 	s->buffered -= bytes;
-	held_account(e, s);
+	weft_mem_add(e, weft_stream_held_sync(s));
 	s->next_seq += (uint32_t)at;
 	s->next = 0;
 	s->hi = s->hi > at ? s->hi - at : 0;
