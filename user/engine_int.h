@@ -209,6 +209,16 @@ int64_t weft_stream_kept_add(struct side *s, uint64_t off, const uint8_t *data, 
 			     bool *nomem);
 uint64_t weft_stream_kept_compare(struct side *s, uint64_t off, const uint8_t *data, uint64_t len);
 int64_t weft_stream_kept_drop(struct side *s);
+/* Bytes [off, off+len) below next: the pieces of them inside gaps declared
+ * earlier came late and leave the gaps (in order, at most GAPSET_MAX);
+ * bytes: all of them; gaps: the change in the number of gaps. */
+struct stream_late {
+	uint32_t n;
+	uint64_t piece[GAPSET_MAX][2]; /* [offset, length] */
+	uint64_t bytes;
+	int64_t gaps;
+};
+void weft_stream_late(struct side *s, uint64_t off, uint64_t len, struct stream_late *r);
 
 /* reasm.c: the connection side of the stream layer, which turns its
  * results into callbacks, statistics and the engine's account */

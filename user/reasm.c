@@ -215,43 +215,26 @@ static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, 
 		e->st.alloc_failures++;
 }
 
-struct late_arg {
-	struct weft_engine *e;
-	struct weft_conn *c;
-	enum weft_dir d;
-	uint64_t off;
-	const uint8_t *data;
-};
-
-/* A piece of late bytes inside a declared gap: counted, and handed on. */
-static void late_piece(void *arg, uint64_t off, uint64_t len)
-{
-	struct late_arg *a = arg;
-	struct side *s = &a->c->side[a->d];
-	s->st.late += len;
-	s->st.gap_bytes -= len;
-	a->e->st.late_bytes += len;
-	a->e->st.gap_bytes -= len;
-	if (!s->st.ignored && !conn_halted(a->c) && a->e->cb.on_late)
-		a->e->cb.on_late(a->e->cb.ctx, a->c, a->d, off, a->data + (off - a->off), (size_t)len);
-}
-
 /* Bytes below next: those inside a gap declared earlier came late (a
  * capture reordered after the tap) and fill it; the rest are seen again.
+ * The stream layer says which pieces filled a gap; each is counted and
+ * handed on, unless a callback has ended the connection meanwhile.
  * Returns the bytes that filled a gap. */
 static uint64_t side_late(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 			  uint64_t off, const uint8_t *data, uint64_t len)
 {
 	struct side *s = &c->side[d];
-	if (!s->declared.n)
-		return 0;
-	struct late_arg a = { e, c, d, off, data };
-	uint32_t before = s->declared.n;
-	uint64_t got = weft_gapset_fill(&s->declared, off, len, late_piece, &a);
-	/* a gap filled whole is one fewer, one filled in the middle two */
-	s->st.gaps += s->declared.n - before;
-	e->st.gaps += (uint64_t)((int64_t)s->declared.n - (int64_t)before);
-	return got;
+	struct stream_late r;
+	weft_stream_late(s, off, len, &r);
+	for (uint32_t i = 0; i < r.n; i++) {
+		uint64_t at = r.piece[i][0], n = r.piece[i][1];
+		e->st.late_bytes += n;
+		e->st.gap_bytes -= n;
+		if (!s->st.ignored && !conn_halted(c) && e->cb.on_late)
+			e->cb.on_late(e->cb.ctx, c, d, at, data + (at - off), (size_t)n);
+	}
+	e->st.gaps += (uint64_t)r.gaps;
+	return r.bytes;
 }
 
 void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,

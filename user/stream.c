@@ -202,3 +202,29 @@ uint64_t weft_stream_kept_compare(struct side *s, uint64_t off, const uint8_t *d
 	s->st.conflicts += diff;
 	return diff;
 }
+
+static void late_piece(void *arg, uint64_t off, uint64_t len)
+{
+	struct stream_late *r = arg;
+	r->piece[r->n][0] = off;
+	r->piece[r->n][1] = len;
+	r->n++;
+}
+
+/* A fill touches each declared range at most once, and there are at most
+ * GAPSET_MAX of them, so the pieces always fit the caller's list. */
+void weft_stream_late(struct side *s, uint64_t off, uint64_t len, struct stream_late *r)
+{
+	r->n = 0;
+	r->bytes = 0;
+	r->gaps = 0;
+	if (!s->declared.n)
+		return;
+	uint32_t before = s->declared.n;
+	r->bytes = weft_gapset_fill(&s->declared, off, len, late_piece, r);
+	/* a gap filled whole is one fewer, one filled in the middle two */
+	r->gaps = (int64_t)s->declared.n - (int64_t)before;
+	s->st.gaps += (uint32_t)r->gaps;
+	s->st.late += r->bytes;
+	s->st.gap_bytes -= r->bytes;
+}

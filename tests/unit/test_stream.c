@@ -4,7 +4,7 @@
  * no callbacks. A side is a zeroed struct, the settings a struct; each
  * call returns what it did, and the test reads those results: segments
  * held out of order come back in order once a gap is declared before
- * them, depth trims a gap and ends the side, the overlap policy decides
+ * them, bytes that come late fill declared gaps piece by piece, depth trims a gap and ends the side, the overlap policy decides
  * which copy is held, and every byte of memory reported held is reported
  * freed (the list's header when the side drops all it holds).
  */
@@ -191,6 +191,47 @@ static void t_kept(void **state)
 	assert_int_equal(mem, 0);
 }
 
+/* bytes that come after their hole was declared a gap are reported as
+ * late pieces, and the gap shrinks (split in two when filled inside) */
+static void t_late(void **state)
+{
+	(void)state;
+	struct side s = { 0 };
+	struct stream_cfg cfg = { .buffer_cap = UINT64_MAX };
+	struct stream_late r;
+	weft_stream_late(&s, 0, 4, &r); /* no gap declared: nothing is late */
+	assert_int_equal(r.n, 0);
+	assert_int_equal(r.bytes, 0);
+	weft_stream_gap(&s, &cfg, 10);         /* [0,10) */
+	weft_stream_advance(&s, 5);            /* [10,15) delivered */
+	weft_stream_gap(&s, &cfg, 5);          /* [15,20) */
+	assert_int_equal(s.st.gaps, 2);
+	assert_int_equal(s.st.gap_bytes, 15);
+	/* [8,17): the end of the first gap, delivered bytes, the start of
+	 * the second */
+	weft_stream_late(&s, 8, 9, &r);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.piece[0][0], 8);
+	assert_int_equal(r.piece[0][1], 2);
+	assert_int_equal(r.piece[1][0], 15);
+	assert_int_equal(r.piece[1][1], 2);
+	assert_int_equal(r.bytes, 4);
+	assert_int_equal(r.gaps, 0);
+	assert_int_equal(s.st.late, 4);
+	assert_int_equal(s.st.gap_bytes, 11);
+	/* inside [0,8): two gaps where there was one */
+	weft_stream_late(&s, 3, 2, &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.gaps, 1);
+	assert_int_equal(s.st.gaps, 3);
+	/* all of [17,20): one gap fewer */
+	weft_stream_late(&s, 17, 3, &r);
+	assert_int_equal(r.gaps, -1);
+	assert_int_equal(s.st.gaps, 2);
+	assert_int_equal(s.st.late, 9);
+	weft_gapset_free(&s.declared);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +241,7 @@ int main(void)
 		cmocka_unit_test(t_depth),
 		cmocka_unit_test(t_implausible_gap),
 		cmocka_unit_test(t_kept),
+		cmocka_unit_test(t_late),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
