@@ -219,6 +219,15 @@ struct stream_late {
 	int64_t gaps;
 };
 void weft_stream_late(struct side *s, uint64_t off, uint64_t len, struct stream_late *r);
+/* Fix a floating side's offset 0 at provisional offset at (at most its
+ * lowest held byte): offsets move down by it; what is then implausibly
+ * far (held bytes, a FIN) is dropped and counted. Nothing is delivered:
+ * the caller flushes. */
+struct stream_anchor_res {
+	uint64_t implausible;
+	int64_t mem;
+};
+struct stream_anchor_res weft_stream_anchor(struct side *s, uint64_t at);
 
 /* reasm.c: the connection side of the stream layer, which turns its
  * results into callbacks, statistics and the engine's account */

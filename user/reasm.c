@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-direction reassembly. In-order data goes straight to the callback
- * without a copy; out-of-order data is copied into the held segments
- * (seglist.c) until the hole before it fills or is declared a gap. Overlaps are resolved
- * once, when a segment is stored, by the overlap policy: first copy wins, or
- * last copy wins while the bytes are still held. Differing bytes are counted.
+ * Per-direction reassembly, the connection side of it. The bytes
+ * themselves (holding, overlaps, gaps, depth, late bytes, the position)
+ * are the stream layer's (stream.c), which calls nothing and returns what
+ * it did; this file turns those results into the caller's callbacks, the
+ * engine's counters and its memory account, stopping a delivery when a
+ * callback ended the connection (conn_halted). It also owns what exists
+ * only for the callbacks: the resync hook and the app buffer of
+ * keep_unconsumed. In-order data goes to the callback without a copy;
+ * out-of-order data is held until the hole before it fills or is
+ * declared a gap (the walks that decide when: flush, ACKed holes, the end,
+ * the buffer cap, are still here). Overlaps are resolved once, when a
+ * segment is held, by the overlap policy: first copy wins, or last copy
+ * wins while the bytes are still held. Differing bytes are counted.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -354,30 +362,9 @@ void weft_side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir 
 	struct side *s = &c->side[d];
 	if (!s->floating)
 		return;
-	if (first(s) && first(s)->off < at)
-		at = first(s)->off;
-	s->floating = false;
-	/* held bytes implausibly far from where the stream now starts (a
-	 * garbage sequence number) are dropped, as they would have been had
-	 * offset 0 been known when they came */
-	uint64_t bytes = 0;
-	e->st.implausible += weft_seglist_rebase(&s->held, at, MAX_AHEAD, &bytes);
-	weft_gapset_rebase(&s->declared, at);
-	s->buffered -= bytes;
-	weft_mem_add(e, weft_stream_held_sync(s));
-	s->next_seq += (uint32_t)at;
-	s->next = 0;
-	s->hi = s->hi > at ? s->hi - at : 0;
-	s->acked = s->acked > at ? s->acked - at : 0;
-	s->fin_off = s->fin_off > at ? s->fin_off - at : 0;
-	if (s->fin && s->fin_off > MAX_AHEAD) {
-		/* a FIN implausibly far from the start, like the bytes above */
-		s->fin = false;
-		s->fin_off = 0;
-		e->st.implausible++;
-	}
-	if (s->hi > MAX_AHEAD + MAX_CUT)
-		s->hi = MAX_AHEAD + MAX_CUT;
+	struct stream_anchor_res r = weft_stream_anchor(s, at);
+	e->st.implausible += r.implausible;
+	weft_mem_add(e, r.mem);
 	weft_side_flush(e, c, d);
 }
 

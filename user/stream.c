@@ -10,10 +10,14 @@
  * a callback ended the connection. The layer never sees a connection, an
  * engine or a TCP flag.
  *
- * First step of the split (issue 15): gaps, depth, in-order delivery from
- * the held list, holding and the kept bytes are here; the walk that decides
- * when to declare a gap (flush, ACKed holes, the end), the app buffer of
- * keep_unconsumed and the resync hook are still driven from reasm.c.
+ * First step of the split (issue 15): holding, overlaps, gaps, depth,
+ * late bytes, in-order delivery from the held list (one segment at a time,
+ * so the caller can stop between them), the delivered bytes kept for
+ * comparison and anchoring a floating start are here. Still driven from
+ * reasm.c: the walks that decide when a hole becomes a gap (flush, ACKed
+ * holes, the end, the buffer cap), and, as they exist for the callbacks,
+ * the app buffer of keep_unconsumed and the resync hook. The side's state
+ * (struct side) is still shared with tcp.c (its sequence and ACK fields).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -227,4 +231,37 @@ void weft_stream_late(struct side *s, uint64_t off, uint64_t len, struct stream_
 	s->st.gaps += (uint32_t)r->gaps;
 	s->st.late += r->bytes;
 	s->st.gap_bytes -= r->bytes;
+}
+
+struct stream_anchor_res weft_stream_anchor(struct side *s, uint64_t at)
+{
+	struct stream_anchor_res r = { 0 };
+	struct seg *g = seglist_first(&s->held);
+	if (!s->floating)
+		return r;
+	if (g && g->off < at)
+		at = g->off;
+	s->floating = false;
+	/* held bytes implausibly far from where the stream now starts (a
+	 * garbage sequence number) are dropped, as they would have been had
+	 * offset 0 been known when they came */
+	uint64_t bytes = 0;
+	r.implausible = weft_seglist_rebase(&s->held, at, MAX_AHEAD, &bytes);
+	weft_gapset_rebase(&s->declared, at);
+	s->buffered -= bytes;
+	r.mem = weft_stream_held_sync(s);
+	s->next_seq += (uint32_t)at;
+	s->next = 0;
+	s->hi = s->hi > at ? s->hi - at : 0;
+	s->acked = s->acked > at ? s->acked - at : 0;
+	s->fin_off = s->fin_off > at ? s->fin_off - at : 0;
+	if (s->fin && s->fin_off > MAX_AHEAD) {
+		/* a FIN implausibly far from the start, like the bytes above */
+		s->fin = false;
+		s->fin_off = 0;
+		r.implausible++;
+	}
+	if (s->hi > MAX_AHEAD + MAX_CUT)
+		s->hi = MAX_AHEAD + MAX_CUT;
+	return r;
 }
