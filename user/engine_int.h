@@ -219,6 +219,11 @@ struct stream_late {
 	int64_t gaps;
 };
 void weft_stream_late(struct side *s, uint64_t off, uint64_t len, struct stream_late *r);
+/* [off, off+len), all below next, came again: the late pieces into *late,
+ * the rest counted retransmitted; returns the bytes that differ from the
+ * delivered ones still kept (conflicts). */
+uint64_t weft_stream_below(struct side *s, uint64_t off, const uint8_t *data, uint64_t len,
+			   struct stream_late *late);
 /* Fix a floating side's offset 0 at provisional offset at (at most its
  * lowest held byte): offsets move down by it; what is then implausibly
  * far (held bytes, a FIN) is dropped and counted. Nothing is delivered:

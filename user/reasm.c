@@ -65,15 +65,6 @@ static void kept_add(struct weft_engine *e, struct side *s, uint64_t off, const 
 		weft_mem_add(e, mem);
 }
 
-/* Bytes seen again over delivered ones: those that differ from what was
- * delivered are conflicts. Delivered bytes stay as they were, whatever
- * the overlap policy (the reader has them already). */
-static void kept_compare(struct weft_engine *e, struct side *s, uint64_t off, const uint8_t *data,
-			 uint64_t len)
-{
-	e->st.conflicts += weft_stream_kept_compare(s, off, data, len);
-}
-
 void weft_side_free(struct weft_engine *e, struct side *s)
 {
 	weft_mem_add(e, weft_stream_kept_drop(s));
@@ -223,26 +214,21 @@ static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, 
 		e->st.alloc_failures++;
 }
 
-/* Bytes below next: those inside a gap declared earlier came late (a
- * capture reordered after the tap) and fill it; the rest are seen again.
- * The stream layer says which pieces filled a gap; each is counted and
- * handed on, unless a callback has ended the connection meanwhile.
- * Returns the bytes that filled a gap. */
-static uint64_t side_late(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
-			  uint64_t off, const uint8_t *data, uint64_t len)
+/* Late pieces the stream layer found (bytes at off, data, that came
+ * after their hole was declared a gap): each is counted and handed on,
+ * unless a callback has ended the connection meanwhile. */
+static void report_late(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
+			uint64_t off, const uint8_t *data, const struct stream_late *r)
 {
 	struct side *s = &c->side[d];
-	struct stream_late r;
-	weft_stream_late(s, off, len, &r);
-	for (uint32_t i = 0; i < r.n; i++) {
-		uint64_t at = r.piece[i][0], n = r.piece[i][1];
+	for (uint32_t i = 0; i < r->n; i++) {
+		uint64_t at = r->piece[i][0], n = r->piece[i][1];
 		e->st.late_bytes += n;
 		e->st.gap_bytes -= n;
 		if (!s->st.ignored && !conn_halted(c) && e->cb.on_late)
 			e->cb.on_late(e->cb.ctx, c, d, at, data + (at - off), (size_t)n);
 	}
-	e->st.gaps += (uint64_t)r.gaps;
-	return r.bytes;
+	e->st.gaps += (uint64_t)r->gaps;
 }
 
 void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
@@ -267,10 +253,9 @@ void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 		return;
 	if (!s->floating && off < s->next) {
 		uint64_t below = (end < s->next ? end : s->next) - off;
-		if (s->kept_len)
-			kept_compare(e, s, off, data, below);
-		below -= side_late(e, c, d, off, data, below);
-		s->st.retrans += below;
+		struct stream_late r;
+		e->st.conflicts += weft_stream_below(s, off, data, below, &r);
+		report_late(e, c, d, off, data, &r);
 		if (end <= s->next)
 			return;
 		data += s->next - off;

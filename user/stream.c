@@ -265,3 +265,16 @@ struct stream_anchor_res weft_stream_anchor(struct side *s, uint64_t at)
 		s->hi = MAX_AHEAD + MAX_CUT;
 	return r;
 }
+
+/* Bytes seen again: compared with what was delivered (a difference is a
+ * conflict, the delivered bytes stay as they were whatever the overlap
+ * policy: the reader has them already), the pieces inside declared gaps
+ * are late, the rest retransmitted. */
+uint64_t weft_stream_below(struct side *s, uint64_t off, const uint8_t *data, uint64_t len,
+			   struct stream_late *late)
+{
+	uint64_t diff = s->kept_len ? weft_stream_kept_compare(s, off, data, len) : 0;
+	weft_stream_late(s, off, len, late);
+	s->st.retrans += len - late->bytes;
+	return diff;
+}

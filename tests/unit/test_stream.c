@@ -232,6 +232,30 @@ static void t_late(void **state)
 	weft_gapset_free(&s.declared);
 }
 
+/* bytes seen again below next: a late piece, conflicts with the kept
+ * delivered bytes, the rest retransmitted */
+static void t_below(void **state)
+{
+	(void)state;
+	struct side s = { .ack_valid = true };
+	struct stream_cfg cfg = { .buffer_cap = UINT64_MAX };
+	struct stream_late r;
+	bool nomem = false;
+	weft_stream_gap(&s, &cfg, 4);                          /* [0,4) */
+	int64_t mem = weft_stream_kept_add(&s, 4, (const uint8_t *)"abcd", 4, &nomem);
+	weft_stream_advance(&s, 4);                            /* [4,8) delivered */
+	assert_int_equal(weft_stream_below(&s, 2, (const uint8_t *)"zzabXd", 6, &r), 1);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.piece[0][0], 2);
+	assert_int_equal(r.piece[0][1], 2);
+	assert_int_equal(s.st.late, 2);
+	assert_int_equal(s.st.retrans, 4);
+	assert_int_equal(s.st.conflicts, 1);
+	mem += weft_stream_kept_drop(&s);
+	assert_int_equal(mem, 0);
+	weft_gapset_free(&s.declared);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +266,7 @@ int main(void)
 		cmocka_unit_test(t_implausible_gap),
 		cmocka_unit_test(t_kept),
 		cmocka_unit_test(t_late),
+		cmocka_unit_test(t_below),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
