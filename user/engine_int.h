@@ -224,6 +224,24 @@ void weft_stream_late(struct side *s, uint64_t off, uint64_t len, struct stream_
  * delivered ones still kept (conflicts). */
 uint64_t weft_stream_below(struct side *s, uint64_t off, const uint8_t *data, uint64_t len,
 			   struct stream_late *late);
+/* New bytes [off, off+len), none below next: what placing them did.
+ * DELIVER: they are in order and next has moved past them; the caller hands
+ * [off, off+len) of data on now (no copy was made), then pops what that
+ * put in order. HELD: copied out of order (put says how). NONE: nothing
+ * (the side is done, past depth, or ignored and only counted). */
+enum stream_place { STREAM_NONE, STREAM_DELIVER, STREAM_HELD };
+struct stream_place_res {
+	enum stream_place what;
+	uint64_t off;
+	const uint8_t *data;
+	uint32_t len;
+	struct seglist_put put;
+	int64_t mem;          /* the change to the memory account */
+	bool anchor;          /* a floating side holds enough to fix its start */
+};
+struct stream_place_res weft_stream_place(struct side *s, const struct stream_cfg *cfg,
+					  uint64_t off, const uint8_t *data, uint32_t len,
+					  uint64_t *rng);
 /* Fix a floating side's offset 0 at provisional offset at (at most its
  * lowest held byte): offsets move down by it; what is then implausibly
  * far (held bytes, a FIN) is dropped and counted. Nothing is delivered:

@@ -199,21 +199,6 @@ void weft_side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d
 		s->done = true;
 }
 
-/* Hold [off, off+len) of side d (seglist.c decides overlaps and returns
- * what it did; the counters and the account are kept here). */
-static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
-		   const uint8_t *data, uint32_t len)
-{
-	struct stream_cfg cfg = stream_cfg_of(e);
-	int64_t mem = 0;
-	struct seglist_put r = weft_stream_hold(&c->side[d], &cfg, off, data, len, &e->rng, &mem);
-	weft_mem_add(e, mem);
-	e->st.conflicts += r.conflicts;
-	/* not held: the hole stays and becomes a gap like any other */
-	if (r.nomem)
-		e->st.alloc_failures++;
-}
-
 /* Late pieces the stream layer found (bytes at off, data, that came
  * after their hole was declared a gap): each is counted and handed on,
  * unless a callback has ended the connection meanwhile. */
@@ -262,41 +247,30 @@ void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 		len = (uint32_t)(end - s->next);
 		off = s->next;
 	}
-	if (s->done)
-		return;
-	if (s->floating) {
-		insert(e, c, d, off, data, len);
-		if (first(s) && (s->held.count >= FLOAT_MAX_SEGS || s->buffered >= FLOAT_MAX_BYTES))
+	/* the stream layer places what is new: in order (handed on now,
+	 * without a copy), held, or nothing */
+	bool floating = s->floating;
+	struct stream_cfg cfg = stream_cfg_of(e);
+	struct stream_place_res p = weft_stream_place(s, &cfg, off, data, len, &e->rng);
+	weft_mem_add(e, p.mem);
+	if (p.what == STREAM_HELD) {
+		e->st.conflicts += p.put.conflicts;
+		/* not held: the hole stays and becomes a gap like any other */
+		if (p.put.nomem)
+			e->st.alloc_failures++;
+	}
+	if (floating) {
+		if (p.anchor)
 			weft_side_anchor(e, c, d, first(s)->off);
 		return;
 	}
-	struct stream_cfg cfg = stream_cfg_of(e);
-	uint64_t depth = cfg.depth;
-	if (depth) {
-		if (off >= depth)
-			return; /* held data before it will reach depth first */
-		if (end > depth) {
-			len = (uint32_t)(depth - off);
-			end = depth;
-		}
-	}
-	if (s->st.ignored) {
-		/* no buffering: the side is followed only for its counters.
-		 * What it held before it was ignored (weft_conn_ignore only
-		 * marks, as it may be called from inside a delivery) goes now. */
-		if (first(s))
-			free_segs(e, s);
-		if (off == s->next)
-			weft_stream_advance(s, len);
+	if (p.what == STREAM_NONE)
 		return;
-	}
-	if (off == s->next && (!first(s) || end <= first(s)->off)) {
-		weft_stream_advance(s, len);
-		emit(e, c, d, off, data, len);
+	if (p.what == STREAM_DELIVER) {
+		emit(e, c, d, p.off, p.data, p.len);
 		weft_side_flush(e, c, d);
 		return;
 	}
-	insert(e, c, d, off, data, len);
 	weft_side_flush(e, c, d);
 	cfg = stream_cfg_of(e); /* a callback may have changed the config */
 	while (s->buffered > cfg.buffer_cap && first(s) && !s->done && !conn_halted(c)) {

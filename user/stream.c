@@ -10,10 +10,11 @@
  * a callback ended the connection. The layer never sees a connection, an
  * engine or a TCP flag.
  *
- * First step of the split (issue 15): holding, overlaps, gaps, depth,
- * late bytes, in-order delivery from the held list (one segment at a time,
- * so the caller can stop between them), the delivered bytes kept for
- * comparison and anchoring a floating start are here. Still driven from
+ * First step of the split (issue 15): placing new bytes (in order, held,
+ * trimmed at depth), overlaps, bytes seen again (late, retransmitted,
+ * conflicting), gaps, depth, in-order delivery from the held list (one
+ * segment at a time, so the caller can stop between them), the delivered
+ * bytes kept for comparison and anchoring a floating start are here. Still driven from
  * reasm.c: the walks that decide when a hole becomes a gap (flush, ACKed
  * holes, the end, the buffer cap), and, as they exist for the callbacks,
  * the app buffer of keep_unconsumed and the resync hook. The side's state
@@ -277,4 +278,53 @@ uint64_t weft_stream_below(struct side *s, uint64_t off, const uint8_t *data, ui
 	weft_stream_late(s, off, len, late);
 	s->st.retrans += len - late->bytes;
 	return diff;
+}
+
+struct stream_place_res weft_stream_place(struct side *s, const struct stream_cfg *cfg,
+					  uint64_t off, const uint8_t *data, uint32_t len,
+					  uint64_t *rng)
+{
+	struct stream_place_res r = { .what = STREAM_NONE };
+	uint64_t end = off + len;
+	if (s->done)
+		return r;
+	if (s->floating) {
+		/* nothing is in order before offset 0 is fixed: all is held,
+		 * until there is enough to fix it at the lowest byte */
+		r.what = STREAM_HELD;
+		r.put = weft_stream_hold(s, cfg, off, data, len, rng, &r.mem);
+		r.anchor = seglist_first(&s->held) &&
+			   (s->held.count >= FLOAT_MAX_SEGS || s->buffered >= FLOAT_MAX_BYTES);
+		return r;
+	}
+	if (cfg->depth) {
+		if (off >= cfg->depth)
+			return r; /* held data before it will reach depth first */
+		if (end > cfg->depth) {
+			len = (uint32_t)(cfg->depth - off);
+			end = cfg->depth;
+		}
+	}
+	struct seg *g = seglist_first(&s->held);
+	if (s->st.ignored) {
+		/* no buffering: the side is followed only for its counters.
+		 * What it held before it was ignored (weft_conn_ignore only
+		 * marks, as it may be called from inside a delivery) goes now. */
+		if (g)
+			r.mem = weft_stream_drop_held(s);
+		if (off == s->next)
+			weft_stream_advance(s, len);
+		return r;
+	}
+	if (off == s->next && (!g || end <= g->off)) {
+		weft_stream_advance(s, len);
+		r.what = STREAM_DELIVER;
+		r.off = off;
+		r.data = data;
+		r.len = len;
+		return r;
+	}
+	r.what = STREAM_HELD;
+	r.put = weft_stream_hold(s, cfg, off, data, len, rng, &r.mem);
+	return r;
 }

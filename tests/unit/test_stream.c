@@ -256,6 +256,58 @@ static void t_below(void **state)
 	weft_gapset_free(&s.declared);
 }
 
+/* new bytes: in order they are handed back to deliver (no copy), out of
+ * order held, past depth or on an ignored side nothing */
+static void t_place(void **state)
+{
+	(void)state;
+	struct side s = { 0 };
+	struct stream_cfg cfg = { .buffer_cap = UINT64_MAX, .depth = 10 };
+	const uint8_t *in = (const uint8_t *)"0123456789abcdef";
+	struct stream_place_res p = weft_stream_place(&s, &cfg, 0, in, 4, &rng);
+	assert_int_equal(p.what, STREAM_DELIVER);
+	assert_ptr_equal(p.data, in);
+	assert_int_equal(p.off, 0);
+	assert_int_equal(p.len, 4);
+	assert_int_equal(s.next, 4);
+	int64_t mem = 0;
+	p = weft_stream_place(&s, &cfg, 6, in + 6, 8, &rng); /* trimmed at depth */
+	assert_int_equal(p.what, STREAM_HELD);
+	assert_int_equal(p.put.held, 4);
+	mem += p.mem;
+	/* in order but overlapping what is held: held too, then popped */
+	p = weft_stream_place(&s, &cfg, 4, in + 4, 4, &rng);
+	assert_int_equal(p.what, STREAM_HELD);
+	assert_int_equal(p.put.held, 2);
+	assert_int_equal(p.put.retrans, 2);
+	mem += p.mem;
+	struct stream_deliver out;
+	struct seg *g;
+	uint64_t n = 0;
+	while ((g = weft_stream_pop(&s, &out))) {
+		assert_memory_equal(out.data, in + out.off, out.len);
+		n += out.len;
+		mem += weft_stream_release(&s, g);
+	}
+	assert_int_equal(n, 6);
+	assert_int_equal(s.next, 10);
+	p = weft_stream_place(&s, &cfg, 10, in + 10, 2, &rng);
+	assert_int_equal(p.what, STREAM_NONE);
+	mem += weft_stream_drop_held(&s);
+	assert_int_equal(mem, 0);
+
+	/* ignored: counted along, nothing held or handed back */
+	struct side t2 = { 0 };
+	t2.st.ignored = true;
+	cfg.depth = 0;
+	p = weft_stream_place(&t2, &cfg, 0, in, 3, &rng);
+	assert_int_equal(p.what, STREAM_NONE);
+	assert_int_equal(t2.next, 3);
+	p = weft_stream_place(&t2, &cfg, 5, in, 3, &rng);
+	assert_int_equal(p.what, STREAM_NONE);
+	assert_int_equal(t2.buffered, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +319,7 @@ int main(void)
 		cmocka_unit_test(t_kept),
 		cmocka_unit_test(t_late),
 		cmocka_unit_test(t_below),
+		cmocka_unit_test(t_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
