@@ -22,7 +22,7 @@ DEPS_PKGS := build-essential clang llvm libpcap-dev libssl-dev libbpf-dev libxdp
 	libclang-rt-14-dev libcap2-bin
 
 .PHONY: all clean test deps bench demo demo-read
-all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/test_gapset $(O)/test_seglist $(O)/http-requests $(O)/test_xdp
+all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/test_gapset $(O)/test_seglist $(O)/test_stream $(O)/http-requests $(O)/test_xdp
 
 # the live source includes the generated skeleton
 $(patsubst %.c,$(O)/%.o,$(wildcard user/live*.c)): $(O)/weft.skel.h $(O)/sweep.skel.h
@@ -49,6 +49,10 @@ $(O)/test_engine: tests/unit/test_engine.c $(O)/libweft.a
 
 # the stream layer's segment list on its own
 $(O)/test_seglist: tests/unit/test_seglist.c $(O)/libweft.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libweft.a -lcmocka
+
+# the stream layer on its own: results, no engine, no connection
+$(O)/test_stream: tests/unit/test_stream.c $(O)/libweft.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libweft.a -lcmocka
 
 # BPF: vmlinux.h from the running kernel's BTF, the object, its skeleton

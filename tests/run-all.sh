@@ -57,6 +57,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktra
 suite "unit" build/test_engine
 suite "unit: declared gaps" build/test_gapset
 suite "unit: segment list" build/test_seglist
+suite "unit: stream layer" build/test_stream
 suite "generator truth" $PY tests/gen/test_gen.py build/weft build/weft-gen
 suite "PcapPlusPlus expected" $PY tests/corpus/test_pcapplusplus.py build/weft "$CORPUS"
 suite "tshark follow (every capture)" $PY tests/corpus/test_tshark.py build/weft "$CORPUS" \
@@ -68,6 +69,7 @@ suite "memory, disk and time under attack" $PY tests/mem/test_memcap.py build/we
 suite "unit (ASan/UBSan)" build-asan/test_engine
 suite "unit: declared gaps (ASan/UBSan)" build-asan/test_gapset
 suite "unit: segment list (ASan/UBSan)" build-asan/test_seglist
+suite "unit: stream layer (ASan/UBSan)" build-asan/test_stream
 # (the generator is a test tool: the plain build makes the captures)
 suite "generator truth (ASan/UBSan)" $PY tests/gen/test_gen.py build-asan/weft build/weft-gen quick sanitized
 suite "PcapPlusPlus expected (ASan/UBSan)" $PY tests/corpus/test_pcapplusplus.py build-asan/weft "$CORPUS"

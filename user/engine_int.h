@@ -159,7 +159,101 @@ void weft_flow_remove(struct weft_engine *e, struct weft_conn *c);
 void weft_lru_touch(struct weft_engine *e, struct weft_conn *c, enum lru_class cls);
 void weft_lru_remove(struct weft_engine *e, struct weft_conn *c);
 
-/* reasm.c */
+/* stream.c: the byte layer (see its opening). It reads these settings,
+ * never the engine's config, and returns what it did instead of calling. */
+struct stream_cfg {
+	uint64_t depth;       /* bytes per direction, 0: no limit */
+	uint64_t buffer_cap;  /* bytes held before the policy acts */
+	bool overlap_last;    /* held bytes take the newer copy */
+	bool buffer_end;      /* past the cap the side overflows (else gaps) */
+	bool keep_unconsumed; /* undelivered bytes wait in the app buffer */
+	bool resync_hook;     /* after a gap, delivery waits for a boundary */
+};
+/* Declaring a gap: what was declared, and the memory it moved, in the
+ * order the account must see it (the gap's record, then what depth freed). */
+struct stream_gap_res {
+	uint64_t off, len;    /* the gap declared; len 0: none */
+	bool implausible;     /* too long to believe: the side stopped instead */
+	bool depth;           /* the gap reached depth: the side is done */
+	int64_t mem_gap, mem_freed;
+};
+/* Bytes a held segment brings now it is in order: [off, off+len) at data
+ * (len 0: all seen before). */
+struct stream_deliver {
+	uint64_t off;
+	const uint8_t *data;
+	uint32_t len;
+};
+void weft_stream_advance(struct side *s, uint64_t n);
+/* the change in held memory since last reported */
+int64_t weft_stream_held_sync(struct side *s);
+/* drop every held segment; returns the memory change */
+int64_t weft_stream_drop_held(struct side *s);
+/* depth reached (once: false if it was already); frees what is held,
+ * adding the memory change to *mem */
+bool weft_stream_depth(struct side *s, int64_t *mem);
+/* declare the next len bytes missing (trimmed at depth) */
+struct stream_gap_res weft_stream_gap(struct side *s, const struct stream_cfg *cfg, uint64_t len);
+/* the first held segment if it is now in order: unlinked, its new bytes
+ * in *out; the caller uses them, then weft_stream_release frees it */
+struct seg *weft_stream_pop(struct side *s, struct stream_deliver *out);
+int64_t weft_stream_release(struct side *s, struct seg *g);
+/* hold [off, off+len) out of order (the overlap policy from cfg); the
+ * memory change is added to *mem */
+struct seglist_put weft_stream_hold(struct side *s, const struct stream_cfg *cfg, uint64_t off,
+				    const uint8_t *data, uint32_t len, uint64_t *rng, int64_t *mem);
+/* delivered bytes kept until ACKed, to compare retransmissions with:
+ * add returns the memory change (*nomem: could not keep them), compare
+ * the bytes that differ, drop the memory freed */
+int64_t weft_stream_kept_add(struct side *s, uint64_t off, const uint8_t *data, uint32_t len,
+			     bool *nomem);
+uint64_t weft_stream_kept_compare(struct side *s, uint64_t off, const uint8_t *data, uint64_t len);
+int64_t weft_stream_kept_drop(struct side *s);
+/* Bytes [off, off+len) below next: the pieces of them inside gaps declared
+ * earlier came late and leave the gaps (in order, at most GAPSET_MAX);
+ * bytes: all of them; gaps: the change in the number of gaps. */
+struct stream_late {
+	uint32_t n;
+	uint64_t piece[GAPSET_MAX][2]; /* [offset, length] */
+	uint64_t bytes;
+	int64_t gaps;
+};
+void weft_stream_late(struct side *s, uint64_t off, uint64_t len, struct stream_late *r);
+/* [off, off+len), all below next, came again: the late pieces into *late,
+ * the rest counted retransmitted; returns the bytes that differ from the
+ * delivered ones still kept (conflicts). */
+uint64_t weft_stream_below(struct side *s, uint64_t off, const uint8_t *data, uint64_t len,
+			   struct stream_late *late);
+/* New bytes [off, off+len), none below next: what placing them did.
+ * DELIVER: they are in order and next has moved past them; the caller hands
+ * [off, off+len) of data on now (no copy was made), then pops what that
+ * put in order. HELD: copied out of order (put says how). NONE: nothing
+ * (the side is done, past depth, or ignored and only counted). */
+enum stream_place { STREAM_NONE, STREAM_DELIVER, STREAM_HELD };
+struct stream_place_res {
+	enum stream_place what;
+	uint64_t off;
+	const uint8_t *data;
+	uint32_t len;
+	struct seglist_put put;
+	int64_t mem;          /* the change to the memory account */
+	bool anchor;          /* a floating side holds enough to fix its start */
+};
+struct stream_place_res weft_stream_place(struct side *s, const struct stream_cfg *cfg,
+					  uint64_t off, const uint8_t *data, uint32_t len,
+					  uint64_t *rng);
+/* Fix a floating side's offset 0 at provisional offset at (at most its
+ * lowest held byte): offsets move down by it; what is then implausibly
+ * far (held bytes, a FIN) is dropped and counted. Nothing is delivered:
+ * the caller flushes. */
+struct stream_anchor_res {
+	uint64_t implausible;
+	int64_t mem;
+};
+struct stream_anchor_res weft_stream_anchor(struct side *s, uint64_t at);
+
+/* reasm.c: the connection side of the stream layer, which turns its
+ * results into callbacks, statistics and the engine's account */
 void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 	       uint64_t off, const uint8_t *data, uint32_t len);
 void weft_side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d);

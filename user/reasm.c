@@ -1,28 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-direction reassembly. In-order data goes straight to the callback
- * without a copy; out-of-order data is copied into the held segments
- * (seglist.c) until the hole before it fills or is declared a gap. Overlaps are resolved
- * once, when a segment is stored, by the overlap policy: first copy wins, or
- * last copy wins while the bytes are still held. Differing bytes are counted.
+ * Per-direction reassembly, the connection side of it. The bytes
+ * themselves (holding, overlaps, gaps, depth, late bytes, the position)
+ * are the stream layer's (stream.c), which calls nothing and returns what
+ * it did; this file turns those results into the caller's callbacks, the
+ * engine's counters and its memory account, stopping a delivery when a
+ * callback ended the connection (conn_halted). It also owns what exists
+ * only for the callbacks: the resync hook and the app buffer of
+ * keep_unconsumed. In-order data goes to the callback without a copy;
+ * out-of-order data is held until the hole before it fills or is
+ * declared a gap (the walks that decide when: flush, ACKed holes, the end,
+ * the buffer cap, are still here). Overlaps are resolved once, when a
+ * segment is held, by the overlap policy: first copy wins, or last copy
+ * wins while the bytes are still held. Differing bytes are counted.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "engine_int.h"
 
-static inline void advance(struct side *s, uint64_t n)
+/* The stream layer's settings, from the engine's config as it is now
+ * (weft_engine_set_config may change it between packets). */
+static struct stream_cfg stream_cfg_of(const struct weft_engine *e)
 {
-	s->next += n;
-	s->next_seq += (uint32_t)n;
-	s->st.bytes = s->next;
-}
-
-/* The held list keeps its own byte count; the engine's account follows it
- * after every change. */
-static void held_account(struct weft_engine *e, struct side *s)
-{
-	weft_mem_add(e, (int64_t)(s->held.mem - s->held_mem));
-	s->held_mem = s->held.mem;
+	return (struct stream_cfg){
+		.depth = e->cfg.depth,
+		.buffer_cap = e->cfg.buffer_cap,
+		.overlap_last = e->cfg.overlap == WEFT_OVERLAP_LAST,
+		.buffer_end = e->cfg.buffer_policy == WEFT_BUFFER_END,
+		.keep_unconsumed = e->cfg.keep_unconsumed,
+		.resync_hook = e->cb.on_resync != NULL,
+	};
 }
 
 static inline struct seg *first(const struct side *s)
@@ -32,9 +39,7 @@ static inline struct seg *first(const struct side *s)
 
 static void free_segs(struct weft_engine *e, struct side *s)
 {
-	weft_seglist_clear(&s->held);
-	held_account(e, s);
-	s->buffered = 0;
+	weft_mem_add(e, weft_stream_drop_held(s));
 }
 
 static void app_drop(struct weft_engine *e, struct side *s)
@@ -47,106 +52,36 @@ static void app_drop(struct weft_engine *e, struct side *s)
 	s->app_len = s->app_cap = 0;
 }
 
-static void kept_drop(struct weft_engine *e, struct side *s)
-{
-	if (s->kept)
-		weft_mem_add(e, -(int64_t)(s->kept_cap + ALLOC_OVERHEAD));
-	free(s->kept);
-	s->kept = NULL;
-	s->kept_len = s->kept_cap = 0;
-}
-
-/* Forget the first n kept bytes. */
-static void kept_trim(struct side *s, uint32_t n)
-{
-	memmove(s->kept, s->kept + n, s->kept_len - n);
-	s->kept_len -= n;
-	s->kept_off += n;
-}
-
 /* Keep delivered bytes [off, off+len) while the receiver has not ACKed
- * them. Only for a side whose receiver's ACKs are seen: without them
- * nothing would ever let the bytes go. Room is made by dropping what was
- * ACKed, else the oldest half: amortized, each byte is moved a few times. */
+ * them (stream.c), in the engine's account. */
 static void kept_add(struct weft_engine *e, struct side *s, uint64_t off, const uint8_t *data,
 		     uint32_t len)
 {
-	if (!s->ack_valid || !len) {
-		s->kept_len = 0;
-		return;
-	}
-	/* a gap before, or all of it ACKed (the usual case: no copy moves):
-	 * start over here */
-	if (!s->kept_len || off != s->kept_off + s->kept_len ||
-	    s->acked >= s->kept_off + s->kept_len) {
-		s->kept_len = 0;
-		s->kept_off = off;
-	}
-	if (len > KEEP_MAX) {
-		data += len - KEEP_MAX;
-		s->kept_off += s->kept_len + (len - KEEP_MAX);
-		s->kept_len = 0;
-		len = KEEP_MAX;
-	}
-	if (s->kept_len + len > KEEP_MAX) {
-		uint64_t acked = s->acked > s->kept_off ? s->acked - s->kept_off : 0;
-		uint32_t n = acked < s->kept_len ? (uint32_t)acked : s->kept_len;
-		if (s->kept_len - n + len > KEEP_MAX / 2 && n < s->kept_len / 2)
-			n = s->kept_len / 2;
-		if (s->kept_len - n + len > KEEP_MAX)
-			n = s->kept_len - (KEEP_MAX - len);
-		kept_trim(s, n);
-	}
-	if (s->kept_len + len > s->kept_cap) {
-		uint32_t nc = s->kept_cap ? s->kept_cap : 4096;
-		while (nc < s->kept_len + len)
-			nc *= 2;
-		uint8_t *nb = realloc(s->kept, nc);
-		if (!nb) { /* nothing to compare with: conflicts go uncounted */
-			e->st.alloc_failures++;
-			s->kept_len = 0;
-			return;
-		}
-		weft_mem_add(e, (int64_t)(nc - s->kept_cap) + (s->kept ? 0 : ALLOC_OVERHEAD));
-		s->kept = nb;
-		s->kept_cap = nc;
-	}
-	memcpy(s->kept + s->kept_len, data, len);
-	s->kept_len += len;
-}
-
-/* Bytes seen again over delivered ones: those that differ from what was
- * delivered are conflicts. Delivered bytes stay as they were, whatever
- * the overlap policy (the reader has them already). */
-static void kept_compare(struct weft_engine *e, struct side *s, uint64_t off, const uint8_t *data,
-			 uint64_t len)
-{
-	uint64_t lo = off > s->kept_off ? off : s->kept_off;
-	uint64_t hi = off + len < s->kept_off + s->kept_len ? off + len : s->kept_off + s->kept_len;
-	uint64_t diff = 0;
-	for (uint64_t i = lo; i < hi; i++)
-		diff += data[i - off] != s->kept[i - s->kept_off];
-	s->st.conflicts += diff;
-	e->st.conflicts += diff;
+	bool nomem = false;
+	int64_t mem = weft_stream_kept_add(s, off, data, len, &nomem);
+	if (nomem)
+		e->st.alloc_failures++;
+	if (mem)
+		weft_mem_add(e, mem);
 }
 
 void weft_side_free(struct weft_engine *e, struct side *s)
 {
-	kept_drop(e, s);
+	weft_mem_add(e, weft_stream_kept_drop(s));
 	weft_mem_add(e, -(int64_t)weft_gapset_mem(&s->declared));
 	weft_gapset_free(&s->declared);
 	free_segs(e, s);
 	app_drop(e, s);
 }
 
+/* Depth reached: the stream frees what it held, the caller is told it
+ * need not follow this side any more. */
 static void reach_depth(struct weft_engine *e, struct weft_conn *c, enum weft_dir d)
 {
-	struct side *s = &c->side[d];
-	if (s->st.depth_reached)
+	int64_t mem = 0;
+	if (!weft_stream_depth(&c->side[d], &mem))
 		return;
-	s->st.depth_reached = true;
-	s->done = true;
-	free_segs(e, s);
+	weft_mem_add(e, mem);
 	if (e->cb.on_unwanted)
 		e->cb.on_unwanted(e->cb.ctx, c, d);
 }
@@ -216,42 +151,31 @@ static void emit(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, ui
 	s->app_off += used;
 }
 
+/* Declare the next len bytes of side d missing (the stream layer decides
+ * what is declared), then report it: the callback first, then the account
+ * and the counters, then depth, in the order they always came. */
 void weft_side_gap(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t len)
 {
 	struct side *s = &c->side[d];
-	uint64_t depth = e->cfg.depth;
-	bool acked = s->ack_valid && s->next + len <= s->acked;
-	if (len > MAX_GAP && !acked) {
-		/* Every caller bounds its gap by MAX_AHEAD (sequence jumps),
-		 * MAX_CUT (one packet's missing tail) or the receiver's ACK;
-		 * anything longer is a bug or a forged length, and no capture
-		 * justifies it: the side stops here rather than claim bytes
-		 * nobody can show. */
+	struct stream_cfg cfg = stream_cfg_of(e);
+	struct stream_gap_res r = weft_stream_gap(s, &cfg, len);
+	if (r.implausible) {
 		e->st.implausible++;
-		free_segs(e, s);
-		s->done = true;
+		weft_mem_add(e, r.mem_freed);
 		return;
 	}
-	if (depth && s->next + len > depth)
-		len = depth > s->next ? depth - s->next : 0;
-	if (!len)
+	if (!r.len)
 		return;
 	if (!s->st.ignored && e->cb.on_gap)
-		e->cb.on_gap(e->cb.ctx, c, d, s->next, len);
-	/* kept, so bytes that come after all can still fill it */
-	size_t had = weft_gapset_mem(&s->declared);
-	weft_gapset_add(&s->declared, s->next, len);
-	weft_mem_add(e, (int64_t)weft_gapset_mem(&s->declared) - (int64_t)had);
-	s->st.gaps++;
-	s->st.gap_bytes += len;
+		e->cb.on_gap(e->cb.ctx, c, d, r.off, r.len);
+	weft_mem_add(e, r.mem_gap);
 	e->st.gaps++;
-	e->st.gap_bytes += len;
-	advance(s, len);
-	/* Unconsumed bytes before a gap can no longer join what follows. */
-	s->app_len = 0;
-	s->resync = e->cb.on_resync != NULL;
-	if (depth && s->next >= depth)
-		reach_depth(e, c, d);
+	e->st.gap_bytes += r.len;
+	if (r.depth) {
+		weft_mem_add(e, r.mem_freed);
+		if (e->cb.on_unwanted)
+			e->cb.on_unwanted(e->cb.ctx, c, d);
+	}
 }
 
 /* Deliver held segments that now start at or before next. */
@@ -260,82 +184,36 @@ void weft_side_flush(struct weft_engine *e, struct weft_conn *c, enum weft_dir d
 	struct side *s = &c->side[d];
 	if (s->floating)
 		return; /* offsets are provisional: nothing is in order yet */
-	while (first(s) && first(s)->off <= s->next) {
-		struct seg *g = weft_seglist_pop(&s->held);
-		s->buffered -= g->len;
-		uint64_t end = g->off + g->len;
-		if (end > s->next) {
-			uint32_t skip = (uint32_t)(s->next - g->off);
-			uint64_t at = s->next;
-			advance(s, end - s->next);
-			emit(e, c, d, at, seg_data(g) + skip, g->len - skip);
-		}
-		weft_seglist_seg_free(&s->held, g);
-		held_account(e, s);
+	struct stream_deliver out;
+	struct seg *g;
+	while ((g = weft_stream_pop(s, &out))) {
+		emit(e, c, d, out.off, out.data, out.len);
+		weft_mem_add(e, weft_stream_release(s, g));
 		if (s->done || conn_halted(c))
 			return; /* the rest is the end's to flush */
 	}
-	if (e->cfg.depth && s->next >= e->cfg.depth)
+	uint64_t depth = e->cfg.depth;
+	if (depth && s->next >= depth)
 		reach_depth(e, c, d);
 	if (s->fin && s->next >= s->fin_off)
 		s->done = true;
 }
 
-/* Hold [off, off+len) of side d (seglist.c decides overlaps and returns
- * what it did; the counters and the account are kept here). */
-static void insert(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
-		   const uint8_t *data, uint32_t len)
+/* Late pieces the stream layer found (bytes at off, data, that came
+ * after their hole was declared a gap): each is counted and handed on,
+ * unless a callback has ended the connection meanwhile. */
+static void report_late(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
+			uint64_t off, const uint8_t *data, const struct stream_late *r)
 {
 	struct side *s = &c->side[d];
-	struct seglist_put r = weft_seglist_put(&s->held, off, data, len,
-						e->cfg.overlap == WEFT_OVERLAP_LAST, &e->rng);
-	held_account(e, s);
-	s->buffered += r.held;
-	s->st.retrans += r.retrans;
-	s->st.conflicts += r.conflicts;
-	e->st.conflicts += r.conflicts;
-	/* not held: the hole stays and becomes a gap like any other */
-	if (r.nomem)
-		e->st.alloc_failures++;
-}
-
-struct late_arg {
-	struct weft_engine *e;
-	struct weft_conn *c;
-	enum weft_dir d;
-	uint64_t off;
-	const uint8_t *data;
-};
-
-/* A piece of late bytes inside a declared gap: counted, and handed on. */
-static void late_piece(void *arg, uint64_t off, uint64_t len)
-{
-	struct late_arg *a = arg;
-	struct side *s = &a->c->side[a->d];
-	s->st.late += len;
-	s->st.gap_bytes -= len;
-	a->e->st.late_bytes += len;
-	a->e->st.gap_bytes -= len;
-	if (!s->st.ignored && !conn_halted(a->c) && a->e->cb.on_late)
-		a->e->cb.on_late(a->e->cb.ctx, a->c, a->d, off, a->data + (off - a->off), (size_t)len);
-}
-
-/* Bytes below next: those inside a gap declared earlier came late (a
- * capture reordered after the tap) and fill it; the rest are seen again.
- * Returns the bytes that filled a gap. */
-static uint64_t side_late(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
-			  uint64_t off, const uint8_t *data, uint64_t len)
-{
-	struct side *s = &c->side[d];
-	if (!s->declared.n)
-		return 0;
-	struct late_arg a = { e, c, d, off, data };
-	uint32_t before = s->declared.n;
-	uint64_t got = weft_gapset_fill(&s->declared, off, len, late_piece, &a);
-	/* a gap filled whole is one fewer, one filled in the middle two */
-	s->st.gaps += s->declared.n - before;
-	e->st.gaps += (uint64_t)((int64_t)s->declared.n - (int64_t)before);
-	return got;
+	for (uint32_t i = 0; i < r->n; i++) {
+		uint64_t at = r->piece[i][0], n = r->piece[i][1];
+		e->st.late_bytes += n;
+		e->st.gap_bytes -= n;
+		if (!s->st.ignored && !conn_halted(c) && e->cb.on_late)
+			e->cb.on_late(e->cb.ctx, c, d, at, data + (at - off), (size_t)n);
+	}
+	e->st.gaps += (uint64_t)r->gaps;
 }
 
 void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,
@@ -360,53 +238,43 @@ void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d,
 		return;
 	if (!s->floating && off < s->next) {
 		uint64_t below = (end < s->next ? end : s->next) - off;
-		if (s->kept_len)
-			kept_compare(e, s, off, data, below);
-		below -= side_late(e, c, d, off, data, below);
-		s->st.retrans += below;
+		struct stream_late r;
+		e->st.conflicts += weft_stream_below(s, off, data, below, &r);
+		report_late(e, c, d, off, data, &r);
 		if (end <= s->next)
 			return;
 		data += s->next - off;
 		len = (uint32_t)(end - s->next);
 		off = s->next;
 	}
-	if (s->done)
-		return;
-	if (s->floating) {
-		insert(e, c, d, off, data, len);
-		if (first(s) && (s->held.count >= FLOAT_MAX_SEGS || s->buffered >= FLOAT_MAX_BYTES))
+	/* the stream layer places what is new: in order (handed on now,
+	 * without a copy), held, or nothing */
+	bool floating = s->floating;
+	struct stream_cfg cfg = stream_cfg_of(e);
+	struct stream_place_res p = weft_stream_place(s, &cfg, off, data, len, &e->rng);
+	weft_mem_add(e, p.mem);
+	if (p.what == STREAM_HELD) {
+		e->st.conflicts += p.put.conflicts;
+		/* not held: the hole stays and becomes a gap like any other */
+		if (p.put.nomem)
+			e->st.alloc_failures++;
+	}
+	if (floating) {
+		if (p.anchor)
 			weft_side_anchor(e, c, d, first(s)->off);
 		return;
 	}
-	uint64_t depth = e->cfg.depth;
-	if (depth) {
-		if (off >= depth)
-			return; /* held data before it will reach depth first */
-		if (end > depth) {
-			len = (uint32_t)(depth - off);
-			end = depth;
-		}
-	}
-	if (s->st.ignored) {
-		/* no buffering: the side is followed only for its counters.
-		 * What it held before it was ignored (weft_conn_ignore only
-		 * marks, as it may be called from inside a delivery) goes now. */
-		if (first(s))
-			free_segs(e, s);
-		if (off == s->next)
-			advance(s, len);
+	if (p.what == STREAM_NONE)
 		return;
-	}
-	if (off == s->next && (!first(s) || end <= first(s)->off)) {
-		advance(s, len);
-		emit(e, c, d, off, data, len);
+	if (p.what == STREAM_DELIVER) {
+		emit(e, c, d, p.off, p.data, p.len);
 		weft_side_flush(e, c, d);
 		return;
 	}
-	insert(e, c, d, off, data, len);
 	weft_side_flush(e, c, d);
-	while (s->buffered > e->cfg.buffer_cap && first(s) && !s->done && !conn_halted(c)) {
-		if (e->cfg.buffer_policy == WEFT_BUFFER_END) {
+	cfg = stream_cfg_of(e); /* a callback may have changed the config */
+	while (s->buffered > cfg.buffer_cap && first(s) && !s->done && !conn_halted(c)) {
+		if (cfg.buffer_end) {
 			s->overflow = true; /* the TCP layer ends it (buffer) */
 			return;
 		}
@@ -453,30 +321,9 @@ void weft_side_anchor(struct weft_engine *e, struct weft_conn *c, enum weft_dir 
 	struct side *s = &c->side[d];
 	if (!s->floating)
 		return;
-	if (first(s) && first(s)->off < at)
-		at = first(s)->off;
-	s->floating = false;
-	/* held bytes implausibly far from where the stream now starts (a
-	 * garbage sequence number) are dropped, as they would have been had
-	 * offset 0 been known when they came */
-	uint64_t bytes = 0;
-	e->st.implausible += weft_seglist_rebase(&s->held, at, MAX_AHEAD, &bytes);
-	weft_gapset_rebase(&s->declared, at);
-	s->buffered -= bytes;
-	held_account(e, s);
-	s->next_seq += (uint32_t)at;
-	s->next = 0;
-	s->hi = s->hi > at ? s->hi - at : 0;
-	s->acked = s->acked > at ? s->acked - at : 0;
-	s->fin_off = s->fin_off > at ? s->fin_off - at : 0;
-	if (s->fin && s->fin_off > MAX_AHEAD) {
-		/* a FIN implausibly far from the start, like the bytes above */
-		s->fin = false;
-		s->fin_off = 0;
-		e->st.implausible++;
-	}
-	if (s->hi > MAX_AHEAD + MAX_CUT)
-		s->hi = MAX_AHEAD + MAX_CUT;
+	struct stream_anchor_res r = weft_stream_anchor(s, at);
+	e->st.implausible += r.implausible;
+	weft_mem_add(e, r.mem);
 	weft_side_flush(e, c, d);
 }
 
