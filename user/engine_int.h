@@ -217,6 +217,7 @@ struct stream_late {
 	uint64_t piece[GAPSET_MAX][2]; /* [offset, length] */
 	uint64_t bytes;
 	int64_t gaps;
+	int64_t mem;  /* the change in what the declared gaps hold (a split) */
 };
 void weft_stream_late(struct side *s, uint64_t off, uint64_t len, struct stream_late *r);
 /* [off, off+len), all below next, came again: the late pieces into *late,

@@ -214,6 +214,7 @@ static void report_late(struct weft_engine *e, struct weft_conn *c, enum weft_di
 			e->cb.on_late(e->cb.ctx, c, d, at, data + (at - off), (size_t)n);
 	}
 	e->st.gaps += (uint64_t)r->gaps;
+	weft_mem_add(e, r->mem);
 }
 
 void weft_side_data(struct weft_engine *e, struct weft_conn *c, enum weft_dir d, uint64_t off,

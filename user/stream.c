@@ -223,10 +223,13 @@ void weft_stream_late(struct side *s, uint64_t off, uint64_t len, struct stream_
 	r->n = 0;
 	r->bytes = 0;
 	r->gaps = 0;
+	r->mem = 0;
 	if (!s->declared.n)
 		return;
 	uint32_t before = s->declared.n;
+	size_t had = weft_gapset_mem(&s->declared);
 	r->bytes = weft_gapset_fill(&s->declared, off, len, late_piece, r);
+	r->mem = (int64_t)weft_gapset_mem(&s->declared) - (int64_t)had;
 	/* a gap filled whole is one fewer, one filled in the middle two */
 	r->gaps = (int64_t)s->declared.n - (int64_t)before;
 	s->st.gaps += (uint32_t)r->gaps;
