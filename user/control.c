@@ -27,7 +27,7 @@
 /* Naming a connection in the conns map and removing its name cost a bpf()
  * call each, and the insert an allocation in the kernel: on a link of
  * short connections, a tenth of tap mode's CPU. So names change in
- * batches, at each call of control_tick (every 100 ms): a connection that
+ * batches, at each call of weft_control_tick (every 100 ms): a connection that
  * ends before its batch never costs a call, and the rest cost two calls
  * per batch. The CLI's view of what weft follows is that old at most. */
 struct conn_name {
@@ -86,7 +86,7 @@ static uint64_t mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-void policy_from_config(struct weft_policy *p, const struct weft_config *c)
+void weft_policy_from_config(struct weft_policy *p, const struct weft_config *c)
 {
 	uint32_t gen = p->gen, ack = p->ack_offload;
 	memset(p, 0, sizeof(*p));
@@ -103,7 +103,7 @@ void policy_from_config(struct weft_policy *p, const struct weft_config *c)
 	p->gen = gen;
 }
 
-void config_from_policy(struct weft_config *c, const struct weft_policy *p)
+void weft_config_from_policy(struct weft_config *c, const struct weft_policy *p)
 {
 	c->idle_established_ns = p->idle_established_ns;
 	c->idle_closing_ns = p->idle_closing_ns;
@@ -116,7 +116,7 @@ void config_from_policy(struct weft_config *c, const struct weft_policy *p)
 	c->buffer_policy = p->buffer_policy == WEFT_BUFFER_END ? WEFT_BUFFER_END : WEFT_BUFFER_GAP;
 }
 
-void conn_kernel_key(const struct weft_conn_info *ci, struct weft_flow_key *k, uint8_t *client_end)
+void weft_conn_kernel_key(const struct weft_conn_info *ci, struct weft_flow_key *k, uint8_t *client_end)
 {
 	uint32_t a[4], b[4];
 	memcpy(a, ci->client.addr, 16);
@@ -140,7 +140,7 @@ static void bypass_add(struct control *ctl, const struct weft_conn_info *ci, uin
 {
 	struct weft_flow_key k;
 	uint8_t cend;
-	conn_kernel_key(ci, &k, &cend);
+	weft_conn_kernel_key(ci, &k, &cend);
 	struct weft_bypass b;
 	if (bpf_map_lookup_elem(ctl->fd.bypass, &k, &b) != 0)
 		memset(&b, 0, sizeof(b));
@@ -248,7 +248,7 @@ static void c_start(void *ctx, struct weft_conn *c)
 		*n = (struct conn_name){ .id = ci->id, .v = { .id = ci->id, .first_ns = ci->first_ns,
 							      .reuse = ci->reuse,
 							      .midstream = ci->midstream } };
-		conn_kernel_key(ci, &n->k, &n->v.client);
+		weft_conn_kernel_key(ci, &n->k, &n->v.client);
 	}
 	if (ctl->next.on_start)
 		ctl->next.on_start(ctl->next.ctx, c);
@@ -290,7 +290,7 @@ static void c_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 		ctl->next.on_end(ctl->next.ctx, c, r);
 	struct weft_flow_key k;
 	uint8_t cend;
-	conn_kernel_key(ci, &k, &cend);
+	weft_conn_kernel_key(ci, &k, &cend);
 	unname(ctl, ci->id, &k);
 	/* Ended while its packets still come: they stop costing anything.
 	 * A SYN on the tuple reopens it (the program lets SYNs through). */
@@ -312,7 +312,7 @@ static void c_unwanted(void *ctx, struct weft_conn *c, enum weft_dir d)
 	const struct weft_conn_info *ci = weft_conn_info(c);
 	struct weft_flow_key k;
 	uint8_t cend;
-	conn_kernel_key(ci, &k, &cend);
+	weft_conn_kernel_key(ci, &k, &cend);
 	/* the sender of direction d: the client for c2s */
 	uint8_t sender = d == WEFT_C2S ? cend : (uint8_t)!cend;
 	bypass_add(ctl, ci, (uint8_t)(1u << sender), WEFT_BYPASS_DEPTH);
@@ -325,7 +325,7 @@ static bool kernel_flow(struct control *ctl, struct weft_conn *c, struct weft_fl
 			uint8_t *client_end)
 {
 	struct weft_flow_key k;
-	conn_kernel_key(weft_conn_info(c), &k, client_end);
+	weft_conn_kernel_key(weft_conn_info(c), &k, client_end);
 	return bpf_map_lookup_elem(ctl->fd.flows, &k, f) == 0;
 }
 
@@ -368,7 +368,7 @@ static bool c_last_seen(void *ctx, struct weft_conn *c, uint64_t *ts)
 	return true;
 }
 
-void control_bind(struct control *ctl, struct weft_callbacks *cb)
+void weft_control_bind(struct control *ctl, struct weft_callbacks *cb)
 {
 	ctl->next = *cb;
 	*cb = (struct weft_callbacks){ .ctx = ctl, .on_start = c_start, .on_data = c_data,
@@ -521,7 +521,7 @@ static void *sweeper(void *arg)
 
 /* ---- lifetime and the tick ---- */
 
-struct control *control_new(const struct control_fds *fds, const struct weft_config *cfg,
+struct control *weft_control_new(const struct control_fds *fds, const struct weft_config *cfg,
 			    uint32_t mode)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
@@ -537,7 +537,7 @@ struct control *control_new(const struct control_fds *fds, const struct weft_con
 	ctl->mono_to_real = (int64_t)r.tv_sec * 1000000000ll + r.tv_nsec - (int64_t)mono_ns();
 	/* the policy starts as the command line set it */
 	struct weft_policy p = { .ack_offload = 1, .gen = 1 };
-	policy_from_config(&p, cfg);
+	weft_policy_from_config(&p, cfg);
 	uint32_t zero = 0;
 	bpf_map_update_elem(ctl->fd.policy, &zero, &p, 0);
 	ctl->gen = p.gen;
@@ -552,7 +552,7 @@ struct control *control_new(const struct control_fds *fds, const struct weft_con
 	return ctl;
 }
 
-void control_free(struct control *ctl)
+void weft_control_free(struct control *ctl)
 {
 	if (!ctl)
 		return;
@@ -571,7 +571,7 @@ void control_free(struct control *ctl)
 	free(ctl);
 }
 
-void control_set_engine(struct control *ctl, struct weft_engine *e)
+void weft_control_set_engine(struct control *ctl, struct weft_engine *e)
 {
 	ctl->e = e;
 }
@@ -600,7 +600,7 @@ static void reread_policy(struct control *ctl)
 	if (bpf_map_lookup_elem(ctl->fd.policy, &zero, &p) != 0 || p.gen == ctl->gen)
 		return;
 	ctl->gen = p.gen;
-	config_from_policy(&ctl->cfg, &p);
+	weft_config_from_policy(&ctl->cfg, &p);
 	/* new timeouts: a sweep now, and a new interval */
 	pthread_mutex_lock(&ctl->lock);
 	ctl->sweep_every_ns = (uint64_t)sweep_interval(&ctl->cfg);
@@ -645,7 +645,7 @@ static void publish(struct control *ctl, const struct weft_engine_pub *live)
 	bpf_map_update_elem(ctl->fd.epub, &zero, &p, 0);
 }
 
-void control_tick(struct control *ctl, int64_t mono_now, const struct weft_engine_pub *live,
+void weft_control_tick(struct control *ctl, int64_t mono_now, const struct weft_engine_pub *live,
 		  volatile int *stop)
 {
 	commands(ctl, stop);

@@ -22,22 +22,22 @@ struct control_fds {
 
 struct control;
 
-struct control *control_new(const struct control_fds *fds, const struct weft_config *cfg,
+struct control *weft_control_new(const struct control_fds *fds, const struct weft_config *cfg,
 			    uint32_t mode);
-void control_free(struct control *ctl);
+void weft_control_free(struct control *ctl);
 /* Put ctl between the engine and the callbacks in cb (a sink's): cb is
  * rewritten to go through ctl, which passes every call on. */
-void control_bind(struct control *ctl, struct weft_callbacks *cb);
-void control_set_engine(struct control *ctl, struct weft_engine *e);
+void weft_control_bind(struct control *ctl, struct weft_callbacks *cb);
+void weft_control_set_engine(struct control *ctl, struct weft_engine *e);
 /* Commands now; policy, counters and sweeps when a second has passed.
  * Sets *stop on a detach command. mono_now: CLOCK_MONOTONIC ns. */
-void control_tick(struct control *ctl, int64_t mono_now, const struct weft_engine_pub *live,
+void weft_control_tick(struct control *ctl, int64_t mono_now, const struct weft_engine_pub *live,
 		  volatile int *stop);
 
 /* Shared with the CLI: a policy from a config and back. */
-void policy_from_config(struct weft_policy *p, const struct weft_config *c);
-void config_from_policy(struct weft_config *c, const struct weft_policy *p);
+void weft_policy_from_config(struct weft_policy *p, const struct weft_config *c);
+void weft_config_from_policy(struct weft_config *c, const struct weft_policy *p);
 /* The kernel's key of a connection (canonical order, VLANs). */
-void conn_kernel_key(const struct weft_conn_info *ci, struct weft_flow_key *k, uint8_t *client_end);
+void weft_conn_kernel_key(const struct weft_conn_info *ci, struct weft_flow_key *k, uint8_t *client_end);
 
 #endif

@@ -82,7 +82,7 @@ static bool is_ext_header(uint8_t nh)
  * naming the first. Stops at the upper-layer header, or just past the
  * fragment header of a real fragment: what follows it is the fragmentable
  * part (destination options, routing, ... then TCP), which only the whole
- * datagram has (decode_reassembled walks it). A hop-by-hop jumbo payload
+ * datagram has (weft_decode_reassembled walks it). A hop-by-hop jumbo payload
  * option (RFC 2675, BIG TCP) is returned in *jumbo. */
 static enum decode_status ext_walk(const uint8_t *p, uint32_t cap, uint8_t *nh,
 				   uint32_t *off, struct ip_pkt *o, uint64_t *jumbo)
@@ -173,7 +173,7 @@ static enum decode_status decode_ipv6(const uint8_t *p, uint32_t cap, uint32_t w
 static enum decode_status decode_ip(const uint8_t *p, uint32_t cap, uint32_t wire,
 				    struct ip_pkt *o);
 
-enum decode_status decode_reassembled(struct ip_pkt *o)
+enum decode_status weft_decode_reassembled(struct ip_pkt *o)
 {
 	if (o->family == 6) {
 		uint32_t off = 0;
@@ -441,7 +441,7 @@ static enum decode_status decode_layers(uint32_t type, struct cur *c, struct ip_
 	return DEC_NOT_IP; /* more layers than any real frame: refuse */
 }
 
-enum decode_status decode_frame(uint32_t link, const uint8_t *p, uint32_t cap,
+enum decode_status weft_decode_frame(uint32_t link, const uint8_t *p, uint32_t cap,
 				uint32_t wire, struct ip_pkt *o)
 {
 	o->nvlan = 0;
@@ -496,7 +496,7 @@ enum decode_status decode_frame(uint32_t link, const uint8_t *p, uint32_t cap,
 	}
 }
 
-enum decode_status decode_tcp(const uint8_t *l4, uint32_t cap, uint32_t wire,
+enum decode_status weft_decode_tcp(const uint8_t *l4, uint32_t cap, uint32_t wire,
 			      struct tcp_seg *t)
 {
 	if (cap < 20)

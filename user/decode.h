@@ -54,15 +54,15 @@ struct tcp_seg {
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
 
-enum decode_status decode_frame(uint32_t link, const uint8_t *p, uint32_t caplen,
+enum decode_status weft_decode_frame(uint32_t link, const uint8_t *p, uint32_t caplen,
 				uint32_t wirelen, struct ip_pkt *out);
 /* A datagram defrag just completed: its payload is the fragmentable part,
  * which for IPv6 may start with extension headers (destination options,
  * routing) in front of the upper layer, and may be a tunnelled IP packet
  * (proto 4, 41); walk them, the flow is the inner one. */
-enum decode_status decode_reassembled(struct ip_pkt *o);
+enum decode_status weft_decode_reassembled(struct ip_pkt *o);
 /* Parse a TCP header out of an unfragmented (or reassembled) L4 payload. */
-enum decode_status decode_tcp(const uint8_t *l4, uint32_t caplen, uint32_t wirelen,
+enum decode_status weft_decode_tcp(const uint8_t *l4, uint32_t caplen, uint32_t wirelen,
 			      struct tcp_seg *out);
 
 #endif

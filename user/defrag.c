@@ -268,7 +268,7 @@ int weft_defrag_add(struct defrag *d, uint64_t ts, const struct ip_pkt *p, struc
 	g->buf = NULL;
 	free(g);
 	d->st->frag_datagrams++;
-	if (decode_reassembled(out) != DEC_OK) {
+	if (weft_decode_reassembled(out) != DEC_OK) {
 		d->st->malformed++;
 		return 0;
 	}

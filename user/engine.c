@@ -386,7 +386,7 @@ static int feed(struct weft_engine *e, const struct weft_frame *f)
 	if (!e->cfg.external_sweep && e->now >= e->next_sweep)
 		weft_engine_sweep(e, e->now);
 
-	enum decode_status st = decode_frame(f->link, f->data, f->caplen, f->wirelen, &ip);
+	enum decode_status st = weft_decode_frame(f->link, f->data, f->caplen, f->wirelen, &ip);
 	if (ip.len_mismatch)
 		e->st.len_mismatch++;
 	if (st == DEC_UNKNOWN_LINK) {
@@ -414,7 +414,7 @@ static int feed(struct weft_engine *e, const struct weft_frame *f)
 		e->st.non_tcp++;
 		return -1;
 	}
-	if (decode_tcp(ip.l4, ip.l4_caplen, ip.l4_wirelen, &t) != DEC_OK) {
+	if (weft_decode_tcp(ip.l4, ip.l4_caplen, ip.l4_wirelen, &t) != DEC_OK) {
 		e->st.malformed++;
 		return -1;
 	}

@@ -113,7 +113,7 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-struct hasher *hasher_new(void)
+struct hasher *weft_hasher_new(void)
 {
 	struct hasher *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -168,7 +168,7 @@ static void rotate(struct hasher *h)
 	h->free_list = h->cur->next;
 }
 
-void hasher_push(struct hasher *h)
+void weft_hasher_push(struct hasher *h)
 {
 	pthread_mutex_lock(&h->mu);
 	if (h->cur->used)
@@ -193,7 +193,7 @@ static void put(struct hasher *h, const struct entry *e, const void *data, size_
 	pthread_mutex_unlock(&h->mu);
 }
 
-void hasher_data_call(struct hasher *h, hasher_data_fn fn, void *arg, uint64_t off,
+void weft_hasher_data_call(struct hasher *h, hasher_data_fn fn, void *arg, uint64_t off,
 		      const void *data, size_t len)
 {
 	const uint8_t *p = data;
@@ -209,22 +209,22 @@ void hasher_data_call(struct hasher *h, hasher_data_fn fn, void *arg, uint64_t o
 	}
 }
 
-void hasher_call(struct hasher *h, void (*fn)(void *), void *arg)
+void weft_hasher_call(struct hasher *h, void (*fn)(void *), void *arg)
 {
 	struct entry e = { .kind = E_CALL, .fn = fn, .arg = arg };
 	put(h, &e, NULL, 0);
 }
 
-void hasher_sync(struct hasher *h)
+void weft_hasher_sync(struct hasher *h)
 {
-	hasher_push(h);
+	weft_hasher_push(h);
 	pthread_mutex_lock(&h->mu);
 	while (h->full_head || h->running)
 		pthread_cond_wait(&h->freed, &h->mu);
 	pthread_mutex_unlock(&h->mu);
 }
 
-void hasher_free(struct hasher *h)
+void weft_hasher_free(struct hasher *h)
 {
 	if (!h)
 		return;

@@ -14,23 +14,23 @@
 
 struct hasher;
 
-struct hasher *hasher_new(void);
+struct hasher *weft_hasher_new(void);
 /* Run fn(arg, off, data, len) on the thread, in order, with a copy of the
  * len bytes at data (split into pieces, off advancing, when larger than a
  * batch): the sink hashes and writes a stream's bytes there, so the reader
  * thread only reassembles and copies. */
 typedef void (*hasher_data_fn)(void *arg, uint64_t off, const uint8_t *data, size_t len);
-void hasher_data_call(struct hasher *h, hasher_data_fn fn, void *arg, uint64_t off,
+void weft_hasher_data_call(struct hasher *h, hasher_data_fn fn, void *arg, uint64_t off,
 		      const void *data, size_t len);
 /* Run fn(arg) on the hashing thread once everything queued before is done. */
-void hasher_call(struct hasher *h, void (*fn)(void *arg), void *arg);
+void weft_hasher_call(struct hasher *h, void (*fn)(void *arg), void *arg);
 /* Hand over what is queued now, however little (a live source's tick: a
  * connection's report line must not wait for a batch to fill). */
-void hasher_push(struct hasher *h);
+void weft_hasher_push(struct hasher *h);
 /* Wait until everything queued so far is done (the sink bounds the
  * memory of queued work this way). */
-void hasher_sync(struct hasher *h);
+void weft_hasher_sync(struct hasher *h);
 /* Finish everything queued, stop the thread. */
-void hasher_free(struct hasher *h);
+void weft_hasher_free(struct hasher *h);
 
 #endif

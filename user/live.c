@@ -27,10 +27,10 @@
 
 void weft_live_bind(struct weft_live *l, const struct weft_config *cfg, struct weft_callbacks *cb)
 {
-	control_free(l->ctl);
-	l->ctl = control_new(&l->cfd, cfg, l->mode);
+	weft_control_free(l->ctl);
+	l->ctl = weft_control_new(&l->cfd, cfg, l->mode);
 	if (l->ctl)
-		control_bind(l->ctl, cb);
+		weft_control_bind(l->ctl, cb);
 }
 
 void weft_live_on_tick(struct weft_live *l, void (*fn)(void *arg), void *arg)
@@ -42,7 +42,7 @@ void weft_live_on_tick(struct weft_live *l, void (*fn)(void *arg), void *arg)
 void weft_live_set_engine(struct weft_live *l, struct weft_engine *e)
 {
 	if (l->ctl)
-		control_set_engine(l->ctl, e);
+		weft_control_set_engine(l->ctl, e);
 }
 
 void weft_live_drop_bpf(struct weft_live *l)
@@ -60,7 +60,7 @@ void weft_live_keep_pins(struct weft_live *l)
 
 void weft_live_detach(struct weft_live *l)
 {
-	live_detach_links(l);
+	weft_live_detach_links(l);
 	if (l->path)
 		l->path->close(l);
 	l->detached = true;
@@ -82,14 +82,14 @@ void weft_live_close(struct weft_live *l)
 	if (!l)
 		return;
 	weft_live_detach(l);
-	control_free(l->ctl);
+	weft_control_free(l->ctl);
 	close_cfd(&l->cfd);
 	if (l->ring_fd >= 0)
 		close(l->ring_fd);
 	if (l->counters_fd >= 0)
 		close(l->counters_fd);
 	if (l->pindir[0]) {
-		live_unpin_dir(l->pindir);
+		weft_live_unpin_dir(l->pindir);
 	} else if (l->madedir[0]) {
 		/* failed before it was ours to pin into: leave no empty dirs */
 		rmdir(l->madedir);
@@ -111,19 +111,19 @@ static const struct live_path *choose_path(struct weft_live *l, const struct wef
 {
 	if (l->mode == WEFT_MODE_HOST) {
 		snprintf(l->st.path_why, sizeof(l->st.path_why), "host mode");
-		return &live_path_ring;
+		return &weft_live_path_ring;
 	}
 	if (o->path == WEFT_PATH_AFXDP || o->path == WEFT_PATH_RING) {
 		snprintf(l->st.path_why, sizeof(l->st.path_why), "asked for");
-		return o->path == WEFT_PATH_RING ? &live_path_ring : &live_path_xsk;
+		return o->path == WEFT_PATH_RING ? &weft_live_path_ring : &weft_live_path_xsk;
 	}
 	if (weft_iface_is_virtual(o->ifname)) {
 		snprintf(l->st.path_why, sizeof(l->st.path_why),
 			 "a virtual interface: XDP would split its GSO packets");
-		return &live_path_ring;
+		return &weft_live_path_ring;
 	}
 	snprintf(l->st.path_why, sizeof(l->st.path_why), "a NIC: XDP runs in its driver");
-	return &live_path_xsk;
+	return &weft_live_path_xsk;
 }
 
 struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size_t errlen)
@@ -143,7 +143,7 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	}
 	snprintf(l->ifname, sizeof(l->ifname), "%s", o->ifname);
 	l->ifindex = (int)if_nametoindex(o->ifname);
-	l->frame_size = live_frame_size(o->ifname);
+	l->frame_size = weft_live_frame_size(o->ifname);
 	l->frames = o->frames ? o->frames : UMEM_BYTES / l->frame_size;
 	l->ring_bytes = o->ring_bytes ? o->ring_bytes : RING_DEFAULT;
 	if (!l->ifindex) {
@@ -151,14 +151,14 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 		goto fail;
 	}
 	l->path = choose_path(l, o);
-	l->st.path = l->path == &live_path_ring ? WEFT_PATH_RING : WEFT_PATH_AFXDP;
-	if (l->path == &live_path_ring &&
+	l->st.path = l->path == &weft_live_path_ring ? WEFT_PATH_RING : WEFT_PATH_AFXDP;
+	if (l->path == &weft_live_path_ring &&
 	    (l->ring_bytes < 4096 || l->ring_bytes > (1ull << 31) ||
 	     (l->ring_bytes & (l->ring_bytes - 1)))) {
 		snprintf(err, errlen, "the ring buffer must be a power of 2 from 4K to 2G");
 		goto fail;
 	}
-	if (live_check_caps(l, o, err, errlen) || live_ensure_bpffs(err, errlen))
+	if (weft_live_check_caps(l, o, err, errlen) || weft_live_ensure_bpffs(err, errlen))
 		goto fail;
 	char dir[256];
 	snprintf(dir, sizeof(dir), "%s/%s", WEFT_PIN_ROOT, o->ifname);
@@ -169,18 +169,18 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	if (live_check_pins(dir, o->ifname, err, errlen))
+	if (weft_live_check_pins(dir, o->ifname, err, errlen))
 		goto fail; /* not ours: leave it as it is */
 	/* (after the pins: another weft is named as such, not as a program).
 	 * tcx links sit beside other programs; XDP has one slot. */
 	__u32 other = 0;
-	bool xdp = l->path == &live_path_xsk || o->host_xdp;
+	bool xdp = l->path == &weft_live_path_xsk || o->host_xdp;
 	if (xdp && bpf_xdp_query_id(l->ifindex, 0, &other) == 0 && other) {
 		snprintf(err, errlen, "another XDP program (id %u) is attached to %s", other,
 			 o->ifname);
 		goto fail;
 	}
-	if (live_load(l, o, err, errlen))
+	if (weft_live_load(l, o, err, errlen))
 		goto fail;
 	/* bypassed flows: dropped on a mirror, always passed on the host's own;
 	 * then the path's own settings */
@@ -194,20 +194,20 @@ struct weft_live *weft_live_open(const struct weft_live_opts *o, char *err, size
 	 * path's loss counters (an AF_XDP worker does without: least
 	 * privilege) */
 	l->ring_fd = fcntl(bpf_map__fd(l->skel->maps.ring), F_DUPFD_CLOEXEC, 3);
-	if (l->path == &live_path_ring)
+	if (l->path == &weft_live_path_ring)
 		l->counters_fd = fcntl(bpf_map__fd(l->skel->maps.counters), F_DUPFD_CLOEXEC, 3);
-	if (l->ring_fd < 0 || (l->path == &live_path_ring && l->counters_fd < 0)) {
+	if (l->ring_fd < 0 || (l->path == &weft_live_path_ring && l->counters_fd < 0)) {
 		snprintf(err, errlen, "cannot keep the maps: %s", strerror(errno));
 		goto fail;
 	}
-	if (live_pin_maps(l, dir, err, errlen) || live_open_control(l, o, err, errlen))
+	if (weft_live_pin_maps(l, dir, err, errlen) || weft_live_open_control(l, o, err, errlen))
 		goto fail;
 	if (l->path->open(l, o, err, errlen))
 		goto fail;
-	live_iface_drops(o->ifname, &l->drops[0], &l->drops[1]);
+	weft_live_iface_drops(o->ifname, &l->drops[0], &l->drops[1]);
 	l->drops0[0] = l->drops[0];
 	l->drops0[1] = l->drops[1];
-	l->mono_to_real = live_clock_ns(CLOCK_REALTIME) - live_clock_ns(CLOCK_MONOTONIC);
+	l->mono_to_real = weft_live_clock_ns(CLOCK_REALTIME) - weft_live_clock_ns(CLOCK_MONOTONIC);
 	return l;
 fail:
 	weft_live_close(l);
@@ -221,11 +221,11 @@ static void source_stats(struct weft_live *l)
 	if (l->detached)
 		return;
 	l->path->stats(l);
-	int64_t now = live_clock_ns(CLOCK_MONOTONIC);
+	int64_t now = weft_live_clock_ns(CLOCK_MONOTONIC);
 	if (now - l->drops_at < 1000000000ll)
 		return;
 	l->drops_at = now;
-	live_iface_drops(l->ifname, &l->drops[0], &l->drops[1]);
+	weft_live_iface_drops(l->ifname, &l->drops[0], &l->drops[1]);
 	l->st.iface_drops = 0;
 	for (int i = 0; i < 2; i++)
 		if (l->drops[i] >= l->drops0[i])
@@ -257,7 +257,7 @@ static void live_pub(struct weft_live *l, struct weft_engine_pub *p)
 
 /* A frame as the program described it: time, flow hash, the peer's kept
  * ACK and FIN. */
-void live_frame_from_meta(const struct weft_live *l, const struct weft_meta *m,
+void weft_live_frame_from_meta(const struct weft_live *l, const struct weft_meta *m,
 			  struct weft_frame *f)
 {
 	f->ts_ns = (uint64_t)((int64_t)m->ts_ns + l->mono_to_real);
@@ -276,7 +276,7 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 	struct pollfd pfd[MAX_QUEUES + 1];
 	uint32_t npfd = l->path->pollfds(l, pfd);
 	bool took = false;
-	int64_t next_sweep = live_clock_ns(CLOCK_MONOTONIC) + 1000000000ll;
+	int64_t next_sweep = weft_live_clock_ns(CLOCK_MONOTONIC) + 1000000000ll;
 	int64_t next_ctl = 0, sweep_at = 0, sweep_cost = 0;
 	bool sweeping = false;
 	while (!*stop) {
@@ -290,7 +290,7 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 			}
 			took = false;
 		}
-		int64_t now = live_clock_ns(CLOCK_MONOTONIC);
+		int64_t now = weft_live_clock_ns(CLOCK_MONOTONIC);
 		if (!sweeping && now >= next_sweep) {
 			/* idle time passes on a quiet link too: packet time is
 			 * the wall clock's here, from the same clock the program
@@ -303,7 +303,7 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 		if (sweeping) {
 			/* a slice between batches: the rings never wait long */
 			size_t n = weft_engine_sweep_some(e, (uint64_t)sweep_at, SWEEP_SLICE);
-			int64_t t = live_clock_ns(CLOCK_MONOTONIC) - now;
+			int64_t t = weft_live_clock_ns(CLOCK_MONOTONIC) - now;
 			sweep_cost += t;
 			if ((uint64_t)t > l->st.sweep_ns_max)
 				l->st.sweep_ns_max = (uint64_t)t;
@@ -314,13 +314,13 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 				if (l->tick)
 					l->tick(l->tick_arg);
 			}
-			now = live_clock_ns(CLOCK_MONOTONIC);
+			now = weft_live_clock_ns(CLOCK_MONOTONIC);
 		}
 		if (l->ctl && now >= next_ctl) {
 			/* commands within 100 ms; policy and sweeps each second */
 			struct weft_engine_pub p = { 0 };
 			live_pub(l, &p);
-			control_tick(l->ctl, now, &p, stop);
+			weft_control_tick(l->ctl, now, &p, stop);
 			next_ctl = now + 100000000ll;
 		}
 	}
@@ -329,7 +329,7 @@ int weft_live_run(struct weft_live *l, struct weft_engine *e, volatile int *stop
 	 * read first: the sockets go with the detach. */
 	l->drops_at = 0;
 	source_stats(l);
-	live_detach_links(l);
+	weft_live_detach_links(l);
 	while (l->path->drain(l, e))
 		;
 	return 0;

@@ -53,7 +53,7 @@
 static const char *const pinned[] = { "counters", "cfg_map", "ports", "cidrs", "bypass",
 				      "flows", "policy", "conns", "cmds", "epub" };
 
-int64_t live_clock_ns(int clock)
+int64_t weft_live_clock_ns(int clock)
 {
 	struct timespec t;
 	clock_gettime((clockid_t)clock, &t);
@@ -62,7 +62,7 @@ int64_t live_clock_ns(int clock)
 
 /* An optional piece the kernel refused and what weft does instead: kept
  * for weft run to print, each after the last. */
-void live_notice(struct weft_live *l, const char *fmt, ...)
+void weft_live_notice(struct weft_live *l, const char *fmt, ...)
 {
 	size_t n = strlen(l->st.notice);
 	if (n && n + 2 < sizeof(l->st.notice)) {
@@ -154,7 +154,7 @@ static bool iface_is_veth(const char *ifname)
 	return iface_ioctl(ifname, SIOCETHTOOL, &ifr) == 0 && !strcmp(di.driver, "veth");
 }
 
-uint32_t live_rx_queues(const char *ifname)
+uint32_t weft_live_rx_queues(const char *ifname)
 {
 	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
 	struct ifreq ifr = { .ifr_data = (void *)&ch };
@@ -168,7 +168,7 @@ uint32_t live_rx_queues(const char *ifname)
  * with two VLAN tags, fits behind the kernel's headroom. A frame larger
  * than its UMEM frame is dropped by AF_XDP (and counted in the kernel
  * drops), so an unknown MTU gets the large one. */
-uint32_t live_frame_size(const char *ifname)
+uint32_t weft_live_frame_size(const char *ifname)
 {
 	struct ifreq ifr = { 0 };
 	if (iface_ioctl(ifname, SIOCGIFMTU, &ifr) != 0 || ifr.ifr_mtu <= 0)
@@ -236,7 +236,7 @@ out:
  * (Not rx_dropped: it also counts frames no protocol wanted, and a veth's
  * backlog drops again.) *own and *peer are left as they were where they
  * cannot be read (the peer's namespace needs CAP_NET_ADMIN there). */
-void live_iface_drops(const char *ifname, uint64_t *own, uint64_t *peer_drops)
+void weft_live_iface_drops(const char *ifname, uint64_t *own, uint64_t *peer_drops)
 {
 	struct rtnl_link_stats64 st, pst;
 	int ifindex = (int)if_nametoindex(ifname), peer = 0, pnsid = -1, x, y;
@@ -255,7 +255,7 @@ void live_iface_drops(const char *ifname, uint64_t *own, uint64_t *peer_drops)
  * arithmetic (its Spectre v1 hardening); attaching needs CAP_NET_ADMIN.
  * The AF_XDP path adds CAP_NET_RAW (the sockets) and, unless
  * RLIMIT_MEMLOCK holds the UMEM, CAP_IPC_LOCK. Mounting a missing bpffs
- * needs CAP_SYS_ADMIN (live_ensure_bpffs says so when it fails). */
+ * needs CAP_SYS_ADMIN (weft_live_ensure_bpffs says so when it fails). */
 struct cap_need {
 	int cap;
 	const char *name;
@@ -266,7 +266,7 @@ static bool cap_has(const struct __user_cap_data_struct d[2], int cap)
 	return (d[cap / 32].effective >> (cap % 32)) & 1;
 }
 
-int live_check_caps(const struct weft_live *l, const struct weft_live_opts *o, char *err,
+int weft_live_check_caps(const struct weft_live *l, const struct weft_live_opts *o, char *err,
 		    size_t errlen)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
@@ -276,10 +276,10 @@ int live_check_caps(const struct weft_live *l, const struct weft_live_opts *o, c
 	const struct cap_need needs[] = { { CAP_BPF, "CAP_BPF" }, { CAP_NET_ADMIN, "CAP_NET_ADMIN" },
 					  { CAP_PERFMON, "CAP_PERFMON" }, { CAP_NET_RAW, "CAP_NET_RAW" },
 					  { CAP_IPC_LOCK, "CAP_IPC_LOCK" } };
-	bool xsk = l->path == &live_path_xsk;
+	bool xsk = l->path == &weft_live_path_xsk;
 	struct rlimit ml;
 	uint64_t umem = (uint64_t)l->frames * l->frame_size *
-			(o->queues ? o->queues : live_rx_queues(l->ifname));
+			(o->queues ? o->queues : weft_live_rx_queues(l->ifname));
 	/* CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON, as the kernel
 	 * has it (and before 5.8 they did not exist) */
 	bool admin = cap_has(d, CAP_SYS_ADMIN);
@@ -338,7 +338,7 @@ const char *weft_pin_root(void)
 	return root;
 }
 
-int live_ensure_bpffs(char *err, size_t errlen)
+int weft_live_ensure_bpffs(char *err, size_t errlen)
 {
 	if (is_bpffs("/sys/fs/bpf") || strncmp(weft_pin_root(), "/sys/fs/bpf/", 12))
 		return 0; /* there, or one elsewhere will do */
@@ -353,7 +353,7 @@ int live_ensure_bpffs(char *err, size_t errlen)
 }
 
 /* Pins already there: a live weft, or a dead one's leftovers. */
-int live_check_pins(const char *dir, const char *ifname, char *err, size_t errlen)
+int weft_live_check_pins(const char *dir, const char *ifname, char *err, size_t errlen)
 {
 	char p[300];
 	snprintf(p, sizeof(p), "%s/cfg_map", dir);
@@ -394,7 +394,7 @@ int live_check_pins(const char *dir, const char *ifname, char *err, size_t errle
 	return -1;
 }
 
-void live_unpin_dir(const char *dir)
+void weft_live_unpin_dir(const char *dir)
 {
 	char p[300];
 	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
@@ -409,12 +409,12 @@ void weft_live_unpin(const char *ifname)
 {
 	char dir[256];
 	snprintf(dir, sizeof(dir), "%s/%s", WEFT_PIN_ROOT, ifname);
-	live_unpin_dir(dir);
+	weft_live_unpin_dir(dir);
 }
 
 /* Pin every map under dir. On failure, only the pins this call made are
  * removed: another weft that started at the same moment keeps its own. */
-int live_pin_maps(struct weft_live *l, const char *dir, char *err, size_t errlen)
+int weft_live_pin_maps(struct weft_live *l, const char *dir, char *err, size_t errlen)
 {
 	char p[300];
 	size_t i;
@@ -519,12 +519,12 @@ static uint32_t sweeper_wanted(const struct weft_live_opts *o)
 	return 0;
 }
 
-int live_load(struct weft_live *l, const struct weft_live_opts *o, char *err, size_t errlen)
+int weft_live_load(struct weft_live *l, const struct weft_live_opts *o, char *err, size_t errlen)
 {
 	debug_log = o->debug;
 	libbpf_set_print(libbpf_log);
 	failed_prog[0] = 0;
-	bool ring = l->path == &live_path_ring;
+	bool ring = l->path == &weft_live_path_ring;
 	bool xdp_in = ring && l->mode == WEFT_MODE_HOST && o->host_xdp;
 	l->skel = weft_bpf__open();
 	if (!l->skel) {
@@ -565,7 +565,7 @@ int live_load(struct weft_live *l, const struct weft_live_opts *o, char *err, si
 				 failed_prog[0] ? failed_prog : "sweep_flows", strerror(e));
 			return -1;
 		} else {
-			live_notice(l, "the kernel refused BPF program %s (iter/bpf_map_elem): %s; "
+			weft_live_notice(l, "the kernel refused BPF program %s (iter/bpf_map_elem): %s; "
 				    "continuing with the user-space sweep",
 				    failed_prog[0] ? failed_prog : "sweep_flows", strerror(e));
 		}
@@ -586,7 +586,7 @@ static int iter_link(struct bpf_program *prog, struct bpf_map *m)
 	return fd;
 }
 
-int live_open_control(struct weft_live *l, const struct weft_live_opts *o, char *err,
+int weft_live_open_control(struct weft_live *l, const struct weft_live_opts *o, char *err,
 		      size_t errlen)
 {
 	struct weft_bpf *k = l->skel;
@@ -611,7 +611,7 @@ int live_open_control(struct weft_live *l, const struct weft_live_opts *o, char 
 					 strerror(e));
 				return -1;
 			}
-			live_notice(l, "the kernel refused an iterator link: %s; continuing with the "
+			weft_live_notice(l, "the kernel refused an iterator link: %s; continuing with the "
 				    "user-space sweep", strerror(e));
 			if (l->cfd.sweep_flows >= 0)
 				close(l->cfd.sweep_flows);
@@ -630,7 +630,7 @@ int live_open_control(struct weft_live *l, const struct weft_live_opts *o, char 
 
 /* An XDP program on the interface with a bpf_link: native first, generic
  * (skb) mode where the driver cannot or skb_mode asks. */
-int live_attach_xdp(struct weft_live *l, int pfd, const struct weft_live_opts *o, char *err,
+int weft_live_attach_xdp(struct weft_live *l, int pfd, const struct weft_live_opts *o, char *err,
 		    size_t errlen)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, lo);
@@ -679,7 +679,7 @@ static int legacy_tc(struct weft_live *l, int which, int prog_fd, char *err, siz
  * legacy_tc asks, a cls_bpf filter on the clsact qdisc, which weft removes
  * when it stops (a killed weft leaves it: `tc filter del dev IFACE
  * ingress prio 30703`). */
-int live_attach_tc(struct weft_live *l, int which, int prog_fd, char *err, size_t errlen)
+int weft_live_attach_tc(struct weft_live *l, int which, int prog_fd, char *err, size_t errlen)
 {
 	if (!l->st.legacy_tc) {
 		l->tc_fd[which] = bpf_link_create(prog_fd, l->ifindex,
@@ -691,7 +691,7 @@ int live_attach_tc(struct weft_live *l, int which, int prog_fd, char *err, size_
 				 which ? "egress" : "ingress", l->ifname, strerror(errno));
 			return -1;
 		}
-		live_notice(l, "no tcx links on this kernel (%s): using the legacy TC hook",
+		weft_live_notice(l, "no tcx links on this kernel (%s): using the legacy TC hook",
 			    strerror(errno));
 	}
 	return legacy_tc(l, which, prog_fd, err, errlen);
@@ -707,7 +707,7 @@ static void legacy_detach(int ifindex, int which)
 
 /* Close the attach links: nothing new comes in. The links were never
  * pinned, so closing detaches; legacy filters are removed by hand. */
-void live_detach_links(struct weft_live *l)
+void weft_live_detach_links(struct weft_live *l)
 {
 	int *fds[] = { &l->link_fd, &l->tc_fd[0], &l->tc_fd[1] };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -733,7 +733,7 @@ void weft_live_remove_legacy_tc(const char *ifname)
 }
 
 /* A kernel counter summed over CPUs. */
-uint64_t live_kernel_counter(const struct weft_live *l, uint32_t c)
+uint64_t weft_live_kernel_counter(const struct weft_live *l, uint32_t c)
 {
 	int n = libbpf_num_possible_cpus();
 	uint64_t v[n > 0 ? n : 1], sum = 0;

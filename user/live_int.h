@@ -43,8 +43,8 @@ struct live_path {
 	void (*close)(struct weft_live *l);
 };
 
-extern const struct live_path live_path_xsk;
-extern const struct live_path live_path_ring;
+extern const struct live_path weft_live_path_xsk;
+extern const struct live_path weft_live_path_ring;
 
 struct queue {
 	struct xsk_socket *xsk;
@@ -96,28 +96,28 @@ struct weft_live {
 };
 
 /* live_attach.c */
-void live_notice(struct weft_live *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int live_check_caps(const struct weft_live *l, const struct weft_live_opts *o, char *err,
+void weft_live_notice(struct weft_live *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int weft_live_check_caps(const struct weft_live *l, const struct weft_live_opts *o, char *err,
 		    size_t errlen);
-int live_ensure_bpffs(char *err, size_t errlen);
-int live_check_pins(const char *dir, const char *ifname, char *err, size_t errlen);
-void live_unpin_dir(const char *dir);
-int live_load(struct weft_live *l, const struct weft_live_opts *o, char *err, size_t errlen);
-int live_pin_maps(struct weft_live *l, const char *dir, char *err, size_t errlen);
-int live_open_control(struct weft_live *l, const struct weft_live_opts *o, char *err,
+int weft_live_ensure_bpffs(char *err, size_t errlen);
+int weft_live_check_pins(const char *dir, const char *ifname, char *err, size_t errlen);
+void weft_live_unpin_dir(const char *dir);
+int weft_live_load(struct weft_live *l, const struct weft_live_opts *o, char *err, size_t errlen);
+int weft_live_pin_maps(struct weft_live *l, const char *dir, char *err, size_t errlen);
+int weft_live_open_control(struct weft_live *l, const struct weft_live_opts *o, char *err,
 		      size_t errlen);
-int live_attach_xdp(struct weft_live *l, int prog_fd, const struct weft_live_opts *o, char *err,
+int weft_live_attach_xdp(struct weft_live *l, int prog_fd, const struct weft_live_opts *o, char *err,
 		    size_t errlen);
-int live_attach_tc(struct weft_live *l, int which, int prog_fd, char *err, size_t errlen);
-void live_detach_links(struct weft_live *l);
-uint32_t live_rx_queues(const char *ifname);
-uint32_t live_frame_size(const char *ifname);
-void live_iface_drops(const char *ifname, uint64_t *own, uint64_t *peer_drops);
-uint64_t live_kernel_counter(const struct weft_live *l, uint32_t c);
-int64_t live_clock_ns(int clock);
+int weft_live_attach_tc(struct weft_live *l, int which, int prog_fd, char *err, size_t errlen);
+void weft_live_detach_links(struct weft_live *l);
+uint32_t weft_live_rx_queues(const char *ifname);
+uint32_t weft_live_frame_size(const char *ifname);
+void weft_live_iface_drops(const char *ifname, uint64_t *own, uint64_t *peer_drops);
+uint64_t weft_live_kernel_counter(const struct weft_live *l, uint32_t c);
+int64_t weft_live_clock_ns(int clock);
 
 /* shared by both paths: a frame as the program described it */
-void live_frame_from_meta(const struct weft_live *l, const struct weft_meta *m,
+void weft_live_frame_from_meta(const struct weft_live *l, const struct weft_meta *m,
 			  struct weft_frame *f);
 
 #endif

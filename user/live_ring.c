@@ -54,7 +54,7 @@ static int ring_record(void *ctx, void *data, size_t size)
 		f.caplen += 4;
 		f.wirelen += 4;
 	}
-	live_frame_from_meta(l, &r->meta, &f);
+	weft_live_frame_from_meta(l, &r->meta, &f);
 	weft_engine_feed(l->feed, &f);
 	l->st.frames++;
 	return 0;
@@ -81,14 +81,14 @@ static int ring_open(struct weft_live *l, const struct weft_live_opts *o, char *
 	}
 	bool host = l->mode == WEFT_MODE_HOST;
 	if (host && o->host_xdp) {
-		if (live_attach_xdp(l, bpf_program__fd(l->skel->progs.weft_xdp_host), o, err, errlen))
+		if (weft_live_attach_xdp(l, bpf_program__fd(l->skel->progs.weft_xdp_host), o, err, errlen))
 			return -1;
 		l->st.xdp = true;
-	} else if (live_attach_tc(l, 0, bpf_program__fd(l->skel->progs.weft_tc_ingress), err,
+	} else if (weft_live_attach_tc(l, 0, bpf_program__fd(l->skel->progs.weft_tc_ingress), err,
 				  errlen)) {
 		return -1;
 	}
-	if (host && live_attach_tc(l, 1, bpf_program__fd(l->skel->progs.weft_tc_egress), err, errlen))
+	if (host && weft_live_attach_tc(l, 1, bpf_program__fd(l->skel->progs.weft_tc_egress), err, errlen))
 		return -1;
 	l->st.queues = 1;
 	return 0;
@@ -127,11 +127,11 @@ static int ring_wait(struct weft_live *l, bool took, struct pollfd *pfd, uint32_
 
 static void ring_stats(struct weft_live *l)
 {
-	l->st.ring_trunc = live_kernel_counter(l, WEFT_CNT_RING_TRUNC);
-	l->st.ring_lost = live_kernel_counter(l, WEFT_CNT_RING_LOST);
+	l->st.ring_trunc = weft_live_kernel_counter(l, WEFT_CNT_RING_TRUNC);
+	l->st.ring_lost = weft_live_kernel_counter(l, WEFT_CNT_RING_LOST);
 }
 
-const struct live_path live_path_ring = {
+const struct live_path weft_live_path_ring = {
 	.name = "ring",
 	.config = ring_config,
 	.open = ring_open,

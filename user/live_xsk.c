@@ -94,7 +94,7 @@ static void xsk_config(const struct weft_live *l, const struct weft_live_opts *o
 
 static int xsk_open(struct weft_live *l, const struct weft_live_opts *o, char *err, size_t errlen)
 {
-	if (live_attach_xdp(l, bpf_program__fd(l->skel->progs.weft_xdp), o, err, errlen))
+	if (weft_live_attach_xdp(l, bpf_program__fd(l->skel->progs.weft_xdp), o, err, errlen))
 		return -1;
 	/* the ring buffer's first page is its consumer position, the second
 	 * its producer's. Without them (optional) the reader waits on the
@@ -103,7 +103,7 @@ static int xsk_open(struct weft_live *l, const struct weft_live_opts *o, char *e
 	void *c = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, l->ring_fd, 0);
 	void *p = mmap(NULL, pg, PROT_READ, MAP_SHARED, l->ring_fd, (off_t)pg);
 	if (c == MAP_FAILED || p == MAP_FAILED) {
-		live_notice(l, "cannot map the doorbell ring (%s): waking on the sockets",
+		weft_live_notice(l, "cannot map the doorbell ring (%s): waking on the sockets",
 			    strerror(errno));
 		if (c != MAP_FAILED)
 			munmap(c, pg);
@@ -113,7 +113,7 @@ static int xsk_open(struct weft_live *l, const struct weft_live_opts *o, char *e
 		l->bell_cons = c;
 		l->bell_prod = p;
 	}
-	l->nq = o->queues ? o->queues : live_rx_queues(o->ifname);
+	l->nq = o->queues ? o->queues : weft_live_rx_queues(o->ifname);
 	if (l->nq > MAX_QUEUES)
 		l->nq = MAX_QUEUES;
 	for (uint32_t i = 0; i < l->nq; i++)
@@ -191,9 +191,9 @@ static void feed_frame(struct weft_live *l, struct queue *q, uint32_t i, struct 
 				.link = WEFT_LINK_ETHERNET };
 	const struct weft_meta *m = frame_meta(l, d, pkt);
 	if (m) {
-		live_frame_from_meta(l, m, &f);
+		weft_live_frame_from_meta(l, m, &f);
 	} else {
-		f.ts_ns = (uint64_t)live_clock_ns(CLOCK_REALTIME);
+		f.ts_ns = (uint64_t)weft_live_clock_ns(CLOCK_REALTIME);
 		l->st.no_meta++;
 	}
 	weft_engine_feed(e, &f);
@@ -332,7 +332,7 @@ static int xsk_wait(struct weft_live *l, bool took, struct pollfd *pfd, uint32_t
 	return r < 0 && errno != EINTR ? -1 : 0;
 }
 
-const struct live_path live_path_xsk = {
+const struct live_path weft_live_path_xsk = {
 	.name = "afxdp",
 	.config = xsk_config,
 	.open = xsk_open,

@@ -123,7 +123,7 @@ static void sb_xml(struct sbuf *b, const char *s)
 	}
 }
 
-void report_time(uint64_t ns, char *buf, size_t len)
+void weft_report_time(uint64_t ns, char *buf, size_t len)
 {
 	time_t t = (time_t)(ns / 1000000000ull);
 	struct tm tm;
@@ -132,7 +132,7 @@ void report_time(uint64_t ns, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%06lluZ", (unsigned long long)(ns % 1000000000ull / 1000));
 }
 
-void report_gap_add(struct report_gaps *g, uint64_t off, uint64_t len)
+void weft_report_gap_add(struct report_gaps *g, uint64_t off, uint64_t len)
 {
 	/* a gap right after the last one extends it */
 	if (g->n && g->v[g->n - 1][0] + g->v[g->n - 1][1] == off) {
@@ -154,7 +154,7 @@ void report_gap_add(struct report_gaps *g, uint64_t off, uint64_t len)
 
 /* Late bytes filled [off, off + len) of the gaps: what they cover goes,
  * a gap they fill in the middle becomes two. The list stays sorted. */
-void report_gap_sub(struct report_gaps *g, uint64_t off, uint64_t len)
+void weft_report_gap_sub(struct report_gaps *g, uint64_t off, uint64_t len)
 {
 	uint64_t end = off + len;
 	for (size_t i = 0; i < g->n; i++) {
@@ -258,7 +258,7 @@ static int create(int dirfd, const char *name)
 	return openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
 }
 
-struct report *report_open(int dirfd, const char *dir, const char *cmdline, char *err,
+struct report *weft_report_open(int dirfd, const char *dir, const char *cmdline, char *err,
 			   size_t errlen)
 {
 	struct report *r = calloc(1, sizeof(*r));
@@ -294,7 +294,7 @@ struct report *report_open(int dirfd, const char *dir, const char *cmdline, char
 	return r;
 }
 
-void report_community_id(const struct weft_conn_info *ci, uint16_t seed, char out[40])
+void weft_report_community_id(const struct weft_conn_info *ci, uint16_t seed, char out[40])
 {
 	/* seed, addresses, protocol, a zero byte, ports: the smaller endpoint
 	 * (address, then port) first, all in network order */
@@ -363,8 +363,8 @@ static void xml_dir(struct report *r, struct sbuf *b, const struct weft_conn_inf
 	const struct weft_endpoint *dst = dir == WEFT_C2S ? &ci->server : &ci->client;
 	weft_addr_str(ci->family, src->addr, a, sizeof(a));
 	weft_addr_str(ci->family, dst->addr, bb, sizeof(bb));
-	report_time(ci->first_ns, t0, sizeof(t0));
-	report_time(ci->last_ns, t1, sizeof(t1));
+	weft_report_time(ci->first_ns, t0, sizeof(t0));
+	weft_report_time(ci->last_ns, t1, sizeof(t1));
 	sb_str(b, "  <fileobject>\n    <filename>");
 	sb_xml(b, r->dir);
 	sb_put(b, "/", 1);
@@ -384,15 +384,15 @@ static void xml_dir(struct report *r, struct sbuf *b, const struct weft_conn_inf
 	sb_str(b, "  </fileobject>\n");
 }
 
-void report_conn(struct report *r, const struct weft_conn_info *ci, enum weft_end_reason why,
+void weft_report_conn(struct report *r, const struct weft_conn_info *ci, enum weft_end_reason why,
 		 const struct report_dir d[2], const char *pcap)
 {
 	char src[64], dst[64], t0[40], t1[40], cid[40];
 	weft_addr_str(ci->family, ci->client.addr, src, sizeof(src));
 	weft_addr_str(ci->family, ci->server.addr, dst, sizeof(dst));
-	report_time(ci->first_ns, t0, sizeof(t0));
-	report_time(ci->last_ns, t1, sizeof(t1));
-	report_community_id(ci, 0, cid);
+	weft_report_time(ci->first_ns, t0, sizeof(t0));
+	weft_report_time(ci->last_ns, t1, sizeof(t1));
+	weft_report_community_id(ci, 0, cid);
 	struct sbuf *b = &r->line;
 	b->n = 0;
 	b->oom = false;
@@ -422,7 +422,7 @@ void report_conn(struct report *r, const struct weft_conn_info *ci, enum weft_en
 		xml_put(r, b);
 }
 
-int report_close(struct report *r, char *err, size_t errlen)
+int weft_report_close(struct report *r, char *err, size_t errlen)
 {
 	if (close(r->xml) != 0)
 		fail(r, "report.xml", errno);

@@ -23,21 +23,21 @@ struct report_dir {
 
 struct report;
 
-struct report *report_open(int dirfd, const char *dir, const char *cmdline, char *err,
+struct report *weft_report_open(int dirfd, const char *dir, const char *cmdline, char *err,
 			   size_t errlen);
 /* One connection: a whole line in flows.jsonl and whole fileobjects in
  * report.xml, or nothing of it (a full disk never leaves half a record). */
-void report_conn(struct report *r, const struct weft_conn_info *ci, enum weft_end_reason why,
+void weft_report_conn(struct report *r, const struct weft_conn_info *ci, enum weft_end_reason why,
 		 const struct report_dir d[2], const char *pcap);
 /* Returns the write errors; the first one's words in err (may be NULL). */
-int report_close(struct report *r, char *err, size_t errlen);
+int weft_report_close(struct report *r, char *err, size_t errlen);
 /* Community ID v1 of a connection (seed 0): "1:" and 28 base64 chars. */
-void report_community_id(const struct weft_conn_info *ci, uint16_t seed, char out[40]);
+void weft_report_community_id(const struct weft_conn_info *ci, uint16_t seed, char out[40]);
 
-void report_gap_add(struct report_gaps *g, uint64_t off, uint64_t len);
+void weft_report_gap_add(struct report_gaps *g, uint64_t off, uint64_t len);
 /* Late bytes filled [off, off + len): the gaps shrink, split or go. */
-void report_gap_sub(struct report_gaps *g, uint64_t off, uint64_t len);
+void weft_report_gap_sub(struct report_gaps *g, uint64_t off, uint64_t len);
 /* ISO 8601 UTC with microseconds: 2023-11-14T22:13:20.002334Z */
-void report_time(uint64_t ns, char *buf, size_t len);
+void weft_report_time(uint64_t ns, char *buf, size_t len);
 
 #endif

@@ -5,7 +5,7 @@
 
 static EVP_MD *md;
 
-void sha256_init(struct sha256 *s)
+void weft_sha256_init(struct sha256 *s)
 {
 	if (!md)
 		md = EVP_MD_fetch(NULL, "SHA256", NULL);
@@ -18,23 +18,23 @@ void sha256_init(struct sha256 *s)
 	s->ctx = NULL;
 }
 
-void sha256_update(struct sha256 *s, const void *data, size_t len)
+void weft_sha256_update(struct sha256 *s, const void *data, size_t len)
 {
 	if (s->ctx)
 		EVP_DigestUpdate(s->ctx, data, len);
 }
 
-void sha256_zeros(struct sha256 *s, uint64_t len)
+void weft_sha256_zeros(struct sha256 *s, uint64_t len)
 {
 	static const uint8_t z[16384];
 	while (len) {
 		size_t n = len < sizeof(z) ? (size_t)len : sizeof(z);
-		sha256_update(s, z, n);
+		weft_sha256_update(s, z, n);
 		len -= n;
 	}
 }
 
-void sha256_final(struct sha256 *s, uint8_t out[32])
+void weft_sha256_final(struct sha256 *s, uint8_t out[32])
 {
 	unsigned int n = 32;
 	if (!s->ctx || EVP_DigestFinal_ex(s->ctx, out, &n) != 1)
@@ -44,7 +44,7 @@ void sha256_final(struct sha256 *s, uint8_t out[32])
 	s->ctx = NULL;
 }
 
-void sha256_hex(const uint8_t d[32], char out[65])
+void weft_sha256_hex(const uint8_t d[32], char out[65])
 {
 	static const char hx[] = "0123456789abcdef";
 	for (int i = 0; i < 32; i++) {

@@ -12,12 +12,12 @@ struct sha256 {
 	void *ctx; /* EVP_MD_CTX */
 };
 
-void sha256_init(struct sha256 *s);
-void sha256_update(struct sha256 *s, const void *data, size_t len);
+void weft_sha256_init(struct sha256 *s);
+void weft_sha256_update(struct sha256 *s, const void *data, size_t len);
 /* len zero bytes, without a buffer of zeros */
-void sha256_zeros(struct sha256 *s, uint64_t len);
+void weft_sha256_zeros(struct sha256 *s, uint64_t len);
 /* Also releases the context. */
-void sha256_final(struct sha256 *s, uint8_t out[32]);
-void sha256_hex(const uint8_t d[32], char out[65]);
+void weft_sha256_final(struct sha256 *s, uint8_t out[32]);
+void weft_sha256_hex(const uint8_t d[32], char out[65]);
 
 #endif

@@ -506,13 +506,13 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
 			remove_old_output(s->dirfd);
 		}
 		if (o->report &&
-		    !(s->rep = report_open(s->dirfd, o->dir, o->command_line, err, errlen))) {
+		    !(s->rep = weft_report_open(s->dirfd, o->dir, o->command_line, err, errlen))) {
 			sink_free(s);
 			return NULL;
 		}
-		if (!(s->hs = hasher_new())) {
+		if (!(s->hs = weft_hasher_new())) {
 			if (s->rep)
-				report_close(s->rep, NULL, 0);
+				weft_report_close(s->rep, NULL, 0);
 			snprintf(err, errlen, "cannot start the writing thread");
 			sink_free(s);
 			return NULL;
@@ -546,7 +546,7 @@ static struct sink_dir *dir_state(struct weft_sink *s, struct weft_conn *c, stru
 		sc->d[d]->f.s = s;
 		sc->d[d]->hash = hashing(s);
 		if (sc->d[d]->hash)
-			sha256_init(&sc->d[d]->sha);
+			weft_sha256_init(&sc->d[d]->sha);
 		weft_conn_mem(c, sizeof(struct sink_dir) + MALLOC_COST +
 				 (sc->d[d]->hash ? SHA_COST : 0));
 	}
@@ -706,9 +706,9 @@ static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 	 * cache costs three times what SHA-256 (with SHA-NI) does, so this
 	 * split keeps the two threads near even */
 	if (sd->hash)
-		sha256_update(&sd->sha, data, len);
+		weft_sha256_update(&sd->sha, data, len);
 	if (writing(s) && !sd->f.failed)
-		hasher_data_call(s->hs, dir_data, sd, off, data, len);
+		weft_hasher_data_call(s->hs, dir_data, sd, off, data, len);
 	if (s->o.chunks)
 		chunk_out(s, ci, sd, d, off, data, len);
 	return len;
@@ -722,11 +722,11 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 	if (!sd)
 		return;
 	if (sd->hash)
-		sha256_zeros(&sd->sha, len);
+		weft_sha256_zeros(&sd->sha, len);
 	if (off + len > sd->len)
 		sd->len = off + len;
 	size_t had = sd->gaps.cap;
-	report_gap_add(&sd->gaps, off, len);
+	weft_report_gap_add(&sd->gaps, off, len);
 	gaps_account(c, sd, had);
 	if (s->o.chunks) {
 		char b[320];
@@ -760,14 +760,14 @@ static void on_late(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t of
 		return;
 	sd->late += len;
 	size_t had = sd->gaps.cap;
-	report_gap_sub(&sd->gaps, off, len);
+	weft_report_gap_sub(&sd->gaps, off, len);
 	gaps_account(c, sd, had);
 	sd->rehash = sd->hash;
 	/* (the direction may have had nothing but gaps so far: no file yet) */
 	if (writing(s) && !sd->f.name && !sd->f.failed && !file_name(s, c, sc, d, &sd->f))
 		sd->f.failed = true;
 	if (writing(s) && !sd->f.failed)
-		hasher_data_call(s->hs, dir_late, sd, off, data, len);
+		weft_hasher_data_call(s->hs, dir_late, sd, off, data, len);
 	if (s->o.chunks) {
 		const struct weft_conn_info *ci = weft_conn_info(c);
 		char b[320];
@@ -790,18 +790,18 @@ static bool file_digest(struct weft_sink *s, struct sink_file *f, uint64_t len, 
 	if (fd < 0)
 		return false;
 	struct sha256 h;
-	sha256_init(&h);
+	weft_sha256_init(&h);
 	static __thread uint8_t buf[1 << 16];
 	uint64_t done = 0;
 	while (done < len) {
 		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)done);
 		if (n <= 0)
 			break;
-		sha256_update(&h, buf, (size_t)n);
+		weft_sha256_update(&h, buf, (size_t)n);
 		done += (uint64_t)n;
 	}
 	close(fd);
-	sha256_final(&h, dg);
+	weft_sha256_final(&h, dg);
 	return done == len;
 }
 
@@ -857,9 +857,9 @@ static void finish_job(void *arg)
 			continue;
 		file_finish(s, &sd->f, sd->len, sd->last_ns ? sd->last_ns : j->info.last_ns);
 		if (sd->hash) {
-			sha256_final(&sd->sha, dg);
+			weft_sha256_final(&sd->sha, dg);
 			if (!sd->rehash || file_digest(s, &sd->f, sd->len, dg))
-				sha256_hex(dg, rd[d].sha256);
+				weft_sha256_hex(dg, rd[d].sha256);
 		}
 		rd[d].file = sd->f.name;
 		rd[d].gaps = &sd->gaps;
@@ -872,7 +872,7 @@ static void finish_job(void *arg)
 		pcap = j->pcap->failed ? NULL : j->pcap->name;
 	}
 	if (s->rep)
-		report_conn(s->rep, &j->info, j->why, rd, pcap);
+		weft_report_conn(s->rep, &j->info, j->why, rd, pcap);
 	for (int d = 0; d < 2; d++)
 		if (j->d[d])
 			sink_dir_free(j->d[d]);
@@ -916,8 +916,8 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 		/* the connection's account lets this go below; the queue
 		 * holds it until the worker is done with it */
 		if (__atomic_add_fetch(&s->queued, j->cost, __ATOMIC_RELAXED) > QUEUE_MAX)
-			hasher_sync(s->hs);
-		hasher_call(s->hs, finish_job, j);
+			weft_hasher_sync(s->hs);
+		weft_hasher_call(s->hs, finish_job, j);
 	} else if (!s->hs) {
 		/* -c alone: nothing was queued for them */
 		for (int d = 0; d < 2; d++)
@@ -966,13 +966,13 @@ int weft_sink_close_err(struct weft_sink *s, bool discard, char *err, size_t err
 	if (!s)
 		return 0;
 	err[0] = 0;
-	hasher_free(s->hs); /* every queued write and report line is done */
+	weft_hasher_free(s->hs); /* every queued write and report line is done */
 	while (s->ohead)
 		file_close(s, s->ohead);
 	int errors = s->errors;
 	char rerr[256] = "";
 	if (s->rep)
-		errors += report_close(s->rep, rerr, sizeof(rerr));
+		errors += weft_report_close(s->rep, rerr, sizeof(rerr));
 	if (s->dirfd >= 0 && discard && !s->reported && !s->errors) {
 		unlinkat(s->dirfd, "flows.jsonl", 0);
 		unlinkat(s->dirfd, "report.xml", 0);
@@ -1003,7 +1003,7 @@ int weft_sink_close(struct weft_sink *s)
 void weft_sink_flush(struct weft_sink *s)
 {
 	if (s->hs)
-		hasher_push(s->hs);
+		weft_hasher_push(s->hs);
 	if (s->o.chunks)
 		chunks_flush(s);
 }
@@ -1018,7 +1018,7 @@ static void pcap_data(void *arg, uint64_t off, const uint8_t *data, size_t len)
 		file_write(f->s, f, off, data, len);
 }
 
-void sink_pcap_frame(struct weft_sink *s, struct weft_conn *c, const struct weft_frame *fr)
+void weft_sink_pcap_frame(struct weft_sink *s, struct weft_conn *c, const struct weft_frame *fr)
 {
 	struct sink_conn *sc = weft_conn_user(c);
 	if (!s->hs)
@@ -1033,14 +1033,14 @@ void sink_pcap_frame(struct weft_sink *s, struct weft_conn *c, const struct weft
 		}
 		/* pcap, nanosecond stamps, this frame's link type */
 		uint32_t h[6] = { 0xa1b23c4d, 2 | 4u << 16, 0, 0, 262144, fr->link };
-		hasher_data_call(s->hs, pcap_data, sc->pcap, 0, h, sizeof(h));
+		weft_hasher_data_call(s->hs, pcap_data, sc->pcap, 0, h, sizeof(h));
 		sc->pcap->pos = sizeof(h);
 	}
 	struct sink_file *f = sc->pcap;
 	uint32_t rec[4] = { (uint32_t)(fr->ts_ns / 1000000000ull),
 			    (uint32_t)(fr->ts_ns % 1000000000ull), fr->caplen, fr->wirelen };
-	hasher_data_call(s->hs, pcap_data, f, f->pos, rec, sizeof(rec));
-	hasher_data_call(s->hs, pcap_data, f, f->pos + sizeof(rec), fr->data, fr->caplen);
+	weft_hasher_data_call(s->hs, pcap_data, f, f->pos, rec, sizeof(rec));
+	weft_hasher_data_call(s->hs, pcap_data, f, f->pos + sizeof(rec), fr->data, fr->caplen);
 	f->pos += sizeof(rec) + fr->caplen;
 	f->last_ns = fr->ts_ns;
 }

@@ -80,6 +80,6 @@ struct weft_sink {
 
 /* --pcap: one frame to connection c's capture file. */
 struct weft_conn;
-void sink_pcap_frame(struct weft_sink *s, struct weft_conn *c, const struct weft_frame *f);
+void weft_sink_pcap_frame(struct weft_sink *s, struct weft_conn *c, const struct weft_frame *f);
 
 #endif

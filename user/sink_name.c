@@ -58,7 +58,7 @@ void weft_format_name(const char *t, const struct weft_conn_info *ci, enum weft_
 			break;
 		case 'N': snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)ci->id); break;
 		case 'D': strcpy(tmp, d == WEFT_C2S ? "c2s" : "s2c"); break;
-		case 'T': report_time(ci->first_ns, tmp, sizeof(tmp)); break;
+		case 'T': weft_report_time(ci->first_ns, tmp, sizeof(tmp)); break;
 		case 't': snprintf(tmp, sizeof(tmp), "%llu",
 				   (unsigned long long)(ci->first_ns / 1000000000ull)); break;
 		case '%': strcpy(tmp, "%"); break;

@@ -14,9 +14,9 @@ static struct weft_conn *frame_conn(struct weft_engine *e, const struct weft_fra
 {
 	struct ip_pkt ip;
 	struct tcp_seg seg;
-	if (decode_frame(f->link, f->data, f->caplen, f->wirelen, &ip) != DEC_OK ||
+	if (weft_decode_frame(f->link, f->data, f->caplen, f->wirelen, &ip) != DEC_OK ||
 	    ip.proto != 6 || ip.frag ||
-	    decode_tcp(ip.l4, ip.l4_caplen, ip.l4_wirelen, &seg) != DEC_OK)
+	    weft_decode_tcp(ip.l4, ip.l4_caplen, ip.l4_wirelen, &seg) != DEC_OK)
 		return NULL;
 	struct flow_key k;
 	uint8_t src;
@@ -32,9 +32,9 @@ int weft_sink_feed(void *arg, struct weft_engine *e, const struct weft_frame *f)
 		return weft_engine_feed(e, f);
 	struct weft_conn *c = frame_conn(e, f);
 	if (c)
-		sink_pcap_frame(s, c, f);
+		weft_sink_pcap_frame(s, c, f);
 	int rc = weft_engine_feed(e, f);
 	if (!c && (c = frame_conn(e, f)))
-		sink_pcap_frame(s, c, f);
+		weft_sink_pcap_frame(s, c, f);
 	return rc;
 }

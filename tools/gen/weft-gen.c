@@ -634,7 +634,7 @@ static void truth_dir(FILE *t, const struct dirtruth *d)
 	struct sha256 h;
 	uint8_t dg[32];
 	char hex[65];
-	sha256_init(&h);
+	weft_sha256_init(&h);
 	fprintf(t, "{\"bytes\": %u, \"gaps\": [", d->len);
 	int ng = 0;
 	for (uint32_t i = 0; i < d->len;) {
@@ -642,19 +642,19 @@ static void truth_dir(FILE *t, const struct dirtruth *d)
 			uint32_t j = i;
 			while (j < d->len && d->seen[j])
 				j++;
-			sha256_update(&h, d->data + i, j - i);
+			weft_sha256_update(&h, d->data + i, j - i);
 			i = j;
 		} else {
 			uint32_t j = i;
 			while (j < d->len && !d->seen[j])
 				j++;
-			sha256_zeros(&h, j - i);
+			weft_sha256_zeros(&h, j - i);
 			fprintf(t, "%s[%u, %u]", ng++ ? ", " : "", i, j - i);
 			i = j;
 		}
 	}
-	sha256_final(&h, dg);
-	sha256_hex(dg, hex);
+	weft_sha256_final(&h, dg);
+	weft_sha256_hex(dg, hex);
 	fprintf(t, "], \"sha256\": \"%s\"}", d->len ? hex : "");
 }
 
