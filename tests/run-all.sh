@@ -57,6 +57,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktra
 suite "unit" build/test_engine
 suite "unit: declared gaps" build/test_gapset
 suite "unit: segment list" build/test_seglist
+suite "library symbols" tests/unit/symbols.sh build/libweft.a
 suite "unit: stream layer" build/test_stream
 suite "generator truth" $PY tests/gen/test_gen.py build/weft build/weft-gen
 suite "PcapPlusPlus expected" $PY tests/corpus/test_pcapplusplus.py build/weft "$CORPUS"
