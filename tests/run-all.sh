@@ -89,7 +89,8 @@ fuzz() {
 		build/weft-gen -o "$dir/pcaps/$RANDOM.pcap" -t /dev/null --conns 3 --size 200:3000 --mss 300 $a
 	done
 	$PY tests/fuzz/seeds.py "$dir/seeds" "$dir"/pcaps/*.pcap "$CORPUS/wireshark/tcp-badsegments.pcap" \
-		"$CORPUS/pcapplusplus/ip4_fragments.pcap" "$CORPUS/pcapplusplus/ip6_fragments.pcap"
+		"$CORPUS/pcapplusplus/ip4_fragments.pcap" "$CORPUS/pcapplusplus/ip6_fragments.pcap" \
+		"$CORPUS/chrissanders/http_post.pcapng"
 	local bin=$PWD/build/fuzz_engine
 	if (cd "$dir" && "$bin" -max_total_time="$FUZZ_SECONDS" seeds >fuzz.log 2>&1); then
 		grep -h "^Done" "$dir/fuzz.log"

@@ -6,6 +6,11 @@
  * with small caps (so eviction paths run too) and callbacks that check the
  * engine's own promises: data and gaps arrive in stream order.
  *
+ * With bit 5 of the first byte the rest of the input is a capture file
+ * instead (pcap or pcapng, block options and all), read through
+ * weft_read_file from a memory file: the file reader's parsing (if_tsresol,
+ * if_tsoffset, block lengths) is fuzzed too.
+ *
  * With bit 4 of the first byte the callbacks also use the API the header
  * allows them: end a connection (any reason, valid or not), ignore a side,
  * end another connection from on_end, consume part of the bytes with
@@ -16,7 +21,10 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
 #include "weft/weft.h"
+#include "weft/source.h"
 
 static const uint32_t links[] = { WEFT_LINK_ETHERNET, WEFT_LINK_RAW, WEFT_LINK_IPV4,
 				  WEFT_LINK_IPV6, WEFT_LINK_SLL, WEFT_LINK_SLL2,
@@ -83,6 +91,22 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 		poke(c, (uint8_t)(off + len), (uint8_t)len);
 }
 
+/* Late bytes: inside the stream already passed, never past it. */
+static void on_late(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off,
+		    const uint8_t *data, size_t len)
+{
+	(void)ctx;
+	(void)data;
+	struct pos *p = weft_conn_user(c);
+	if (!len || off + len > p->next[d]) {
+		fprintf(stderr, "late at %llu len %zu, stream at %llu\n", (unsigned long long)off,
+			len, (unsigned long long)p->next[d]);
+		abort();
+	}
+	if (api_on)
+		poke(c, (uint8_t)off, (uint8_t)len);
+}
+
 static void on_start(void *ctx, struct weft_conn *c)
 {
 	(void)ctx;
@@ -123,11 +147,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	resync_on = n && (in[0] & 8);
 	api_on = n && (in[0] & 16);
 	keep_on = cfg.keep_unconsumed;
-	struct weft_callbacks cb = { .on_data = on_data, .on_gap = on_gap,
+	struct weft_callbacks cb = { .on_data = on_data, .on_gap = on_gap, .on_late = on_late,
 				     .on_resync = (n && (in[0] & 8)) ? on_resync : NULL,
 				     .on_start = on_start, .on_end = on_end };
 	struct weft_engine *e = weft_engine_new(&cfg, &cb);
 	eng = e;
+	if (n && (in[0] & 32)) {
+		/* a capture file: the reader's own parsing */
+		int fd = memfd_create("cap", 0);
+		if (fd >= 0 && write(fd, in + 1, n - 1) == (ssize_t)(n - 1)) {
+			char path[64], err[256];
+			uint64_t packets = 0;
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			weft_read_file(e, path, NULL, &packets, err, sizeof(err));
+		}
+		if (fd >= 0)
+			close(fd);
+		weft_engine_flush(e, WEFT_END_EOF);
+		weft_engine_free(e);
+		return 0;
+	}
 	uint64_t ts = 1;
 	size_t i = n ? 1 : 0;
 	while (i + 3 <= n) {

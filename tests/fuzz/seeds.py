@@ -6,6 +6,8 @@ import os, struct, sys
 def frames(path):
     data = open(path, "rb").read()
     magic = struct.unpack("<I", data[:4])[0]
+    if magic not in (0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1):
+        return  # pcapng: whole, as a file seed below
     end = "<" if magic in (0xa1b2c3d4, 0xa1b23c4d) else ">"
     link = struct.unpack(end + "I", data[20:24])[0]
     i = 24
@@ -29,3 +31,8 @@ for n, p in enumerate(sys.argv[2:]):
     for flags in (0x10, 0x14):
         blob[0] = flags
         open(os.path.join(out, "seed%d-%x" % (n, flags)), "wb").write(blob)
+
+# capture files whole (bit 5): the reader's parsing, pcapng options included
+for n, p in enumerate(sys.argv[2:]):
+    data = open(p, "rb").read()[:60000]
+    open(os.path.join(out, "file%d" % n), "wb").write(bytes([0x20]) + data)
