@@ -679,7 +679,7 @@ static void chunk_out(struct weft_sink *s, const struct weft_conn_info *ci, stru
 
 /* ---- the engine's callbacks ---- */
 
-/* Worker: a direction's bytes, written. */
+/* Worker: a direction's bytes, written at their offset (late ones too). */
 static void dir_data(void *arg, uint64_t off, const uint8_t *data, size_t len)
 {
 	struct sink_dir *sd = arg;
@@ -738,15 +738,6 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 	}
 }
 
-/* Worker: late bytes, written in place. */
-static void dir_late(void *arg, uint64_t off, const uint8_t *data, size_t len)
-{
-	struct sink_dir *sd = arg;
-	struct weft_sink *s = sd->f.s;
-	if (sd->f.name && file_ready(s, &sd->f))
-		file_write(s, &sd->f, off, data, len);
-}
-
 /* Bytes the engine had declared a gap came after all: written at their
  * offset, the gap list less by them, and the digest, made in stream order
  * until now, made again from the file when the direction ends. */
@@ -767,7 +758,7 @@ static void on_late(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t of
 	if (writing(s) && !sd->f.name && !sd->f.failed && !file_name(s, c, sc, d, &sd->f))
 		sd->f.failed = true;
 	if (writing(s) && !sd->f.failed)
-		weft_hasher_data_call(s->hs, dir_late, sd, off, data, len);
+		weft_hasher_data_call(s->hs, dir_data, sd, off, data, len); /* in place */
 	if (s->o.chunks) {
 		const struct weft_conn_info *ci = weft_conn_info(c);
 		char b[320];
