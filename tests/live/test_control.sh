@@ -123,15 +123,21 @@ for _ in $(seq 60); do
 	fi
 	sleep 0.1
 done
-if [ "$WEFT_SWEEPER" = user ]; then
-	swept=$(J stats | jq_py 'd["engine"]["user_sweep_removed"] if d["engine"]["sweeper"] == "user" else -1')
-else
-	swept=$(J stats | jq_py 'd["xdp"]["kernel_swept"] if d["engine"]["sweeper"] == "kernel" else -1')
-fi
+# the counters reach `weft stats` through the daemon's once-a-second
+# publication (the user sweeper's) or at once (the kernel's): wait for them
+for _ in $(seq 30); do
+	if [ "$WEFT_SWEEPER" = user ]; then
+		swept=$(J stats | jq_py 'd["engine"]["user_sweep_removed"] if d["engine"]["sweeper"] == "user" else -1')
+	else
+		swept=$(J stats | jq_py 'd["xdp"]["kernel_swept"] if d["engine"]["sweeper"] == "kernel" else -1')
+	fi
+	[ "${swept:-0}" -ge 1 ] && break
+	sleep 0.1
+done
 if [ -n "$gone" ] && [ "${swept:-0}" -ge 1 ]; then
 	ok "policy set idle-timeout 2s: the kernel flow table entry swept too ($($PY -c "print('%.1f' % ($gone - $t0))") s after the change)"
 else
-	ko "kernel sweep: entry still listed or kernel_swept=$swept"
+	ko "kernel sweep: entry still listed (gone=$gone) or swept=$swept; engine: $(J stats | jq_py 'd["engine"]')"
 fi
 
 # ---- depth 1000: files of 1000 bytes, bypass counter rising meanwhile ----
