@@ -2,11 +2,12 @@
 /*
  * The file sink: per-direction files at stream offsets (gap bytes are holes,
  * which read as zeros), a running SHA-256 of each, and the report lines when
- * a connection ends. The reader thread reassembles, hashes, names files and
- * copies each chunk once into the worker's queue (hasher.c); the worker
- * writes it, in order, so the two costs share two CPUs.
- * Everything below marked "worker" runs on that thread only; the reader
- * touches a file's state again only after the worker is joined.
+ * a connection ends. The reader thread reassembles, names files and copies
+ * each chunk once into the workers' queue (hasher.c); the digest thread
+ * hashes it, the writing thread writes it, in order, so the three costs
+ * share the CPUs there are.
+ * Everything below marked "worker" runs on the writing thread only; the
+ * reader touches a file's state again only after the workers are joined.
  * Files are plain descriptors with a buffer of our own
  * written with pwrite: stdio's fclose walks a list of every open FILE, which
  * with thousands open cost more than the writes. Files stay open while their
@@ -164,6 +165,19 @@ static bool file_open(struct weft_sink *s, struct sink_file *f, bool create)
 	return true;
 }
 
+/* The size of a buffer made now: as large as every open file's could be
+ * within the budget. A buffer made larger when fewer were open shrinks
+ * when the budget is full, so later files are not left to write segment by
+ * segment (3,000 connections opened at once made 130,000 writes of one
+ * segment each). */
+static size_t buf_target(const struct weft_sink *s)
+{
+	size_t cap = FILE_BUF_MAX;
+	while (cap > FILE_BUF_MIN && (size_t)s->nopen * cap > s->buf_budget)
+		cap >>= 1;
+	return cap;
+}
+
 /* n bytes at offset off of a file: through its buffer while they follow
  * on, in one pwrite of their own when they are large. */
 static void file_write(struct weft_sink *s, struct sink_file *f, uint64_t off, const void *p,
@@ -177,16 +191,21 @@ static void file_write(struct weft_sink *s, struct sink_file *f, uint64_t off, c
 		lru_unlink(s, f);
 		lru_append(s, f);
 	}
-	if (f->blen && (off != f->boff + f->blen || f->blen + n > f->bcap))
+	/* more files open than when it was sized, and the budget full: a
+	 * smaller buffer, so that there is room for theirs too */
+	bool shrink = f->buf && s->buf_total + FILE_BUF_MIN > s->buf_budget &&
+		      f->bcap > buf_target(s);
+	if (f->blen && (shrink || off != f->boff + f->blen || f->blen + n > f->bcap))
 		file_flush(s, f);
+	if (shrink) {
+		free(f->buf);
+		f->buf = NULL;
+		s->buf_total -= f->bcap;
+	}
 	if (!f->blen)
 		f->boff = off;
-	if (!f->buf) {
-		size_t cap = FILE_BUF_MAX;
-		while (cap > FILE_BUF_MIN && (size_t)s->nopen * cap > s->buf_budget)
-			cap >>= 1;
-		f->bcap = cap;
-	}
+	if (!f->buf)
+		f->bcap = buf_target(s);
 	/* The buffers together stay within BUF_BUDGET: past it, the bytes
 	 * go straight to the file (thousands of open files each holding a
 	 * byte or two, where a buffer each would be most of the memory). */
@@ -702,13 +721,16 @@ static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 	sd->last_ns = ci->last_ns;
 	if (writing(s) && !sd->f.name && !sd->f.failed && !file_name(s, c, sc, d, &sd->f))
 		sd->f.failed = true;
-	/* the digest here, the write on the worker: writing into the page
-	 * cache costs three times what SHA-256 (with SHA-NI) does, so this
-	 * split keeps the two threads near even */
-	if (sd->hash)
-		weft_sha256_update(&sd->sha, data, len);
-	if (writing(s) && !sd->f.failed)
-		weft_hasher_data_call(s->hs, dir_data, sd, off, data, len);
+	/* the digest on the digest thread, the write on the writing thread
+	 * (hasher.h); without them (no report) there is no digest either */
+	bool w = writing(s) && !sd->f.failed;
+	struct sha256 *sha = sd->hash && s->hs ? &sd->sha : NULL;
+	if (w || sha) {
+		if ((const void *)data >= s->map_lo && (const void *)(data + len) <= s->map_hi)
+			weft_hasher_data_ref(s->hs, w ? dir_data : NULL, sd, off, data, len, sha);
+		else
+			weft_hasher_data_call(s->hs, w ? dir_data : NULL, sd, off, data, len, sha);
+	}
 	if (s->o.chunks)
 		chunk_out(s, ci, sd, d, off, data, len);
 	return len;
@@ -721,8 +743,8 @@ static void on_gap(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t off
 	struct sink_dir *sd = dir_state(s, c, sc, d);
 	if (!sd)
 		return;
-	if (sd->hash)
-		weft_sha256_zeros(&sd->sha, len);
+	if (sd->hash && s->hs)
+		weft_hasher_zeros(s->hs, &sd->sha, len);
 	if (off + len > sd->len)
 		sd->len = off + len;
 	size_t had = sd->gaps.cap;
@@ -758,7 +780,7 @@ static void on_late(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t of
 	if (writing(s) && !sd->f.name && !sd->f.failed && !file_name(s, c, sc, d, &sd->f))
 		sd->f.failed = true;
 	if (writing(s) && !sd->f.failed)
-		weft_hasher_data_call(s->hs, dir_data, sd, off, data, len); /* in place */
+		weft_hasher_data_call(s->hs, dir_data, sd, off, data, len, NULL); /* in place */
 	if (s->o.chunks) {
 		const struct weft_conn_info *ci = weft_conn_info(c);
 		char b[320];
@@ -991,6 +1013,18 @@ int weft_sink_close(struct weft_sink *s)
 	return n;
 }
 
+/* Bytes inside a source's map are queued as they are, not copied (the
+ * copy was a tenth of the reader's time); before the map goes, the
+ * workers finish with them. */
+void weft_sink_map(void *arg, const void *base, size_t len)
+{
+	struct weft_sink *s = arg;
+	if (s->hs && s->map_lo)
+		weft_hasher_sync(s->hs);
+	s->map_lo = base;
+	s->map_hi = base ? (const uint8_t *)base + len : NULL;
+}
+
 void weft_sink_flush(struct weft_sink *s)
 {
 	if (s->hs)
@@ -1024,14 +1058,15 @@ void weft_sink_pcap_frame(struct weft_sink *s, struct weft_conn *c, const struct
 		}
 		/* pcap, nanosecond stamps, this frame's link type */
 		uint32_t h[6] = { 0xa1b23c4d, 2 | 4u << 16, 0, 0, 262144, fr->link };
-		weft_hasher_data_call(s->hs, pcap_data, sc->pcap, 0, h, sizeof(h));
+		weft_hasher_data_call(s->hs, pcap_data, sc->pcap, 0, h, sizeof(h), NULL);
 		sc->pcap->pos = sizeof(h);
 	}
 	struct sink_file *f = sc->pcap;
 	uint32_t rec[4] = { (uint32_t)(fr->ts_ns / 1000000000ull),
 			    (uint32_t)(fr->ts_ns % 1000000000ull), fr->caplen, fr->wirelen };
-	weft_hasher_data_call(s->hs, pcap_data, f, f->pos, rec, sizeof(rec));
-	weft_hasher_data_call(s->hs, pcap_data, f, f->pos + sizeof(rec), fr->data, fr->caplen);
+	weft_hasher_data_call(s->hs, pcap_data, f, f->pos, rec, sizeof(rec), NULL);
+	weft_hasher_data_call(s->hs, pcap_data, f, f->pos + sizeof(rec), fr->data,
+			      fr->caplen, NULL);
 	f->pos += sizeof(rec) + fr->caplen;
 	f->last_ns = fr->ts_ns;
 }

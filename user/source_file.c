@@ -160,12 +160,14 @@ static int filter_get(struct reader *r, uint32_t link, struct bpf_program **out)
 
 /* Pages of the map already read are dropped as the reader moves on, so a
  * large file does not sit in the resident set (the memory cap is about the
- * engine, not the input). */
+ * engine, not the input). The last DROP_EVERY bytes or more stay: a sink's
+ * workers may still be reading them (weft_read_opts.map); what they read
+ * of a dropped page comes back from the page cache, only slower. */
 #define DROP_EVERY (4u << 20)
 
 static void drop_behind(struct reader *r)
 {
-	size_t upto = r->pos & ~(size_t)(DROP_EVERY - 1);
+	size_t upto = (r->pos - DROP_EVERY) & ~(size_t)(DROP_EVERY - 1);
 	if (upto > r->dropped) {
 		madvise((void *)(r->p + r->dropped), upto - r->dropped, MADV_DONTNEED);
 		r->dropped = upto;
@@ -434,6 +436,8 @@ enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 		madvise((void *)map, maplen, MADV_SEQUENTIAL);
 		r.p = map;
 		r.len = maplen;
+		if (o && o->map)
+			o->map(o->map_arg, map, maplen);
 	} else {
 		/* a pipe, a FIFO, a device, or a file too short to map */
 		r.stream = true;
@@ -473,8 +477,11 @@ enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 	for (int i = 0; i < flt.n; i++)
 		if (flt.c[i].ok)
 			pcap_freecode(&flt.c[i].prog);
-	if (map)
+	if (map) {
+		if (o && o->map)
+			o->map(o->map_arg, NULL, 0);
 		munmap((void *)map, maplen);
+	}
 	free(r.win);
 	if (!is_stdin)
 		close(fd);

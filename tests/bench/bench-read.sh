@@ -52,6 +52,7 @@ int main(int argc, char **argv)
 }
 EOF
 cc -O3 -o "$W/touch" "$W/touch.c"
+cc -O2 -o "$W/files-floor" tests/bench/files-floor.c -lcrypto
 
 measure() { # name cmd... -> "wall rss"
 	local out=$W/time.$1; shift
@@ -85,6 +86,24 @@ files_vs_tcpflow() { # capture label
 	printf "tcpflow %6.2f s  %7d KB peak RSS\n" ${tr% *} ${tr#* }
 	echo "files identical: $same, different: $diff"
 	echo "ratio weft/tcpflow wall time ($label): $(ratio ${wr% *} ${tr% *}) (goal <= 0.50)"
+	# the floor of any tool on this machine: the bytes of the streams
+	# read, hashed and written, no more, over every CPU there is
+	local bytes nfiles cpu ncpu fw
+	bytes=$(find "$W/o-tcpflow" -type f ! -name report.xml -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+	nfiles=$(find "$W/o-tcpflow" -type f ! -name report.xml | wc -l)
+	ncpu=$(nproc)
+	cpu=""
+	for i in 1 2 3; do
+		rm -rf "$W/o-floor"; mkdir "$W/o-floor"
+		/usr/bin/time -f "%U %S" -o "$W/time.floor" "$W/files-floor" "$cap" "$W/o-floor" \
+			"$bytes" "$nfiles" >/dev/null
+		c=$(awk '{print $1 + $2}' "$W/time.floor")
+		if [ -z "$cpu" ] || awk -v a="$c" -v b="$cpu" 'BEGIN{exit !(a<b)}'; then cpu=$c; fi
+	done
+	rm -rf "$W/o-floor"
+	fw=$(awk -v c="$cpu" -v n="$ncpu" 'BEGIN{printf "%.2f", c / n}')
+	echo "floor ($label): $((bytes / 1048576)) MB into $nfiles files, read, hashed, written: $cpu s CPU; over $ncpu CPUs $fw s wall = $(ratio "$fw" ${tr% *})x tcpflow (no tool goes below this)"
+	echo "ratio weft/floor wall time ($label): $(ratio ${wr% *} "$fw")"
 	rm -rf "$W/o-weft" "$W/o-tcpflow"
 }
 
