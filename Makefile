@@ -114,4 +114,4 @@ bench: deps all
 	 else echo "bench-live, bench-host, bench-scale: skipped, not root"; fi
 
 clean:
-	rm -rf $(O) build-asan
+	rm -rf $(O) build-asan build-tsan

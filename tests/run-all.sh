@@ -53,6 +53,8 @@ make -s -j2 all build/fuzz_engine || { echo "0 passed, 1 failed"; exit 1; }
 SAN="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 make -s -j2 O=build-asan CC=clang CFLAGS="$SAN" all || { echo "0 passed, 1 failed"; exit 1; }
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+make -s -j2 O=build-tsan CC=clang CFLAGS="-O1 -g -fsanitize=thread" build-tsan/weft ||
+	{ echo "0 passed, 1 failed"; exit 1; }
 
 suite "unit" build/test_engine
 suite "unit: declared gaps" build/test_gapset
@@ -78,6 +80,7 @@ suite "tshark follow (ASan/UBSan)" $PY tests/corpus/test_tshark.py build-asan/we
 	$(cut -f1 "$CORPUS/MANIFEST.tsv" | tail -n +2)
 suite "attacks (ASan/UBSan)" $PY tests/mem/test_memcap.py build-asan/weft sanitized
 suite "command line (ASan/UBSan)" $PY tests/cli/test_cli.py build-asan/weft build/weft-gen "$CORPUS"
+suite "reader and worker threads (TSan)" tests/unit/threads.sh build-tsan/weft build/weft-gen
 
 fuzz() {
 	local dir=$LOG/fuzz
