@@ -263,6 +263,7 @@ capabilities() {
 			grep -vxF -f <(echo "$keep" | tr ',' '\n') | paste -sd,)
 		exec nsenter --net="/run/netns/$M" capsh --drop="$drop" -- -c 'exec "$0" "$@"' "$@"
 	}
+	: >"$WORK/weft.log" # (the last case's says "attached" too)
 	(only cap_bpf,cap_net_admin,cap_perfmon "$WEFT" run dev "$MM" -o "$out" >"$WORK/weft.log" 2>&1) &
 	WEFT_PID=$!; PIDS+=("$WEFT_PID")
 	for _ in $(seq 150); do grep -q "weft: attached" "$WORK/weft.log" && break; sleep 0.1; done
@@ -353,6 +354,21 @@ errors() {
 		echo "  could not attach a foreign XDP program to test with"; bad=$((bad + 1))
 	fi
 	ip -n "$M" link set dev "$MM" xdp off
+	# a stop while the programs load (a background job starts with SIGINT
+	# ignored): kept, the run ends at once and leaves nothing behind
+	nsenter --net="/run/netns/$M" "$WEFT" run dev "$MM" -o "$WORK/e8" >"$WORK/early.log" 2>&1 &
+	local ep=$! k
+	PIDS+=("$ep")
+	sleep 0.3
+	kill -INT "$ep"
+	for k in $(seq 100); do kill -0 "$ep" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$ep" 2>/dev/null; then
+		echo "  a SIGINT while loading was lost: still running 10 s later"; bad=$((bad + 1))
+		kill -KILL "$ep"
+	fi
+	wait "$ep" 2>/dev/null
+	[ -e "/sys/fs/bpf/weft/$MM" ] && { echo "  a stop while loading left pins"; bad=$((bad + 1)); }
+	rm -rf "/sys/fs/bpf/weft/$MM"
 	# pins left by a dead instance
 	start_weft "$M" "$MM" "$WORK/e5" || bad=$((bad + 1))
 	kill -KILL "$WEFT_PID"; wait "$WEFT_PID" 2>/dev/null

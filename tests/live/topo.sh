@@ -104,6 +104,9 @@ serve_http() {
 # has attached; its log in $WORK/weft.log. stop_weft: SIGINT, and wait.
 start_weft() { # ns iface outdir|- [args]   (-: no -o, stdout to $WORK/weft.out)
 	local ns=$1 dev=$2 out=$3; shift 3
+	# a previous case's log says "attached" too: start from none (the
+	# background child truncates it only when it gets to run)
+	rm -f "$WORK/weft.out"; : >"$WORK/weft.log"
 	# nsenter changes only the network namespace: pins stay visible to the
 	# next command, as they would for a second shell on the same host
 	if [ "$out" = - ]; then
@@ -127,5 +130,10 @@ start_weft() { # ns iface outdir|- [args]   (-: no -o, stdout to $WORK/weft.out)
 stop_weft() {
 	kill -INT "$WEFT_PID"
 	for _ in $(seq 100); do kill -0 "$WEFT_PID" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$WEFT_PID" 2>/dev/null; then
+		# a failure of its own, not a suite that hangs
+		ko "weft (pid $WEFT_PID) did not stop on SIGINT within 10 s"
+		kill -KILL "$WEFT_PID"
+	fi
 	wait "$WEFT_PID" 2>/dev/null
 }

@@ -197,6 +197,13 @@ int do_run(int argc, char **argv)
 	struct passwd *pw = NULL;
 	if (user && !(pw = getpwnam(user)))
 		return cli_error("no user '%s'", user);
+	/* a stop that comes while the programs load (a second or so) is kept
+	 * for the run loop, which then ends at once and cleans up: not lost
+	 * (a shell's background job starts with SIGINT ignored) and not a
+	 * death that leaves the pins and links behind */
+	struct sigaction early = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+	sigaction(SIGINT, &early, NULL);
+	sigaction(SIGTERM, &early, NULL);
 	char err[512];
 	struct weft_live *live = weft_live_open(&lo, err, sizeof(err));
 	if (!live)
