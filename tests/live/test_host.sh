@@ -203,6 +203,7 @@ killed() {
 	[ "$(tc_progs)" = 0 ] || { echo "  a killed weft left its TC programs"; bad=$((bad + 1)); }
 	serve_http "$WORK" || { echo "  the host no longer serves"; bad=$((bad + 1)); }
 	rm -rf "/sys/fs/bpf/weft/$LS"; rmdir /sys/fs/bpf/weft 2>/dev/null
+	kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; PIDS=() # (the server)
 	topo_down
 	if [ $bad = 0 ]; then ok "a killed weft leaves no TC program attached"; else ko "killed: $bad"; fi
 }
