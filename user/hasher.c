@@ -17,7 +17,7 @@
 #include "hasher.h"
 
 #define BATCH (256u << 10)
-#define NBATCH 32
+#define NBATCH 16
 #define LINGER_NS 300000000ull /* report lines on disk well within 1 s */
 #define TICK_NS 100000000ull
 

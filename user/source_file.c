@@ -240,6 +240,14 @@ static enum weft_read_status read_pcap(struct reader *r)
 		if (!need(r, 16 + (size_t)cap))
 			goto cut;
 		h = r->p + r->pos;
+		/* the next record's header and the packet's first bytes, a jump
+		 * past this payload that the CPU's prefetcher does not guess:
+		 * fetched while this packet is worked on (the misses were a
+		 * third of the engine's time once it stopped copying payload) */
+		if (!r->stream && r->pos + 32 + (size_t)cap + 128 <= r->len) {
+			__builtin_prefetch(h + 16 + cap);
+			__builtin_prefetch(h + 16 + cap + 64);
+		}
 		uint64_t ts = (uint64_t)sec * 1000000000ull + (nano ? frac : (uint64_t)frac * 1000);
 		if (deliver(r, link, ts, h + 16, cap, wire < cap ? cap : wire) != 0)
 			return WEFT_READ_ERROR;
@@ -340,6 +348,12 @@ static enum weft_read_status read_pcapng(struct reader *r)
 		b = r->p + r->pos;
 		const uint8_t *body = b + 8;
 		size_t bl = blen - 12;
+		/* the next block's header and the start of its packet (see
+		 * read_pcap) */
+		if (!r->stream && r->pos + (size_t)blen + 128 <= r->len) {
+			__builtin_prefetch(b + blen);
+			__builtin_prefetch(b + blen + 64);
+		}
 		if (type == 1) { /* interface description */
 			if (bl < 8)
 				goto corrupt;
@@ -436,6 +450,7 @@ enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 		madvise((void *)map, maplen, MADV_SEQUENTIAL);
 		r.p = map;
 		r.len = maplen;
+		weft_engine_stable(e, map, maplen);
 		if (o && o->map)
 			o->map(o->map_arg, map, maplen);
 	} else {
@@ -480,6 +495,7 @@ enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 	if (map) {
 		if (o && o->map)
 			o->map(o->map_arg, NULL, 0);
+		weft_engine_stable(e, NULL, 0);
 		munmap((void *)map, maplen);
 	}
 	free(r.win);
