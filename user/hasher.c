@@ -21,7 +21,7 @@
 #define LINGER_NS 300000000ull /* report lines on disk well within 1 s */
 #define TICK_NS 100000000ull
 
-enum { E_CALL, E_DATA_CALL, E_DATA_REF, E_ZEROS };
+enum { E_CALL, E_DATA_CALL, E_ZEROS };
 enum { DIGEST, WRITE, NSTAGE };
 
 struct entry {
@@ -31,15 +31,13 @@ struct entry {
 		hasher_data_fn dfn;
 	};
 	void *arg;
-	uint64_t off;         /* E_DATA_*: the offset; E_ZEROS: how many */
-	struct sha256 *sha;   /* E_DATA_*, E_ZEROS: the digest, or NULL */
-	const uint8_t *ref;   /* E_DATA_REF: the bytes, the caller's */
+	uint64_t off;         /* E_DATA_CALL: the offset; E_ZEROS: how many */
+	struct sha256 *sha;   /* E_DATA_CALL, E_ZEROS: the digest, or NULL */
 };
 
 struct batch {
 	struct batch *next;
 	size_t used;
-	size_t refs;         /* bytes its E_DATA_REF entries stand for */
 	uint64_t call_ns;    /* when its first call was queued, or 0 */
 	uint8_t buf[BATCH];
 };
@@ -75,16 +73,12 @@ static void run_batch(struct batch *b, int stage)
 		p += sizeof(e);
 		switch (e.kind) {
 		case E_DATA_CALL:
-		case E_DATA_REF: {
-			const uint8_t *d = e.kind == E_DATA_REF ? e.ref : b->buf + p;
 			if (stage == DIGEST && e.sha)
-				weft_sha256_update(e.sha, d, e.len);
+				weft_sha256_update(e.sha, b->buf + p, e.len);
 			if (stage == WRITE && e.dfn)
-				e.dfn(e.arg, e.off, d, e.len);
-			if (e.kind == E_DATA_CALL)
-				p += (e.len + 7) & ~7u;
+				e.dfn(e.arg, e.off, b->buf + p, e.len);
+			p += (e.len + 7) & ~7u;
 			break;
-		}
 		case E_ZEROS:
 			if (stage == DIGEST)
 				weft_sha256_zeros(e.sha, e.off);
@@ -155,7 +149,6 @@ static void *stage_main(void *arg)
 			enqueue(h, WRITE, b);
 		} else {
 			b->used = 0;
-			b->refs = 0;
 			b->call_ns = 0;
 			b->next = h->free_list;
 			h->free_list = b;
@@ -204,7 +197,6 @@ struct hasher *weft_hasher_new(void)
 		if (!b)
 			break;
 		b->used = 0;
-		b->refs = 0;
 		b->call_ns = 0;
 		b->next = h->free_list;
 		h->free_list = b;
@@ -256,17 +248,13 @@ void weft_hasher_push(struct hasher *h)
 }
 
 /* The batch being filled is shared with the digest stage (which may take
- * it by time), so appending holds the lock: uncontended, a few ns. A
- * batch holds BATCH bytes, copied or referred to: the bytes in flight, and
- * how far behind the caller the threads may work, stay bounded either way. */
+ * it by time), so appending holds the lock: uncontended, a few ns. */
 static void put(struct hasher *h, const struct entry *e, const void *data, size_t len)
 {
 	size_t need = sizeof(*e) + ((len + 7) & ~(size_t)7);
-	size_t refs = e->kind == E_DATA_REF ? e->len : 0;
 	pthread_mutex_lock(&h->mu);
-	if (h->cur->used + need > BATCH || h->cur->refs + refs > BATCH)
+	if (h->cur->used + need > BATCH)
 		rotate(h);
-	h->cur->refs += refs;
 	memcpy(h->cur->buf + h->cur->used, e, sizeof(*e));
 	if (len)
 		memcpy(h->cur->buf + h->cur->used + sizeof(*e), data, len);
@@ -286,21 +274,6 @@ void weft_hasher_data_call(struct hasher *h, hasher_data_fn fn, void *arg, uint6
 		struct entry e = { .kind = E_DATA_CALL, .len = (uint32_t)n, .dfn = fn, .arg = arg,
 				   .off = off, .sha = sha };
 		put(h, &e, p, n);
-		p += n;
-		off += n;
-		len -= n;
-	}
-}
-
-void weft_hasher_data_ref(struct hasher *h, hasher_data_fn fn, void *arg, uint64_t off,
-			 const void *data, size_t len, struct sha256 *sha)
-{
-	const uint8_t *p = data;
-	while (len) {
-		size_t n = len < BATCH ? len : BATCH;
-		struct entry e = { .kind = E_DATA_REF, .len = (uint32_t)n, .dfn = fn, .arg = arg,
-				   .off = off, .sha = sha, .ref = p };
-		put(h, &e, NULL, 0);
 		p += n;
 		off += n;
 		len -= n;

@@ -27,10 +27,6 @@ struct hasher *weft_hasher_new(void);
 typedef void (*hasher_data_fn)(void *arg, uint64_t off, const uint8_t *data, size_t len);
 void weft_hasher_data_call(struct hasher *h, hasher_data_fn fn, void *arg, uint64_t off,
 		      const void *data, size_t len, struct sha256 *sha);
-/* The same without the copy: the len bytes at data stay as they are until
- * the threads are done with them (weft_hasher_sync). */
-void weft_hasher_data_ref(struct hasher *h, hasher_data_fn fn, void *arg, uint64_t off,
-			 const void *data, size_t len, struct sha256 *sha);
 /* n zero bytes into sha, on the digest thread, in order with its bytes. */
 void weft_hasher_zeros(struct hasher *h, struct sha256 *sha, uint64_t n);
 /* Run fn(arg) on the writing thread once everything queued before is done

@@ -725,12 +725,8 @@ static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 	 * (hasher.h); without them (no report) there is no digest either */
 	bool w = writing(s) && !sd->f.failed;
 	struct sha256 *sha = sd->hash && s->hs ? &sd->sha : NULL;
-	if (w || sha) {
-		if ((const void *)data >= s->map_lo && (const void *)(data + len) <= s->map_hi)
-			weft_hasher_data_ref(s->hs, w ? dir_data : NULL, sd, off, data, len, sha);
-		else
-			weft_hasher_data_call(s->hs, w ? dir_data : NULL, sd, off, data, len, sha);
-	}
+	if (w || sha)
+		weft_hasher_data_call(s->hs, w ? dir_data : NULL, sd, off, data, len, sha);
 	if (s->o.chunks)
 		chunk_out(s, ci, sd, d, off, data, len);
 	return len;
@@ -1011,18 +1007,6 @@ int weft_sink_close(struct weft_sink *s)
 	if (n)
 		fprintf(stderr, "Error: %s\n", err);
 	return n;
-}
-
-/* Bytes inside a source's map are queued as they are, not copied (the
- * copy was a tenth of the reader's time); before the map goes, the
- * workers finish with them. */
-void weft_sink_map(void *arg, const void *base, size_t len)
-{
-	struct weft_sink *s = arg;
-	if (s->hs && s->map_lo)
-		weft_hasher_sync(s->hs);
-	s->map_lo = base;
-	s->map_hi = base ? (const uint8_t *)base + len : NULL;
 }
 
 void weft_sink_flush(struct weft_sink *s)

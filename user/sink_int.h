@@ -76,7 +76,6 @@ struct weft_sink {
 	char *cbuf;           /* -c: chunks waiting to go out, or NULL */
 	size_t clen;
 	bool chunks_gone;     /* -c's reader went away */
-	const void *map_lo, *map_hi; /* the source's map (weft_sink_map) */
 };
 
 /* --pcap: one frame to connection c's capture file. */

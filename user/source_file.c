@@ -451,8 +451,6 @@ enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 		r.p = map;
 		r.len = maplen;
 		weft_engine_stable(e, map, maplen);
-		if (o && o->map)
-			o->map(o->map_arg, map, maplen);
 	} else {
 		/* a pipe, a FIFO, a device, or a file too short to map */
 		r.stream = true;
@@ -493,8 +491,6 @@ enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 		if (flt.c[i].ok)
 			pcap_freecode(&flt.c[i].prog);
 	if (map) {
-		if (o && o->map)
-			o->map(o->map_arg, NULL, 0);
 		weft_engine_stable(e, NULL, 0);
 		munmap((void *)map, maplen);
 	}

@@ -56,10 +56,6 @@ int weft_template_check(const char *tmpl, char *err, size_t errlen);
 /* Feed a frame to the engine; with --pcap, also write it to the pcap of
  * the connection it belongs to (a source's feed hook). */
 int weft_sink_feed(void *sink, struct weft_engine *e, const struct weft_frame *f);
-/* A source's map hook (weft_read_opts.map): bytes from inside [base,
- * base + len) are queued for the workers without a copy; NULL: the map
- * goes, the workers finish with it first. */
-void weft_sink_map(void *sink, const void *base, size_t len);
 /* Write out what waits (report lines of ended connections); live sources
  * call it every second. */
 void weft_sink_flush(struct weft_sink *s);

@@ -26,12 +26,6 @@ struct weft_read_opts {
 	 * that wants the frames too: --pcap) */
 	int (*feed)(void *arg, struct weft_engine *e, const struct weft_frame *f);
 	void *feed_arg;
-	/* Optional: a regular file is read from a private map of it. Before
-	 * its first frame map(map_arg, base, len) says where, and before the
-	 * map goes map(map_arg, NULL, 0): bytes a callback got from inside it
-	 * stay readable until then, so a sink may queue them uncopied. */
-	void (*map)(void *arg, const void *base, size_t len);
-	void *map_arg;
 };
 
 /* Read a pcap or pcapng file into the engine; "-" is stdin. Pipes and

@@ -174,8 +174,6 @@ int do_read(int argc, char **argv)
 	}
 	ro.feed = weft_sink_feed;
 	ro.feed_arg = sink;
-	ro.map = weft_sink_map;
-	ro.map_arg = sink;
 	/* no SA_RESTART: a read blocked on a quiet pipe returns to see it */
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
