@@ -505,23 +505,6 @@ void weft_engine_flush(struct weft_engine *e, enum weft_end_reason r)
 	leave(e);
 }
 
-void weft_engine_stable(struct weft_engine *e, const void *base, size_t len)
-{
-	if (!base) {
-		/* what is kept by reference becomes a copy before the bytes go */
-		for (int cls = 0; cls < LRU__COUNT; cls++)
-			for (struct weft_conn *c = e->lru[cls].head; c; c = c->lnext)
-				for (int d = 0; d < 2; d++) {
-					bool nomem = false;
-					weft_mem_add(e, weft_stream_kept_copy(&c->side[d], &nomem));
-					if (nomem)
-						e->st.alloc_failures++;
-				}
-	}
-	e->stable_lo = base;
-	e->stable_hi = base ? (const uint8_t *)base + len : NULL;
-}
-
 void weft_engine_stats(const struct weft_engine *e, struct weft_stats *s)
 {
 	*s = e->st;

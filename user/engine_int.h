@@ -35,11 +35,6 @@
 /* Delivered bytes kept, until the receiver ACKs them, to tell a
  * retransmission that differs from them (a conflict over delivered data). */
 #define KEEP_MAX (16u << 10)
-#define KREF_MAX 32
-struct kept_ref {
-	const uint8_t *p;
-	uint32_t len;
-};
 #define FLOAT_MAX_SEGS 8
 #define FLOAT_MAX_BYTES (256u << 10)
 
@@ -81,10 +76,6 @@ struct side {
 	uint8_t *kept;
 	uint32_t kept_len, kept_cap;
 	uint64_t kept_off;
-	/* or, where the source keeps its bytes readable (a mapped capture),
-	 * the same range as nref pieces of them in order: no copy */
-	struct kept_ref *kref; /* KREF_MAX, made at first use */
-	uint32_t nref;
 	struct gapset declared; /* gaps declared, for bytes that come late */
 	struct weft_dir_stats st;
 };
@@ -147,10 +138,6 @@ struct weft_engine {
 	unsigned busy;       /* public calls in progress (callbacks may nest) */
 	uint64_t rng;        /* skip-list levels */
 	struct weft_conn *pending; /* ends asked for while busy */
-	/* bytes the source keeps readable until it says otherwise (a mapped
-	 * capture, weft_engine_stable): delivered bytes are kept by
-	 * reference to them */
-	const uint8_t *stable_lo, *stable_hi;
 };
 
 /* A connection whose end was asked for inside a callback: processing
@@ -219,9 +206,7 @@ struct seglist_put weft_stream_hold(struct side *s, const struct stream_cfg *cfg
  * add returns the memory change (*nomem: could not keep them), compare
  * the bytes that differ, drop the memory freed */
 int64_t weft_stream_kept_add(struct side *s, uint64_t off, const uint8_t *data, uint32_t len,
-			     bool stable, bool *nomem);
-/* pieces kept by reference become copies (the source's bytes will go) */
-int64_t weft_stream_kept_copy(struct side *s, bool *nomem);
+			     bool *nomem);
 uint64_t weft_stream_kept_compare(struct side *s, uint64_t off, const uint8_t *data, uint64_t len);
 int64_t weft_stream_kept_drop(struct side *s);
 /* Bytes [off, off+len) below next: the pieces of them inside gaps declared

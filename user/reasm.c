@@ -58,8 +58,7 @@ static void kept_add(struct weft_engine *e, struct side *s, uint64_t off, const 
 		     uint32_t len)
 {
 	bool nomem = false;
-	bool stable = data >= e->stable_lo && data + len <= e->stable_hi;
-	int64_t mem = weft_stream_kept_add(s, off, data, len, stable, &nomem);
+	int64_t mem = weft_stream_kept_add(s, off, data, len, &nomem);
 	if (nomem)
 		e->st.alloc_failures++;
 	if (mem)

@@ -131,93 +131,28 @@ struct seglist_put weft_stream_hold(struct side *s, const struct stream_cfg *cfg
 int64_t weft_stream_kept_drop(struct side *s)
 {
 	int64_t mem = s->kept ? -(int64_t)(s->kept_cap + ALLOC_OVERHEAD) : 0;
-	if (s->kref)
-		mem -= (int64_t)(KREF_MAX * sizeof(*s->kref) + ALLOC_OVERHEAD);
 	free(s->kept);
-	free(s->kref);
 	s->kept = NULL;
-	s->kref = NULL;
 	s->kept_len = s->kept_cap = 0;
-	s->nref = 0;
 	return mem;
 }
 
-/* Forget the first n kept bytes, copies or pieces. */
+/* Forget the first n kept bytes. */
 static void kept_trim(struct side *s, uint32_t n)
 {
-	if (!n)
-		return;
-	if (s->nref) {
-		uint32_t i = 0, left = n;
-		while (left && left >= s->kref[i].len)
-			left -= s->kref[i++].len;
-		if (left) {
-			s->kref[i].p += left;
-			s->kref[i].len -= left;
-		}
-		s->nref -= i;
-		memmove(s->kref, s->kref + i, s->nref * sizeof(*s->kref));
-	} else {
-		memmove(s->kept, s->kept + n, s->kept_len - n);
-	}
+	memmove(s->kept, s->kept + n, s->kept_len - n);
 	s->kept_len -= n;
 	s->kept_off += n;
 }
 
-/* Room for n more copied bytes; the memory change, or *nomem and nothing
- * kept. */
-static int64_t kept_room(struct side *s, uint32_t n, bool *nomem)
-{
-	if (s->kept_len + n <= s->kept_cap)
-		return 0;
-	uint32_t nc = s->kept_cap ? s->kept_cap : 4096;
-	while (nc < s->kept_len + n)
-		nc *= 2;
-	uint8_t *nb = realloc(s->kept, nc);
-	if (!nb) { /* nothing to compare with: conflicts go uncounted */
-		*nomem = true;
-		s->kept_len = 0;
-		s->nref = 0;
-		return 0;
-	}
-	int64_t mem = (int64_t)(nc - s->kept_cap) + (s->kept ? 0 : ALLOC_OVERHEAD);
-	s->kept = nb;
-	s->kept_cap = nc;
-	return mem;
-}
-
-/* Kept by reference: the bytes from here on are copies (the source's
- * bytes referred to will not stay, or the pieces ran out). */
-int64_t weft_stream_kept_copy(struct side *s, bool *nomem)
-{
-	if (!s->nref)
-		return 0;
-	uint32_t n = s->kept_len;
-	s->kept_len = 0;
-	int64_t mem = kept_room(s, n, nomem);
-	if (*nomem)
-		return mem;
-	for (uint32_t i = 0; i < s->nref; i++) {
-		memcpy(s->kept + s->kept_len, s->kref[i].p, s->kref[i].len);
-		s->kept_len += s->kref[i].len;
-	}
-	s->nref = 0;
-	return mem;
-}
-
 /* Only for a side whose receiver's ACKs are seen: without them nothing
  * would ever let the bytes go. Room is made by dropping what was ACKed,
- * else the oldest half: amortized, each byte is moved a few times. Bytes
- * a source keeps readable (stable: a mapped capture) are kept as
- * references to them while KREF_MAX pieces suffice, else copied: the same
- * bytes kept either way, so a capture read from a pipe counts the same
- * conflicts as read from its file. */
+ * else the oldest half: amortized, each byte is moved a few times. */
 int64_t weft_stream_kept_add(struct side *s, uint64_t off, const uint8_t *data, uint32_t len,
-			     bool stable, bool *nomem)
+			     bool *nomem)
 {
 	if (!s->ack_valid || !len) {
 		s->kept_len = 0;
-		s->nref = 0;
 		return 0;
 	}
 	/* a gap before, or all of it ACKed (the usual case: no copy moves):
@@ -225,14 +160,12 @@ int64_t weft_stream_kept_add(struct side *s, uint64_t off, const uint8_t *data, 
 	if (!s->kept_len || off != s->kept_off + s->kept_len ||
 	    s->acked >= s->kept_off + s->kept_len) {
 		s->kept_len = 0;
-		s->nref = 0;
 		s->kept_off = off;
 	}
 	if (len > KEEP_MAX) {
 		data += len - KEEP_MAX;
 		s->kept_off += s->kept_len + (len - KEEP_MAX);
 		s->kept_len = 0;
-		s->nref = 0;
 		len = KEEP_MAX;
 	}
 	if (s->kept_len + len > KEEP_MAX) {
@@ -245,59 +178,32 @@ int64_t weft_stream_kept_add(struct side *s, uint64_t off, const uint8_t *data, 
 		kept_trim(s, n);
 	}
 	int64_t mem = 0;
-	if (stable && (s->nref || !s->kept_len)) {
-		if (!s->kref) {
-			if ((s->kref = malloc(KREF_MAX * sizeof(*s->kref))))
-				mem = (int64_t)(KREF_MAX * sizeof(*s->kref) + ALLOC_OVERHEAD);
+	if (s->kept_len + len > s->kept_cap) {
+		uint32_t nc = s->kept_cap ? s->kept_cap : 4096;
+		while (nc < s->kept_len + len)
+			nc *= 2;
+		uint8_t *nb = realloc(s->kept, nc);
+		if (!nb) { /* nothing to compare with: conflicts go uncounted */
+			*nomem = true;
+			s->kept_len = 0;
+			return 0;
 		}
-		if (s->kref && s->nref < KREF_MAX) {
-			s->kref[s->nref].p = data;
-			s->kref[s->nref].len = len;
-			s->nref++;
-			s->kept_len += len;
-			return mem;
-		}
+		mem = (int64_t)(nc - s->kept_cap) + (s->kept ? 0 : ALLOC_OVERHEAD);
+		s->kept = nb;
+		s->kept_cap = nc;
 	}
-	mem += weft_stream_kept_copy(s, nomem);
-	if (*nomem)
-		return mem;
-	mem += kept_room(s, len, nomem);
-	if (*nomem)
-		return mem;
 	memcpy(s->kept + s->kept_len, data, len);
 	s->kept_len += len;
 	return mem;
 }
 
-/* Bytes of [lo, hi) that differ, data at off, kept bytes p at koff. */
-static uint64_t differ(const uint8_t *data, uint64_t off, const uint8_t *p, uint64_t koff,
-		       uint64_t lo, uint64_t hi)
-{
-	uint64_t diff = 0;
-	for (uint64_t i = lo; i < hi; i++)
-		diff += data[i - off] != p[i - koff];
-	return diff;
-}
-
 uint64_t weft_stream_kept_compare(struct side *s, uint64_t off, const uint8_t *data, uint64_t len)
 {
+	uint64_t lo = off > s->kept_off ? off : s->kept_off;
+	uint64_t hi = off + len < s->kept_off + s->kept_len ? off + len : s->kept_off + s->kept_len;
 	uint64_t diff = 0;
-	if (s->nref) {
-		uint64_t koff = s->kept_off;
-		for (uint32_t i = 0; i < s->nref; koff += s->kref[i].len, i++) {
-			uint64_t lo = off > koff ? off : koff;
-			uint64_t hi = off + len < koff + s->kref[i].len ? off + len
-								 : koff + s->kref[i].len;
-			if (lo < hi)
-				diff += differ(data, off, s->kref[i].p, koff, lo, hi);
-		}
-	} else {
-		uint64_t lo = off > s->kept_off ? off : s->kept_off;
-		uint64_t hi = off + len < s->kept_off + s->kept_len ? off + len
-								    : s->kept_off + s->kept_len;
-		if (lo < hi)
-			diff = differ(data, off, s->kept, s->kept_off, lo, hi);
-	}
+	for (uint64_t i = lo; i < hi; i++)
+		diff += data[i - off] != s->kept[i - s->kept_off];
 	s->st.conflicts += diff;
 	return diff;
 }

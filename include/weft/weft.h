@@ -260,12 +260,6 @@ size_t weft_engine_sweep_some(struct weft_engine *e, uint64_t now_ns, size_t max
 /* End every open connection with reason r (EOF or SHUTDOWN). */
 void weft_engine_flush(struct weft_engine *e, enum weft_end_reason r);
 void weft_engine_stats(const struct weft_engine *e, struct weft_stats *s);
-/* A source whose frames' bytes stay readable in [base, base + len) until
- * further notice (a mapped capture file) says so: the delivered bytes the
- * engine keeps for comparing retransmissions are then references, not
- * copies. weft_engine_stable(e, NULL, 0) before those bytes go: the engine
- * copies what it still refers to. weft_read_file does both. */
-void weft_engine_stable(struct weft_engine *e, const void *base, size_t len);
 /* Change settings while running (timeouts, caps, depth, overlap). */
 void weft_engine_set_config(struct weft_engine *e, const struct weft_config *cfg);
 /* Flushes nothing: call weft_engine_flush first to get end callbacks. */

@@ -179,78 +179,16 @@ static void t_kept(void **state)
 	struct side s = { 0 };
 	bool nomem = false;
 	/* no ACKs seen: nothing is kept, nothing is held */
-	assert_int_equal(weft_stream_kept_add(&s, 0, (const uint8_t *)"hello", 5, false, &nomem), 0);
+	assert_int_equal(weft_stream_kept_add(&s, 0, (const uint8_t *)"hello", 5, &nomem), 0);
 	assert_null(s.kept);
 	s.ack_valid = true;
-	int64_t mem = weft_stream_kept_add(&s, 0, (const uint8_t *)"hello", 5, false, &nomem);
+	int64_t mem = weft_stream_kept_add(&s, 0, (const uint8_t *)"hello", 5, &nomem);
 	assert_false(nomem);
 	assert_true(mem > 0);
 	assert_int_equal(weft_stream_kept_compare(&s, 1, (const uint8_t *)"eLLo!", 5), 2);
 	assert_int_equal(s.st.conflicts, 2);
 	mem += weft_stream_kept_drop(&s);
 	assert_int_equal(mem, 0);
-}
-
-/* bytes of a source that keeps them readable are kept by reference, no
- * copy: the same bytes kept as with copies (a random run, segment sizes
- * from 1 to 3,000, the ACK moving, compared after every step), and copies
- * made when the source says its bytes will go */
-static void t_kept_ref(void **state)
-{
-	(void)state;
-	static uint8_t src[4 << 20], scratch[4 << 20];
-	for (size_t i = 0; i < sizeof(src); i++)
-		src[i] = (uint8_t)(i * 7 + (i >> 9));
-	struct side r = { .ack_valid = true }, c = { .ack_valid = true };
-	bool nomem = false;
-	int64_t mr = 0, mc = 0;
-	uint64_t off = 0, seed = 12345;
-	int refs_seen = 0, copies_seen = 0;
-	for (int step = 0; step < 20000 && off + 3000 < sizeof(src); step++) {
-		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-		uint32_t len = 1 + (uint32_t)((seed >> 33) % (step % 500 < 250 ? 3000 : 40));
-		if ((seed >> 20) % 7 == 0) { /* the receiver ACKs some of it */
-			r.acked = c.acked = (seed >> 50) % 3 == 0 ? off : /* all of it, now and then */
-				off - (off ? (seed >> 40) % (off < 20000 ? off : 20000) : 0);
-		}
-		/* the unstable side's bytes are copies that are then spoiled,
-		 * as a live source's frames are reused */
-		memcpy(scratch + off, src + off, len);
-		mr += weft_stream_kept_add(&r, off, src + off, len, true, &nomem);
-		mc += weft_stream_kept_add(&c, off, scratch + off, len, false, &nomem);
-		memset(scratch + off, 0xee, len);
-		off += len;
-		assert_false(nomem);
-		assert_int_equal(r.kept_off, c.kept_off);
-		assert_int_equal(r.kept_len, c.kept_len);
-		refs_seen += r.nref > 1;
-		copies_seen += r.nref == 0 && r.kept_len > 0;
-		/* a retransmission of the last 5,000 bytes with two changed */
-		uint64_t ro = off > 5000 ? off - 5000 : 0;
-		uint8_t re[5000];
-		memcpy(re, src + ro, off - ro);
-		re[(seed >> 8) % (off - ro)] ^= 0x5a;
-		re[(off - ro) - 1] ^= 0x5a;
-		assert_int_equal(weft_stream_kept_compare(&r, ro, re, off - ro),
-				 weft_stream_kept_compare(&c, ro, re, off - ro));
-	}
-	assert_true(refs_seen > 1000);   /* both ways were taken */
-	assert_true(copies_seen > 100);
-	/* the source's bytes go: copies now, the comparison unchanged after
-	 * they are overwritten */
-	mr += weft_stream_kept_copy(&r, &nomem);
-	assert_int_equal(r.nref, 0);
-	uint64_t ko = r.kept_off, kl = r.kept_len;
-	uint8_t *same = malloc(kl);
-	assert_non_null(same);
-	memcpy(same, src + ko, kl);
-	memset(src, 0, sizeof(src));
-	assert_int_equal(weft_stream_kept_compare(&r, ko, same, kl), 0);
-	free(same);
-	mr += weft_stream_kept_drop(&r);
-	mc += weft_stream_kept_drop(&c);
-	assert_int_equal(mr, 0);
-	assert_int_equal(mc, 0);
 }
 
 /* bytes that come after their hole was declared a gap are reported as
@@ -304,7 +242,7 @@ static void t_below(void **state)
 	struct stream_late r;
 	bool nomem = false;
 	weft_stream_gap(&s, &cfg, 4);                          /* [0,4) */
-	int64_t mem = weft_stream_kept_add(&s, 4, (const uint8_t *)"abcd", 4, false, &nomem);
+	int64_t mem = weft_stream_kept_add(&s, 4, (const uint8_t *)"abcd", 4, &nomem);
 	weft_stream_advance(&s, 4);                            /* [4,8) delivered */
 	assert_int_equal(weft_stream_below(&s, 2, (const uint8_t *)"zzabXd", 6, &r), 1);
 	assert_int_equal(r.n, 1);
@@ -379,7 +317,6 @@ int main(void)
 		cmocka_unit_test(t_depth),
 		cmocka_unit_test(t_implausible_gap),
 		cmocka_unit_test(t_kept),
-		cmocka_unit_test(t_kept_ref),
 		cmocka_unit_test(t_late),
 		cmocka_unit_test(t_below),
 		cmocka_unit_test(t_place),
