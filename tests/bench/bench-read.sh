@@ -7,6 +7,10 @@
 #              where the number of open files decides the cost
 # Goals: weft read -o DIR (SHA-256 on) at most 0.5x tcpflow's wall time on
 # both, files identical; the engine at most 2x the floor and below libnids.
+# Each files run is also set against its own floor: the bytes of the streams
+# read from the capture, hashed and written into as many files, in 64 KB
+# writes, and nothing else (files-floor.c), its CPU time over the CPUs there
+# are: what the machine charges for the bytes whoever does the work.
 # usage: tests/bench/bench-read.sh [CONNS] [CONNS2]
 set -eu
 cd "$(dirname "$0")/../.."
