@@ -22,7 +22,7 @@ DEPS_PKGS := build-essential clang llvm libpcap-dev libssl-dev libbpf-dev libxdp
 	libclang-rt-14-dev libcap2-bin
 
 .PHONY: all clean test deps bench demo demo-read
-all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/test_gapset $(O)/test_seglist $(O)/test_stream $(O)/http-requests $(O)/test_xdp
+all: $(O)/weft $(O)/weft-gen $(O)/test_engine $(O)/test_gapset $(O)/test_seglist $(O)/test_stream $(O)/test_hasher $(O)/http-requests $(O)/test_xdp
 
 # the live source includes the generated skeleton
 $(patsubst %.c,$(O)/%.o,$(wildcard user/live*.c)): $(O)/weft.skel.h $(O)/sweep.skel.h
@@ -54,6 +54,12 @@ $(O)/test_seglist: tests/unit/test_seglist.c $(O)/libweft.a
 # the stream layer on its own: results, no engine, no connection
 $(O)/test_stream: tests/unit/test_stream.c $(O)/libweft.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libweft.a -lcmocka
+
+# the worker stages alone, with a caller slow to wake (tests/unit/slow_wait.h)
+$(O)/test_hasher: tests/unit/test_hasher.c user/hasher.c user/sha256.c tests/unit/slow_wait.h
+	@mkdir -p $(O)
+	$(CC) $(ALL_CFLAGS) -include tests/unit/slow_wait.h -o $@ $< user/hasher.c user/sha256.c \
+		-lcrypto -lpthread
 
 # BPF: vmlinux.h from the running kernel's BTF, the object, its skeleton
 $(O)/vmlinux.h:

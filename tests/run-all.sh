@@ -73,6 +73,7 @@ suite "unit (ASan/UBSan)" build-asan/test_engine
 suite "unit: declared gaps (ASan/UBSan)" build-asan/test_gapset
 suite "unit: segment list (ASan/UBSan)" build-asan/test_seglist
 suite "unit: stream layer (ASan/UBSan)" build-asan/test_stream
+suite "unit: worker stages, slow writer (ASan/UBSan)" build-asan/test_hasher
 # (the generator is a test tool: the plain build makes the captures)
 suite "generator truth (ASan/UBSan)" $PY tests/gen/test_gen.py build-asan/weft build/weft-gen quick sanitized
 suite "PcapPlusPlus expected (ASan/UBSan)" $PY tests/corpus/test_pcapplusplus.py build-asan/weft "$CORPUS"

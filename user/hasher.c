@@ -123,7 +123,7 @@ static void *stage_main(void *arg)
 	for (;;) {
 		while (!st->head && !stage_ends(h, i)) {
 			/* a call lingering in the batch being filled: take it */
-			if (i == DIGEST && h->cur->call_ns && h->free_list &&
+			if (i == DIGEST && h->cur && h->cur->call_ns && h->free_list &&
 			    now_ns(CLOCK_MONOTONIC) - h->cur->call_ns >= LINGER_NS) {
 				enqueue(h, DIGEST, h->cur);
 				h->cur = h->free_list;
@@ -223,16 +223,23 @@ struct hasher *weft_hasher_new(void)
 	if (!ok) {
 		stop_stages(h);
 		free_batches(h);
+		pthread_mutex_destroy(&h->mu);
+		for (int i = 0; i < NSTAGE; i++)
+			pthread_cond_destroy(&h->st[i].work);
+		pthread_cond_destroy(&h->freed);
 		free(h);
 		return NULL;
 	}
 	return h;
 }
 
-/* Hand the current batch over and take a free one (mu held). */
+/* Hand the current batch over and take a free one (mu held). While the
+ * caller waits there is no current batch: the one handed over is the
+ * stages' now, and the digest stage must not take it again by its age. */
 static void rotate(struct hasher *h)
 {
 	enqueue(h, DIGEST, h->cur);
+	h->cur = NULL;
 	while (!h->free_list)
 		pthread_cond_wait(&h->freed, &h->mu);
 	h->cur = h->free_list;

@@ -317,10 +317,25 @@ static bool file_name(struct weft_sink *s, struct weft_conn *c, struct sink_conn
 		strcat(name, ".pcap");
 	f->s = s;
 	f->fd = -1;
+	f->named = true;
 	f->name = strdup(name);
-	if (f->name && d >= 0)
-		weft_conn_mem(c, (int64_t)(strlen(name) + 1 + MALLOC_COST));
+	f->unnamed = !f->name;
+	if (f->name && d >= 0) {
+		f->name_cost = (uint32_t)(strlen(name) + 1 + MALLOC_COST);
+		weft_conn_mem(c, f->name_cost);
+	}
 	return f->name != NULL;
+}
+
+/* Reader: a direction's file has its name (made now if not yet), unless
+ * none could be made. Reads only the reader's own flags: the worker owns
+ * the name from then on (and "failed", set when a write fails). */
+static bool dir_named(struct weft_sink *s, struct weft_conn *c, struct sink_conn *sc, int d,
+		      struct sink_dir *sd)
+{
+	if (!sd->f.named)
+		file_name(s, c, sc, d, &sd->f);
+	return !sd->f.unnamed;
 }
 
 /* Worker: the file open, created at its first bytes (a name taken on disk,
@@ -576,7 +591,7 @@ static struct sink_dir *dir_state(struct weft_sink *s, struct weft_conn *c, stru
 static uint64_t dir_cost(const struct sink_dir *sd)
 {
 	return sizeof(*sd) + MALLOC_COST + (sd->hash ? SHA_COST : 0) +
-	       (sd->f.name ? strlen(sd->f.name) + 1 + MALLOC_COST : 0) +
+	       sd->f.name_cost +
 	       (sd->gaps.cap ? sd->gaps.cap * sizeof(*sd->gaps.v) + MALLOC_COST : 0);
 }
 
@@ -719,11 +734,9 @@ static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 	if (off + len > sd->len)
 		sd->len = off + len;
 	sd->last_ns = ci->last_ns;
-	if (writing(s) && !sd->f.name && !sd->f.failed && !file_name(s, c, sc, d, &sd->f))
-		sd->f.failed = true;
 	/* the digest on the digest thread, the write on the writing thread
 	 * (hasher.h); without them (no report) there is no digest either */
-	bool w = writing(s) && !sd->f.failed;
+	bool w = writing(s) && dir_named(s, c, sc, d, sd);
 	struct sha256 *sha = sd->hash && s->hs ? &sd->sha : NULL;
 	if (w || sha)
 		weft_hasher_data_call(s->hs, w ? dir_data : NULL, sd, off, data, len, sha);
@@ -773,9 +786,7 @@ static void on_late(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t of
 	gaps_account(c, sd, had);
 	sd->rehash = sd->hash;
 	/* (the direction may have had nothing but gaps so far: no file yet) */
-	if (writing(s) && !sd->f.name && !sd->f.failed && !file_name(s, c, sc, d, &sd->f))
-		sd->f.failed = true;
-	if (writing(s) && !sd->f.failed)
+	if (writing(s) && dir_named(s, c, sc, d, sd))
 		weft_hasher_data_call(s->hs, dir_data, sd, off, data, len, NULL); /* in place */
 	if (s->o.chunks) {
 		const struct weft_conn_info *ci = weft_conn_info(c);
@@ -901,9 +912,8 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 	for (int d = 0; d < 2; d++) {
 		struct sink_dir *sd = sc->d[d];
 		/* a direction that is all gap still gets its file, of its length */
-		if (sd && writing(s) && !sd->f.name && !sd->f.failed && sd->len &&
-		    !file_name(s, c, sc, d, &sd->f))
-			sd->f.failed = true;
+		if (sd && writing(s) && sd->len)
+			dir_named(s, c, sc, d, sd);
 	}
 	uint64_t moved = 0;
 	for (int d = 0; d < 2; d++)

@@ -24,8 +24,12 @@ struct sink_file {
 	uint64_t last_ns;     /* --pcap: its last frame's time (the mtime) */
 	bool created;         /* worker: made on disk */
 	struct sink_file *oprev, *onext; /* open-file LRU */
-	bool failed;
+	bool failed;          /* worker: writing it failed */
 	int err;              /* errno of the first failure */
+	/* the reader's: named (once), no name could be made, and what the
+	 * name costs in the account (the worker may rename it: NAMEc1) */
+	bool named, unnamed;
+	uint32_t name_cost;
 };
 
 struct sink_dir {

@@ -99,8 +99,10 @@ files_vs_tcpflow() { # capture label
 	cpu=""
 	for i in 1 2 3; do
 		rm -rf "$W/o-floor"; mkdir "$W/o-floor"
-		/usr/bin/time -f "%U %S" -o "$W/time.floor" "$W/files-floor" "$cap" "$W/o-floor" \
-			"$bytes" "$nfiles" >/dev/null
+		if ! /usr/bin/time -f "%U %S" -o "$W/time.floor" "$W/files-floor" "$cap" "$W/o-floor" \
+			"$bytes" "$nfiles" >/dev/null; then
+			echo "floor ($label): not measured (above)"; rm -rf "$W/o-floor"; return
+		fi
 		c=$(awk '{print $1 + $2}' "$W/time.floor")
 		if [ -z "$cpu" ] || awk -v a="$c" -v b="$cpu" 'BEGIN{exit !(a<b)}'; then cpu=$c; fi
 	done

@@ -10,7 +10,10 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <errno.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +23,12 @@ int main(int argc, char **argv)
 {
 	if (argc != 5)
 		return 2;
+	/* thousands of files open at once, as weft (and tcpflow) allow */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	long long want = atoll(argv[3]);
 	int nf = atoi(argv[4]);
 	int fd = open(argv[1], O_RDONLY);
@@ -45,16 +54,20 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "f%d", i);
 		fds[i] = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0640);
 		h[i] = EVP_MD_CTX_new();
-		if (fds[i] < 0 || !h[i] || !EVP_DigestInit_ex(h[i], EVP_sha256(), NULL))
+		if (fds[i] < 0 || !h[i] || !EVP_DigestInit_ex(h[i], EVP_sha256(), NULL)) {
+			fprintf(stderr, "files-floor: %s/%s: %s\n", argv[2], name, strerror(errno));
 			return 1;
+		}
 	}
 	/* the bytes in pieces, the files in turn: each file gets every nf-th */
 	long long off = 0;
 	for (int i = 0; off < want; i = (i + 1) % nf) {
 		size_t n = want - off < PIECE ? (size_t)(want - off) : PIECE;
 		EVP_DigestUpdate(h[i], p + off, n);
-		if (pwrite(fds[i], p + off, n, at[i]) != (ssize_t)n)
+		if (pwrite(fds[i], p + off, n, at[i]) != (ssize_t)n) {
+			fprintf(stderr, "files-floor: write: %s\n", strerror(errno));
 			return 1;
+		}
 		at[i] += n;
 		off += n;
 	}

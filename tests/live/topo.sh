@@ -116,7 +116,7 @@ start_weft() { # ns iface outdir|- [args]   (-: no -o, stdout to $WORK/weft.out)
 		nsenter --net="/run/netns/$ns" "$WEFT" run dev "$dev" -o "$out" "$@" \
 			>"$WORK/weft.log" 2>&1 &
 	fi
-	WEFT_PID=$!
+	WEFT_PID=$! WEFT_DEV=$dev
 	PIDS+=("$WEFT_PID")
 	for _ in $(seq 50); do
 		grep -q "weft: attached" "$WORK/weft.log" && return 0
@@ -134,6 +134,7 @@ stop_weft() {
 		# a failure of its own, not a suite that hangs
 		ko "weft (pid $WEFT_PID) did not stop on SIGINT within 10 s"
 		kill -KILL "$WEFT_PID"
+		rm -rf "/sys/fs/bpf/weft/$WEFT_DEV" # (its pins: the next case starts clean)
 	fi
 	wait "$WEFT_PID" 2>/dev/null
 }

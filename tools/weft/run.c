@@ -225,13 +225,22 @@ int do_run(int argc, char **argv)
 	struct weft_live_stats lst;
 	weft_live_stats(live, &lst);
 	bool ls_legacy = lst.legacy_tc;
+	/* a stop between the fork and the forwarding handler would reach
+	 * neither: held back until the handler is in place */
+	sigset_t stops, was;
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stops, &was);
 	pid_t pid = fork();
 	if (pid < 0) {
+		sigprocmask(SIG_SETMASK, &was, NULL);
 		rc = cli_error("fork: %s", strerror(errno));
 		weft_live_close(live);
 		return rc;
 	}
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &was, NULL); /* (a stop held is on_signal's) */
 		weft_live_drop_bpf(live);
 		weft_live_keep_pins(live);
 		if (drop_to(pw) != 0) {
@@ -245,6 +254,9 @@ int do_run(int argc, char **argv)
 	struct sigaction fw = { .sa_handler = forward_signal };
 	sigaction(SIGTERM, &fw, NULL);
 	sigaction(SIGINT, &fw, NULL);
+	if (stop_flag) /* came while the programs loaded */
+		kill(pid, SIGINT);
+	sigprocmask(SIG_SETMASK, &was, NULL);
 	weft_live_keep_pins(live);
 	weft_live_close(live); /* the child holds the link and the sockets */
 	int status = 0;
