@@ -187,6 +187,18 @@ static void stop_stages(struct hasher *h)
 			pthread_join(h->st[i].th, NULL);
 }
 
+/* Stop the stages (they finish what is queued) and free everything. */
+static void destroy(struct hasher *h)
+{
+	stop_stages(h);
+	free_batches(h);
+	pthread_mutex_destroy(&h->mu);
+	for (int i = 0; i < NSTAGE; i++)
+		pthread_cond_destroy(&h->st[i].work);
+	pthread_cond_destroy(&h->freed);
+	free(h);
+}
+
 struct hasher *weft_hasher_new(void)
 {
 	struct hasher *h = calloc(1, sizeof(*h));
@@ -221,13 +233,7 @@ struct hasher *weft_hasher_new(void)
 			free(a);
 	}
 	if (!ok) {
-		stop_stages(h);
-		free_batches(h);
-		pthread_mutex_destroy(&h->mu);
-		for (int i = 0; i < NSTAGE; i++)
-			pthread_cond_destroy(&h->st[i].work);
-		pthread_cond_destroy(&h->freed);
-		free(h);
+		destroy(h);
 		return NULL;
 	}
 	return h;
@@ -314,11 +320,5 @@ void weft_hasher_free(struct hasher *h)
 	if (!h)
 		return;
 	weft_hasher_push(h);
-	stop_stages(h);
-	free_batches(h);
-	pthread_mutex_destroy(&h->mu);
-	for (int i = 0; i < NSTAGE; i++)
-		pthread_cond_destroy(&h->st[i].work);
-	pthread_cond_destroy(&h->freed);
-	free(h);
+	destroy(h);
 }

@@ -47,6 +47,15 @@ static uint32_t key_hash(const struct weft_flow_key *k)
 			      k->family);
 }
 
+/* The slot of k's row, or of the empty slot where it would go (nidx > 0). */
+static size_t row_slot(const struct table *t, const struct weft_flow_key *k)
+{
+	size_t h = key_hash(k) & (t->nidx - 1);
+	while (t->idx[h] && memcmp(&t->rows[t->idx[h] - 1].key, k, sizeof(*k)))
+		h = (h + 1) & (t->nidx - 1);
+	return h;
+}
+
 static struct row *row_get(struct table *t, const struct weft_flow_key *k)
 {
 	if ((t->n + 1) * 2 > t->nidx) {
@@ -64,13 +73,9 @@ static struct row *row_get(struct table *t, const struct weft_flow_key *k)
 		t->idx = ni;
 		t->nidx = nn;
 	}
-	size_t h = key_hash(k) & (t->nidx - 1);
-	while (t->idx[h]) {
-		struct row *r = &t->rows[t->idx[h] - 1];
-		if (!memcmp(&r->key, k, sizeof(*k)))
-			return r;
-		h = (h + 1) & (t->nidx - 1);
-	}
+	size_t h = row_slot(t, k);
+	if (t->idx[h])
+		return &t->rows[t->idx[h] - 1];
 	if (t->n == t->cap) {
 		size_t nc = t->cap ? t->cap * 2 : 1024;
 		struct row *nr = realloc(t->rows, nc * sizeof(*nr));
@@ -90,14 +95,8 @@ static struct row *row_find(struct table *t, const struct weft_flow_key *k)
 {
 	if (!t->nidx)
 		return NULL;
-	size_t h = key_hash(k) & (t->nidx - 1);
-	while (t->idx[h]) {
-		struct row *r = &t->rows[t->idx[h] - 1];
-		if (!memcmp(&r->key, k, sizeof(*k)))
-			return r;
-		h = (h + 1) & (t->nidx - 1);
-	}
-	return NULL;
+	size_t h = row_slot(t, k);
+	return t->idx[h] ? &t->rows[t->idx[h] - 1] : NULL;
 }
 
 /* A connection flows.jsonl lists: its id on the kernel entry it left (the
