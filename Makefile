@@ -18,7 +18,7 @@ HDRS     := $(wildcard include/weft/*.h user/*.h tools/weft/*.h)
 # Debian packages the build and the tests need (installed by `make deps`)
 DEPS_PKGS := build-essential clang llvm libpcap-dev libssl-dev libbpf-dev libxdp-dev \
 	libelf-dev zlib1g-dev bpftool iproute2 curl iperf3 libcmocka-dev tcpflow tshark \
-	libnids-dev python3 python3-scapy pkg-config tcpreplay time ethtool tcpdump util-linux procps \
+	libnids-dev python3 python3-scapy pkg-config tcpreplay time ethtool tcpdump util-linux procps strace \
 	libclang-rt-14-dev libcap2-bin
 
 .PHONY: all clean test deps bench demo demo-read

@@ -32,14 +32,17 @@
 #include "sink_int.h"
 
 /* A file's write buffer: a run of bytes at one offset, written when it
- * fills or the next bytes go elsewhere. Larger writes cost the page cache
- * less per byte (32 KB writes took a quarter less system time than 8 KB),
- * so a file gets up to 64 KB while few are open, less as more are, all of
- * them within about BUF_BUDGET: 3,000 busy connections (6,000 files) get
- * 8 KB each. */
+ * reaches the target (ending on a page of the file) or the next bytes go
+ * elsewhere. Larger writes cost the page cache less per byte (32 KB
+ * writes took a quarter less system time than 8 KB), so the target is up
+ * to 64 KB while few files are open, less as more are, all of them within
+ * about BUF_BUDGET: 3,000 busy connections (6,000 files) get 8 KB each.
+ * A buffer grows from FILE_BUF_START as its bytes come. */
 #define FILE_BUF_MIN (8u << 10)
+#define FILE_BUF_START (4u << 10)
 #define FILE_BUF_MAX (64u << 10)
 #define BUF_BUDGET (48u << 20)
+#define PAGE_BYTES 4096u
 
 /* -c's own buffer: stdio's is a page, a write per two or three chunks.
  * Bytes of a chunk this large or more skip it and go out in a write of
@@ -117,10 +120,10 @@ static void file_close(struct weft_sink *s, struct sink_file *f)
 	if (close(f->fd) != 0)
 		file_fail(s, f, errno);
 	f->fd = -1;
-	if (f->buf)
-		s->buf_total -= f->bcap;
+	s->buf_total -= f->bcap;
 	free(f->buf);
 	f->buf = NULL;
+	f->bcap = 0;
 	s->nopen--;
 }
 
@@ -172,10 +175,57 @@ static bool file_open(struct weft_sink *s, struct sink_file *f, bool create)
  * segment each). */
 static size_t buf_target(const struct weft_sink *s)
 {
+	/* the files the reader has begun, when more than are open here:
+	 * this thread is behind it, and sized by the files it has met so
+	 * far, the first few took the whole budget (3,000 connections
+	 * opened at once: a third of the writes were single segments) */
+	size_t n = __atomic_load_n(&s->dirs_live, __ATOMIC_RELAXED);
+	if (n < (size_t)s->nopen)
+		n = (size_t)s->nopen;
 	size_t cap = FILE_BUF_MAX;
-	while (cap > FILE_BUF_MIN && (size_t)s->nopen * cap > s->buf_budget)
+	while (cap > FILE_BUF_MIN && n * cap > s->buf_budget)
 		cap >>= 1;
 	return cap;
+}
+
+/* n bytes at offset off of an open file, written now. */
+static void file_pwrite(struct weft_sink *s, struct sink_file *f, uint64_t off, const void *p,
+			size_t n)
+{
+	const uint8_t *q = p;
+	while (n && !f->failed) {
+		ssize_t w = pwrite(f->fd, q, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			file_fail(s, f, w < 0 ? errno : ENOSPC);
+			break;
+		}
+		q += w;
+		off += (uint64_t)w;
+		n -= (size_t)w;
+	}
+}
+
+/* f's buffer made able to hold want bytes (at most the target): it grows
+ * by doubling as bytes come, so the budget counts what files hold, not
+ * what they might. False: no room within the budget. */
+static bool buf_grow(struct weft_sink *s, struct sink_file *f, size_t want)
+{
+	if (want <= f->bcap)
+		return true;
+	size_t nc = f->bcap ? f->bcap : FILE_BUF_START;
+	while (nc < want)
+		nc *= 2;
+	if (s->buf_total - f->bcap + nc > s->buf_budget)
+		return false;
+	uint8_t *nb = realloc(f->buf, nc);
+	if (!nb)
+		return false;
+	s->buf_total += nc - f->bcap;
+	f->buf = nb;
+	f->bcap = nc;
+	return true;
 }
 
 /* n bytes at offset off of a file: through its buffer while they follow
@@ -191,50 +241,54 @@ static void file_write(struct weft_sink *s, struct sink_file *f, uint64_t off, c
 		lru_unlink(s, f);
 		lru_append(s, f);
 	}
-	/* more files open than when it was sized, and the budget full: a
-	 * smaller buffer, so that there is room for theirs too */
-	bool shrink = f->buf && s->buf_total + FILE_BUF_MIN > s->buf_budget &&
-		      f->bcap > buf_target(s);
-	if (f->blen && (shrink || off != f->boff + f->blen || f->blen + n > f->bcap))
+	size_t tgt = buf_target(s);
+	if (f->blen && off != f->boff + f->blen)
 		file_flush(s, f);
-	if (shrink) {
+	/* more files open than when it grew, and the budget full: a smaller
+	 * buffer, so that there is room for theirs too */
+	if (f->bcap > tgt && s->buf_total + FILE_BUF_MIN > s->buf_budget) {
+		file_flush(s, f);
+		s->buf_total -= f->bcap;
 		free(f->buf);
 		f->buf = NULL;
-		s->buf_total -= f->bcap;
+		f->bcap = 0;
 	}
 	if (!f->blen)
 		f->boff = off;
-	if (!f->buf)
-		f->bcap = buf_target(s);
-	/* The buffers together stay within BUF_BUDGET: past it, the bytes
-	 * go straight to the file (thousands of open files each holding a
-	 * byte or two, where a buffer each would be most of the memory). */
-	if (n >= f->bcap || (!f->buf && s->buf_total + f->bcap > s->buf_budget)) {
-		const uint8_t *q = p;
-		while (n && !f->failed) {
-			ssize_t w = pwrite(f->fd, q, n, (off_t)off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				file_fail(s, f, w < 0 ? errno : ENOSPC);
-				break;
-			}
-			q += w;
-			off += (uint64_t)w;
-			n -= (size_t)w;
-		}
-		f->boff = off;
+	if (!f->blen && n >= tgt) {
+		file_pwrite(s, f, off, p, n);
+		f->boff = off + n;
 		return;
 	}
-	if (!f->buf) {
-		if (!(f->buf = malloc(f->bcap))) {
-			file_fail(s, f, ENOMEM);
+	/* Filled to the end of a page of the file, then written: each page
+	 * is written whole, in one call (a page written in two calls is
+	 * looked up and marked again in the page cache), and the writes are
+	 * the target's size, not whatever whole segments fitted in it. */
+	const uint8_t *q = p;
+	while (n && !f->failed) {
+		size_t fill = tgt - (size_t)(f->boff & (PAGE_BYTES - 1));
+		if (f->blen >= fill) { /* the target shrank */
+			file_flush(s, f);
+			continue;
+		}
+		size_t k = fill - f->blen < n ? fill - f->blen : n;
+		if (!buf_grow(s, f, f->blen + k)) {
+			/* the buffers together stay within the budget: past
+			 * it, what is held and these bytes go now (thousands
+			 * of files each holding a segment, where a buffer
+			 * each would be most of the memory) */
+			file_flush(s, f);
+			file_pwrite(s, f, f->boff, q, n);
+			f->boff += n;
 			return;
 		}
-		s->buf_total += f->bcap;
+		memcpy(f->buf + f->blen, q, k);
+		f->blen += k;
+		q += k;
+		n -= k;
+		if (f->blen == fill)
+			file_flush(s, f);
 	}
-	memcpy(f->buf + f->blen, p, n);
-	f->blen += n;
 }
 
 /* ---- names: the template, and a counter per name ---- */
@@ -578,6 +632,7 @@ static struct sink_dir *dir_state(struct weft_sink *s, struct weft_conn *c, stru
 		}
 		sc->d[d]->f.fd = -1;
 		sc->d[d]->f.s = s;
+		__atomic_add_fetch(&s->dirs_live, 1, __ATOMIC_RELAXED);
 		sc->d[d]->hash = hashing(s);
 		if (sc->d[d]->hash)
 			weft_sha256_init(&sc->d[d]->sha);
@@ -917,8 +972,10 @@ static void on_end(void *ctx, struct weft_conn *c, enum weft_end_reason r)
 	}
 	uint64_t moved = 0;
 	for (int d = 0; d < 2; d++)
-		if (sc->d[d])
+		if (sc->d[d]) {
 			moved += dir_cost(sc->d[d]);
+			__atomic_sub_fetch(&s->dirs_live, 1, __ATOMIC_RELAXED);
+		}
 	struct end_job *j = s->hs ? calloc(1, sizeof(*j)) : NULL;
 	if (j) {
 		j->s = s;

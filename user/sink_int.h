@@ -70,6 +70,8 @@ struct weft_sink {
 	int errors;
 	size_t buf_total;     /* worker: bytes of the files' write buffers */
 	size_t buf_budget;    /* what they may take (out of the memory cap) */
+	size_t dirs_live;     /* directions begun and not ended (the reader
+			       * counts, the worker reads: atomic) */
 	uint64_t queued;      /* bytes of end jobs queued (atomic: the worker
 			       * releases them) */
 	int first_errno;
