@@ -11,6 +11,10 @@
 # read from the capture, hashed and written into as many files, in 64 KB
 # writes, and nothing else (files-floor.c), its CPU time over the CPUs there
 # are: what the machine charges for the bytes whoever does the work.
+# Added to it, what weft's reassembly costs beyond reading the capture (its
+# engine alone less reading and touching every byte) gives the best weft
+# itself could do on the machine, with no cost of its own for threads,
+# copies or buffers.
 # usage: tests/bench/bench-read.sh [CONNS] [CONNS2]
 set -eu
 cd "$(dirname "$0")/../.."
@@ -74,6 +78,15 @@ best() { # the best of 3 runs: less noise on a shared machine
 	echo "$b"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+cpu_best() { # cmd... -> the least user + system seconds of 3 runs
+	local c b=""
+	for i in 1 2 3; do
+		/usr/bin/time -f "%U %S" -o "$W/time.cpu" "$@" >/dev/null 2>"$W/err" || { cat "$W/err"; exit 1; }
+		c=$(awk '{print $1 + $2}' "$W/time.cpu")
+		if [ -z "$b" ] || awk -v a="$c" -v b="$b" 'BEGIN{exit !(a<b)}'; then b=$c; fi
+	done
+	echo "$b"
+}
 
 files_vs_tcpflow() { # capture label
 	local cap=$1 label=$2
@@ -110,6 +123,14 @@ files_vs_tcpflow() { # capture label
 	fw=$(awk -v c="$cpu" -v n="$ncpu" 'BEGIN{printf "%.2f", c / n}')
 	echo "floor ($label): $((bytes / 1048576)) MB into $nfiles files, read, hashed, written: $cpu s CPU; over $ncpu CPUs $fw s wall = $(ratio "$fw" ${tr% *})x tcpflow (no tool goes below this)"
 	echo "ratio weft/floor wall time ($label): $(ratio ${wr% *} "$fw")"
+	# weft's own bound: the floor's work plus what its reassembly costs
+	# beyond reading the capture (the engine alone, less reading and
+	# touching every byte), spread perfectly over the CPUs
+	local ec tc bw
+	ec=$(cpu_best "$W/weft-count" "$cap")
+	tc=$(cpu_best "$W/touch" "$cap")
+	bw=$(awk -v f="$cpu" -v e="$ec" -v t="$tc" -v n="$ncpu" 'BEGIN{d=e-t; if (d<0) d=0; printf "%.2f", (f+d)/n}')
+	echo "floor + reassembly ($label): engine alone $ec s CPU, reading $tc s: ($cpu + $ec - $tc) / $ncpu = $bw s wall = $(ratio "$bw" ${tr% *})x tcpflow (weft with no overhead of its own)"
 	rm -rf "$W/o-weft" "$W/o-tcpflow"
 }
 
