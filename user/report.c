@@ -83,14 +83,43 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 	b->n += (size_t)n;
 }
 
+size_t weft_utf8_seq(const char *p, uint32_t *cp)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	uint32_t c = s[0], min;
+	size_t n;
+	if (c < 0x80) {
+		*cp = c;
+		return c ? 1 : 0;
+	}
+	if ((c & 0xe0) == 0xc0) { n = 2; c &= 0x1f; min = 0x80; }
+	else if ((c & 0xf0) == 0xe0) { n = 3; c &= 0x0f; min = 0x800; }
+	else if ((c & 0xf8) == 0xf0) { n = 4; c &= 0x07; min = 0x10000; }
+	else return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0; /* overlong, past Unicode, a surrogate */
+	*cp = c;
+	return n;
+}
+
+#define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD, for bytes that are no character */
+
 /* A JSON string: quotes, backslashes and control bytes escaped (a template
- * may put any of them in a file name). */
+ * may put any of them in a file name), bytes that are not UTF-8 (a path
+ * given on the command line may hold any) replaced. */
 static void sb_json(struct sbuf *b, const char *s)
 {
 	sb_put(b, "\"", 1);
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
 		char e[8];
+		uint32_t cp;
+		size_t n = weft_utf8_seq(s, &cp);
 		if (c == '"' || c == '\\') {
 			e[0] = '\\';
 			e[1] = (char)c;
@@ -98,16 +127,26 @@ static void sb_json(struct sbuf *b, const char *s)
 		} else if (c < 0x20 || c == 0x7f) {
 			snprintf(e, sizeof(e), "\\u%04x", c);
 			sb_put(b, e, 6);
+		} else if (!n) {
+			sb_str(b, REPLACEMENT);
 		} else {
-			sb_put(b, (const char *)&c, 1);
+			sb_put(b, s, n);
+			s += n;
+			continue;
 		}
+		s++;
 	}
 	sb_put(b, "\"", 1);
 }
 
+/* XML 1.0 text: markup escaped; what it cannot hold at all (control bytes
+ * but tab, newline and return, U+FFFE and U+FFFF, bytes that are not
+ * UTF-8) replaced, so report.xml stays well-formed whatever a path holds. */
 static void sb_xml(struct sbuf *b, const char *s)
 {
-	for (; s && *s; s++) {
+	while (s && *s) {
+		uint32_t cp;
+		size_t n = weft_utf8_seq(s, &cp);
 		switch (*s) {
 		case '<': sb_str(b, "&lt;"); break;
 		case '>': sb_str(b, "&gt;"); break;
@@ -115,11 +154,16 @@ static void sb_xml(struct sbuf *b, const char *s)
 		case '\'': sb_str(b, "&apos;"); break;
 		case '"': sb_str(b, "&quot;"); break;
 		default:
-			if ((unsigned char)*s >= 0x20 || *s == '\t')
-				sb_put(b, s, 1);
-			else
-				sb_printf(b, "&#x%x;", (unsigned)(unsigned char)*s);
+			if (!n || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
+			    cp == 0xfffe || cp == 0xffff) {
+				sb_str(b, REPLACEMENT);
+				break;
+			}
+			sb_put(b, s, n);
+			s += n;
+			continue;
 		}
+		s++;
 	}
 }
 

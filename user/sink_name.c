@@ -82,7 +82,8 @@ int weft_template_check(const char *t, char *err, size_t errlen)
 	 * left out), and whether something always non-empty is in it */
 	char lit[256];
 	size_t nlit = 0;
-	bool solid = false;
+	bool solid = false, named = false; /* named: an escape never empty */
+	bool top = true;
 	if (!*t) {
 		snprintf(err, errlen, "empty file name template");
 		return -1;
@@ -95,15 +96,35 @@ int weft_template_check(const char *t, char *err, size_t errlen)
 	for (const char *p = t;; p++) {
 		if (!*p || *p == '/') {
 			lit[nlit < sizeof(lit) ? nlit : sizeof(lit) - 1] = 0;
-			if (!solid || !strcmp(lit, ".") || !strcmp(lit, "..")) {
+			if (!solid || (!named && (!strcmp(lit, ".") || !strcmp(lit, "..")))) {
 				snprintf(err, errlen, "template '%s': every part of the path needs a "
 					 "name of its own (no empty, '.' or '..' part)", t);
+				return -1;
+			}
+			/* the reports' own names, which --force also removes */
+			if (top && !named && (!strcmp(lit, "flows.jsonl") || !strcmp(lit, "report.xml"))) {
+				snprintf(err, errlen, "template '%s': %s is weft's report, not a "
+					 "stream's name", t, lit);
 				return -1;
 			}
 			if (!*p)
 				break;
 			nlit = 0;
-			solid = false;
+			solid = named = top = false;
+			continue;
+		}
+		uint32_t cp;
+		size_t n = weft_utf8_seq(p, &cp);
+		if (!n || cp == 0xfffe || cp == 0xffff) {
+			snprintf(err, errlen, "the template is not UTF-8 text (byte %zu): names "
+				 "must be characters the reports can hold", (size_t)(p - t) + 1);
+			return -1;
+		}
+		if (n > 1) {
+			for (size_t i = 0; i < n && nlit < sizeof(lit); i++)
+				lit[nlit++] = p[i];
+			p += n - 1;
+			solid = true;
 			continue;
 		}
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
@@ -119,12 +140,12 @@ int weft_template_check(const char *t, char *err, size_t errlen)
 		}
 		char e = *++p;
 		switch (e) {
-		case 'A': A = true; solid = true; break;
-		case 'a': a = true; solid = true; break;
-		case 'B': B = true; solid = true; break;
-		case 'b': b = true; solid = true; break;
-		case 'D': D = true; solid = true; break;
-		case 'N': case 'T': case 't': solid = true; break;
+		case 'A': A = true; solid = named = true; break;
+		case 'a': a = true; solid = named = true; break;
+		case 'B': B = true; solid = named = true; break;
+		case 'b': b = true; solid = named = true; break;
+		case 'D': D = true; solid = named = true; break;
+		case 'N': case 'T': case 't': solid = named = true; break;
 		case '%': solid = true; if (nlit < sizeof(lit)) lit[nlit++] = '%'; break;
 		case 'V': case 'v': case 'C': case 'c': break;
 		default:

@@ -360,7 +360,10 @@ def t_template_refusals():
                         ("%N-%D%Q", "unknown escape %Q"), ("", "empty"), ("%N-%D%", "lone %"),
                         ("../x-%N-%D", "'..'"), ("/tmp/x-%N-%D", "inside the output"),
                         ("a//%N-%D", "part of the path"), ("%C%c/%N-%D", "part of the path"),
-                        ("..%v/%N%D", "'..'"), ("%N\x01%D", "control char")):
+                        ("..%v/%N%D", "'..'"), ("%N\x01%D", "control char"),
+                        ("flows.jsonl/%N%D", "weft's report"), ("report.xml/%N%D", "weft's report"),
+                        (b"a\xff%N%D", "not UTF-8"), (b"\xed\xa0\x80%N%D", "not UTF-8"),
+                        (b"\xef\xbf\xbe%N%D", "not UTF-8")):
         out = os.path.join(TMP, "tr")
         one_error_line(weft("read", SAMPLE, "-o", out, "-T", tmpl), words)
         assert not os.path.exists(out), tmpl
@@ -374,6 +377,25 @@ def t_template_refusals():
             assert f[side]["file"].startswith("sub/") and '"q\\' in f[side]["file"], f[side]["file"]
             assert os.path.isfile(os.path.join(d, f[side]["file"]))
     assert not os.path.exists(os.path.join(TMP, "x-1-c2s"))
+    # escapes that are never empty make a part that is not '.' however
+    # they are joined (these were refused as if they could be)
+    for i, tmpl in enumerate(("%N.%D", "%A.%a", "%D.%N", "%B.%b%D")):
+        d = os.path.join(TMP, "tdot%d" % i)
+        weft("read", "-q", SAMPLE, "-o", d, "-T", tmpl, check=True)
+        names = {f[side]["file"] for f in flows(d) for side in ("c2s", "s2c")}
+        assert len(names) == 6 and all(os.path.isfile(os.path.join(d, n)) for n in names), (tmpl, names)
+
+def t_reports_hold_any_path():
+    """An input path and an output directory with bytes that are no text
+    (a control byte, a byte that is not UTF-8): report.xml stays
+    well-formed XML and flows.jsonl valid JSON."""
+    src = os.path.join(os.fsencode(TMP), b"in\x01\xff.pcap")
+    shutil.copy(SAMPLE, src)
+    d = os.path.join(os.fsencode(TMP), b"out\x02\xfe")
+    weft("read", "-q", src, "-o", d, check=True)
+    ET.parse(os.path.join(d, b"report.xml"))
+    lines = open(os.path.join(d, b"flows.jsonl"), "rb").read().decode("utf-8").splitlines()
+    assert len(lines) == 3 and all(json.loads(l) for l in lines)
 
 def t_name_collisions_fast():
     """2,000 connections one name: a counter per name, not a probe of every
