@@ -313,7 +313,12 @@ struct report *weft_report_open(int dirfd, const char *dir, const char *cmdline,
 	if (r->jsonl < 0 || r->xml < 0) {
 		snprintf(err, errlen, "%s/%s: %s", dir, r->jsonl < 0 ? "flows.jsonl" : "report.xml",
 			 strerror(errno));
-		if (r->jsonl >= 0) close(r->jsonl);
+		int e = errno;
+		if (r->jsonl >= 0) {
+			close(r->jsonl);
+			unlinkat(dirfd, "flows.jsonl", 0); /* a failed start leaves nothing */
+		}
+		errno = e;
 		free(r);
 		return NULL;
 	}

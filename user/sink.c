@@ -433,25 +433,48 @@ static bool file_ready(struct weft_sink *s, struct sink_file *f)
 
 /* ---- opening: the directory, --force, the report ---- */
 
-static int mkdir_p(const char *path, bool *made)
+/* path and its missing parents made; *made counts the components made
+ * (the last ones), so a run that fails can take them away again. */
+static int mkdir_p(const char *path, int *made)
 {
 	char buf[PATH_MAX];
 	snprintf(buf, sizeof(buf), "%s", path);
+	*made = 0;
 	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
+		if (*p != '/' || p[-1] == '/')
 			continue;
 		*p = 0;
-		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+		if (mkdir(buf, 0750) == 0)
+			(*made)++;
+		else if (errno != EEXIST)
 			return -1;
 		*p = '/';
 	}
 	if (mkdir(buf, 0750) == 0)
-		*made = true;
+		(*made)++;
 	else if (errno != EEXIST)
 		return -1;
 	return 0;
 }
 
+/* The directories mkdir_p made, the deepest first (each only if empty). */
+static void remove_made_dirs(struct weft_sink *s)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", s->o.dir);
+	for (int i = 0; i < s->made_dirs; i++) {
+		size_t n = strlen(buf);
+		while (n > 1 && buf[n - 1] == '/')
+			buf[--n] = 0;
+		if (rmdir(buf) != 0)
+			break;
+		char *slash = strrchr(buf, '/');
+		if (!slash)
+			break;
+		*slash = 0;
+	}
+	s->made_dirs = 0;
+}
 /* Remove name beneath dirfd, entering its directories without following
  * a symlink: flows.jsonl sits in a directory others may write to, so the
  * names it lists must not lead out of it. */
@@ -573,14 +596,16 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
 		}
 	}
 	if (o->dir && (o->files || o->report)) {
-		if (mkdir_p(o->dir, &s->made_dir) != 0) {
+		if (mkdir_p(o->dir, &s->made_dirs) != 0) {
 			snprintf(err, errlen, "%s: %s", o->dir, strerror(errno));
+			remove_made_dirs(s);
 			sink_free(s);
 			return NULL;
 		}
 		s->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (s->dirfd < 0) {
 			snprintf(err, errlen, "%s: %s", o->dir, strerror(errno));
+			remove_made_dirs(s);
 			sink_free(s);
 			return NULL;
 		}
@@ -595,6 +620,7 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
 		}
 		if (o->report &&
 		    !(s->rep = weft_report_open(s->dirfd, o->dir, o->command_line, err, errlen))) {
+			remove_made_dirs(s);
 			sink_free(s);
 			return NULL;
 		}
@@ -602,6 +628,7 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
 			if (s->rep)
 				weft_report_close(s->rep, NULL, 0);
 			snprintf(err, errlen, "cannot start the writing thread");
+			remove_made_dirs(s);
 			sink_free(s);
 			return NULL;
 		}
@@ -1052,8 +1079,7 @@ int weft_sink_close_err(struct weft_sink *s, bool discard, char *err, size_t err
 	if (s->dirfd >= 0 && discard && !s->reported && !s->errors) {
 		unlinkat(s->dirfd, "flows.jsonl", 0);
 		unlinkat(s->dirfd, "report.xml", 0);
-		if (s->made_dir)
-			rmdir(s->o.dir);
+		remove_made_dirs(s);
 	}
 	if (s->o.chunks)
 		chunks_flush(s);

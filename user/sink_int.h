@@ -61,7 +61,8 @@ struct name_count {
 struct weft_sink {
 	struct weft_sink_opts o;
 	int dirfd;
-	bool made_dir;        /* the sink created DIR (a failed run removes it) */
+	int made_dirs;        /* DIR and parents the sink made (a failed run
+			       * removes them) */
 	struct report *rep;   /* written by the worker only */
 	struct hasher *hs;    /* the worker: NULL when nothing goes to DIR */
 	/* the worker's: open files, errors */

@@ -423,6 +423,9 @@ enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 {
 	bool is_stdin = !strcmp(path, "-");
 	int fd = is_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	/* (a FIFO's open waits for its writer: a stop may come first) */
+	if (fd < 0 && errno == EINTR && o && o->stop && *o->stop)
+		return WEFT_READ_OK; /* nothing read: the caller says it was cut */
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return WEFT_READ_ERROR;
@@ -477,6 +480,8 @@ enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 		st = read_pcap(&r);
 	} else if (magic == 0x0a0d0d0a) {
 		st = read_pcapng(&r);
+	} else if (o && o->stop && *o->stop) {
+		st = WEFT_READ_OK; /* stopped before the file's first bytes came */
 	} else if (r.rerr) {
 		snprintf(err, errlen, "%s: %s", r.path, strerror(r.rerr));
 		st = WEFT_READ_ERROR;

@@ -518,6 +518,29 @@ def t_failed_run_leaves_nothing():
     assert not os.path.exists(d), os.listdir(d)
     r = weft("read", "-q", os.path.join(TMP, "text.pcap") if os.path.exists(os.path.join(TMP, "text.pcap")) else "/etc/passwd", "-o", d)
     assert r.returncode == 1 and not os.path.exists(d)
+    # nor the parents it made for -o
+    top = os.path.join(TMP, "nothing2")
+    r = subprocess.run("echo this is no capture | %s read - -o %s/a/b" % (WEFT, top), shell=True,
+                       stderr=subprocess.PIPE)
+    assert r.returncode == 1 and not os.path.exists(top), os.listdir(top)
+    # nor a start refused at report.xml (a planted symlink): no flows.jsonl
+    # that would make the next run ask for --force
+    sl = os.path.join(TMP, "nothing3")
+    os.mkdir(sl)
+    os.symlink(os.path.join(TMP, "elsewhere"), os.path.join(sl, "report.xml"))
+    one_error_line(weft("read", "-q", SAMPLE, "-o", sl), "report.xml")
+    assert os.listdir(sl) == ["report.xml"], os.listdir(sl)
+    # nor a read stopped before the capture's first byte came: one line
+    # that says it was cut, no word of a bad capture
+    import signal, time
+    d4 = os.path.join(TMP, "nothing4")
+    p = subprocess.Popen([WEFT, "read", "-", "-o", d4], stdin=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    time.sleep(0.7)
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=20)[1].decode()
+    assert p.returncode == 130 and "the read was cut" in err and "Error" not in err, err
+    assert not os.path.exists(d4), os.listdir(d4)
     weft("read", "-q", SAMPLE, "-o", d, check=True)
 
 def t_pcap_per_connection():

@@ -195,8 +195,9 @@ int do_read(int argc, char **argv)
 	struct weft_stats s;
 	weft_engine_stats(e, &s);
 	weft_engine_free(e);
-	/* a run that failed having reported nothing leaves nothing behind */
-	if (weft_sink_close_err(sink, rc && !sig, err, sizeof(err))) {
+	/* a run that failed or was cut having reported nothing leaves
+	 * nothing behind */
+	if (weft_sink_close_err(sink, rc || sig, err, sizeof(err))) {
 		fprintf(stderr, "Error: %s\n", err);
 		rc = 1;
 	}
