@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <pcap/pcap.h>
 #include "weft/source.h"
 
@@ -64,6 +66,8 @@ struct reader {
 	size_t cap;
 	uint64_t base;
 	int rerr;             /* errno of a failed read */
+	uint8_t *nullbuf;     /* the filter's copy of a DLT_NULL frame */
+	uint32_t nullcap;
 	uint32_t magic;
 };
 
@@ -131,6 +135,21 @@ static double mono_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* libpcap's compiler takes the DLT_ value, which differs from the link
+ * type a file holds for a few old ones (LINKTYPE_RAW is 101 in a file, and
+ * DLT_RAW 12 or 14 by platform); the rest are the same number. */
+static int link_to_dlt(uint32_t link)
+{
+	switch (link) {
+	case 100: return DLT_ATM_RFC1483;
+	case 101: return DLT_RAW;
+	case 102: return DLT_SLIP_BSDOS;
+	case 103: return DLT_PPP_BSDOS;
+	case 106: return DLT_ATM_CLIP;
+	default: return (int)link;
+	}
+}
+
 /* Compile the filter for a link type the first time it is seen. */
 static int filter_get(struct reader *r, uint32_t link, struct bpf_program **out)
 {
@@ -143,7 +162,7 @@ static int filter_get(struct reader *r, uint32_t link, struct bpf_program **out)
 	}
 	if (f->n == 8)
 		return -1;
-	pcap_t *dead = pcap_open_dead((int)link, 262144);
+	pcap_t *dead = pcap_open_dead(link_to_dlt(link), 262144);
 	if (!dead)
 		return -1;
 	int i = f->n++;
@@ -172,6 +191,26 @@ static void drop_behind(struct reader *r)
 	}
 }
 
+/* The first word of a DLT_NULL or DLT_LOOP frame as libpcap's compiler
+ * expects it from a handle of its own (pcap_open_dead): this host's
+ * AF_INET or AF_INET6, in this host's order for NULL and network order
+ * for LOOP. A file holds the capturing host's family in that host's order
+ * (NULL), and BSDs number AF_INET6 24, 28 or 30, Windows 23: libpcap
+ * allows for both only for a file it opened itself. */
+static uint32_t loop_af_word(uint32_t link, const uint8_t *p)
+{
+	uint32_t raw, af;
+	memcpy(&raw, p, 4);
+	af = raw <= 0xffff ? raw : __builtin_bswap32(raw); /* families are small */
+	if (af == 2)
+		af = AF_INET;
+	else if (af == 10 || af == 23 || af == 24 || af == 28 || af == 30)
+		af = AF_INET6;
+	else
+		return raw;
+	return link == DLT_LOOP ? htonl(af) : af;
+}
+
 static int deliver(struct reader *r, uint32_t link, uint64_t ts, const uint8_t *data,
 		   uint32_t caplen, uint32_t wirelen)
 {
@@ -182,7 +221,24 @@ static int deliver(struct reader *r, uint32_t link, uint64_t ts, const uint8_t *
 		if (filter_get(r, link, &prog) != 0)
 			return -1;
 		struct pcap_pkthdr h = { .caplen = caplen, .len = wirelen };
-		if (prog && !pcap_offline_filter(prog, &h, data))
+		const uint8_t *fd = data;
+		uint32_t w;
+		if ((link == DLT_NULL || link == DLT_LOOP) && caplen >= 4 &&
+		    (w = loop_af_word(link, data), memcmp(&w, data, 4))) {
+			/* the filter sees the frame with its family as
+			 * libpcap's compiler has it (loop_af_word) */
+			if (caplen > r->nullcap) {
+				uint8_t *nb = realloc(r->nullbuf, caplen);
+				if (!nb)
+					return -1;
+				r->nullbuf = nb;
+				r->nullcap = caplen;
+			}
+			memcpy(r->nullbuf, data, caplen);
+			memcpy(r->nullbuf, &w, 4);
+			fd = r->nullbuf;
+		}
+		if (prog && !pcap_offline_filter(prog, &h, fd))
 			return 0;
 	}
 	struct weft_frame f = { .ts_ns = ts, .data = data, .caplen = caplen,
@@ -500,6 +556,7 @@ enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 	if (map)
 		munmap((void *)map, maplen);
 	free(r.win);
+	free(r.nullbuf);
 	if (!is_stdin)
 		close(fd);
 	if (packets)
