@@ -815,7 +815,6 @@ static size_t on_data(void *ctx, struct weft_conn *c, enum weft_dir d, uint64_t 
 	const struct weft_conn_info *ci = weft_conn_info(c);
 	if (off + len > sd->len)
 		sd->len = off + len;
-	sd->last_ns = ci->last_ns;
 	/* the digest on the digest thread, the write on the writing thread
 	 * (hasher.h); without them (no report) there is no digest either */
 	bool w = writing(s) && dir_named(s, c, sc, d, sd);
@@ -957,7 +956,7 @@ static void finish_job(void *arg)
 		struct sink_dir *sd = j->d[d];
 		if (!sd)
 			continue;
-		file_finish(s, &sd->f, sd->len, sd->last_ns ? sd->last_ns : j->info.last_ns);
+		file_finish(s, &sd->f, sd->len, j->st[d].last_ns ? j->st[d].last_ns : j->info.last_ns);
 		if (sd->hash) {
 			weft_sha256_final(&sd->sha, dg);
 			if (!sd->rehash || file_digest(s, &sd->f, sd->len, dg))

@@ -37,7 +37,6 @@ struct sink_dir {
 	struct sink_file f;
 	uint64_t len;         /* stream length so far */
 	uint64_t late;        /* bytes that filled a declared gap */
-	uint64_t last_ns;     /* packet time of the last bytes (the mtime) */
 	char *tag;            /* -c's SRC-DST, made at the first chunk */
 	bool hash;            /* a digest is made of it */
 	bool rehash;          /* late bytes came: the digest is made from the file */

@@ -268,6 +268,7 @@ enum weft_end_reason weft_tcp_packet(struct weft_engine *e, struct weft_conn *c,
 {
 	struct side *s = &c->side[d];
 	s->st.packets++;
+	s->st.last_ns = c->info.last_ns; /* conn_seen: this packet's, or later */
 	if (t->flags & TCP_RST)
 		return on_rst(e, c, d, t);
 	if (t->peer_ack_valid && s->started && !s->floating)

@@ -145,6 +145,7 @@ struct weft_dir_stats {
 	uint64_t late;       /* bytes that came after their range was declared a gap
 			      * (handed to on_late; gap_bytes is less by them) */
 	bool fin, rst, depth_reached, ignored;
+	uint64_t last_ns;    /* packet time of its last packet (never back) */
 };
 
 struct weft_callbacks {

@@ -602,20 +602,23 @@ def t_community_id():
         assert flows(d)[0]["community_id"] == "1:LQU9qZlK+B5F3KDmev6m5PMibrg=", flows(d)[0]
 
 def t_stream_mtimes():
-    """A stream file's mtime is the packet time of its direction's last bytes."""
+    """A stream file's mtime is the packet time of its direction's last
+    packet (its last bytes are often followed by a FIN or ACKs), of those
+    weft counts in the connection (up to its end, flows.jsonl's "last")."""
+    import calendar, time
     d = os.path.join(TMP, "mtime")
     weft("read", "-q", SAMPLE, "-o", d, check=True)
-    out = subprocess.run(["tshark", "-r", SAMPLE, "-Y", "tcp.len > 0", "-T", "fields", "-e", "ip.src",
+    out = subprocess.run(["tshark", "-r", SAMPLE, "-Y", "tcp", "-T", "fields", "-e", "ip.src",
                           "-e", "tcp.srcport", "-e", "frame.time_epoch"], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True, check=True).stdout
-    last = {}
-    for l in out.splitlines():
-        ip, port, t = l.split("\t")
-        last[(ip, int(port))] = max(last.get((ip, int(port)), 0), float(t))
+    pkts = [(ip, int(port), float(t)) for ip, port, t in (l.split("\t") for l in out.splitlines())]
     for f in flows(d):
+        end = calendar.timegm(time.strptime(f["last"][:19], "%Y-%m-%dT%H:%M:%S")) + float(f["last"][19:-1])
         for side, src in (("c2s", (f["src"], f["sport"])), ("s2c", (f["dst"], f["dport"]))):
+            mine = [t for ip, port, t in pkts if (ip, port) == src and t <= end + 1e-6]
+            assert len(mine) == f[side]["packets"], (side, len(mine), f[side])
             m = os.stat(os.path.join(d, f[side]["file"])).st_mtime
-            assert abs(m - last[src]) < 1e-5, (side, m, last[src])
+            assert abs(m - max(mine)) < 1e-5, (side, m, max(mine))
 
 def t_qinq_names():
     cap = gen("qinq.pcap", "--conns", "2", "--seed", "14", "--qinq")
