@@ -700,6 +700,25 @@ def t_man_page_and_completion():
         for o in sorted(opts):
             assert re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(o), man), "%s %s: not in weft.8" % (obj, o)
             assert re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(o), comp), "%s %s: not in completion" % (obj, o)
+    # the global options and every object weft help lists
+    r = weft("help", check=True)
+    top = r.stdout.decode()
+    opts = set(re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", top.split("OPTIONS:")[1]))
+    assert {"-j", "--json", "-d", "--debug", "-V", "--version"} <= opts, opts
+    objs = set(re.findall(r"^\s+weft (\w+)", top, re.M))
+    assert {"read", "run", "prog", "flow", "policy", "stats", "help", "version"} <= objs, objs
+    for o in sorted(opts | objs):
+        assert re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(o), man), "%s: not in weft.8" % o
+        assert re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(o), comp), "%s: not in completion" % o
+    # help anywhere: on stdout, exit 0, the object's own
+    for obj in sorted(objs - {"help", "version"}):
+        a, b = weft(obj, "help"), weft("help", obj)
+        assert a.returncode == 0 and b"Usage" in a.stdout and not a.stderr, (obj, a.stderr)
+        assert b.stdout == a.stdout and b.returncode == 0, obj
+    for argv in (("prog", "show", "help"), ("flow", "list", "help"), ("flow", "show", "help"),
+                 ("policy", "set", "help"), ("stats", "help")):
+        r = weft(*argv)
+        assert r.returncode == 0 and b"Usage" in r.stdout and not r.stderr, (argv, r.stderr)
     for esc in "AaBbVvCcNDTt":
         assert "%" + esc in man, "escape %" + esc
     for key in ("community_id", "conflicts", "late", "incomplete", "pcap"):

@@ -59,6 +59,14 @@ void json_one(const char *key, const char *value)
 	jw_end(&w);
 }
 
+bool asks_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "help"))
+			return true;
+	return false;
+}
+
 bool is_prefix(const char *word, const char *keyword)
 {
 	size_t n = strlen(word);

@@ -19,6 +19,8 @@ extern const char *prog_name;
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Does word abbreviate keyword (a non-empty prefix of it)? */
 bool is_prefix(const char *word, const char *keyword);
+/* A verb's arguments (argv[1] on) hold the word help: the object's help. */
+bool asks_help(int argc, char **argv);
 /* word among n keywords by unique prefix (an exact match wins): its index,
  * -1 when none matches, -2 when several do. */
 int match_keyword(const char *word, const char *const *keywords, int n);

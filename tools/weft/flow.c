@@ -540,6 +540,10 @@ int do_flow(int argc, char **argv)
 		return cli_error("'%s' is ambiguous (try '%s flow help')", argv[0], prog_name);
 	if (c < 0)
 		return cli_error("unknown command '%s' (try '%s flow help')", argv[0], prog_name);
+	if (asks_help(argc, argv)) {
+		flow_help();
+		return 0;
+	}
 	const char *dev = NULL;
 	uint64_t id = 0;
 	bool have_id = false;

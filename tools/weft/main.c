@@ -30,14 +30,28 @@ static const struct object objects[] = {
 };
 #define NOBJ (sizeof(objects) / sizeof(objects[0]))
 
+static const struct object *find_object(const char *word);
+
 static int do_help(int argc, char **argv)
 {
-	(void)argc; (void)argv;
+	/* help OBJECT: that object's own help, as OBJECT help gives it */
+	if (argc >= 1) {
+		const struct object *o = find_object(argv[0]);
+		if (!o)
+			return 1;
+		if (o->fn != do_help) {
+			char *h[] = { "help", NULL };
+			return o->fn(1, h);
+		}
+	}
 	printf("Usage: %s [OPTIONS] OBJECT { COMMAND | help }\n\n", prog_name);
 	for (size_t i = 0; i < NOBJ; i++)
 		printf("       %s %s\n", prog_name, objects[i].summary);
-	printf("\nOPTIONS: -j (JSON), -p (pretty JSON), -d (libbpf's and the verifier's log),\n"
-	       "         -h (help), -V (version)\n"
+	printf("\nOPTIONS: -j, --json (JSON), -p, --pretty (pretty JSON),\n"
+	       "         -d, --debug (libbpf's and the verifier's log),\n"
+	       "         -h, --help (this text), -V, --version (the version)\n"
+	       "'%s help OBJECT' is '%s OBJECT help'.\n", prog_name, prog_name);
+	printf(
 	       "Keywords may be abbreviated to any unique prefix.\n");
 	return 0;
 }
@@ -51,6 +65,26 @@ static int do_version(int argc, char **argv)
 		printf("%s v%s\n", prog_name, WEFT_VERSION);
 	}
 	return 0;
+}
+
+/* The object a word names (a unique prefix), or NULL with an error said. */
+static const struct object *find_object(const char *word)
+{
+	const struct object *match = NULL;
+	for (size_t k = 0; k < NOBJ; k++) {
+		if (!is_prefix(word, objects[k].name))
+			continue;
+		if (!strcmp(word, objects[k].name))
+			return &objects[k];
+		if (match) {
+			cli_error("'%s' is ambiguous (try '%s help')", word, prog_name);
+			return NULL;
+		}
+		match = &objects[k];
+	}
+	if (!match)
+		cli_error("unknown object '%s' (try '%s help')", word, prog_name);
+	return match;
 }
 
 int main(int argc, char **argv)
@@ -73,19 +107,8 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		return do_help(0, NULL);
-	const struct object *match = NULL;
-	for (size_t k = 0; k < NOBJ; k++) {
-		if (!is_prefix(argv[i], objects[k].name))
-			continue;
-		if (!strcmp(argv[i], objects[k].name)) {
-			match = &objects[k];
-			break;
-		}
-		if (match)
-			return cli_error("'%s' is ambiguous (try '%s help')", argv[i], prog_name);
-		match = &objects[k];
-	}
+	const struct object *match = find_object(argv[i]);
 	if (!match)
-		return cli_error("unknown object '%s' (try '%s help')", argv[i], prog_name);
+		return 1;
 	return match->fn(argc - i - 1, argv + i + 1);
 }

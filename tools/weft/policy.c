@@ -354,6 +354,10 @@ int do_policy(int argc, char **argv)
 	int c = match_keyword(argv[0], cmds, 3);
 	if (c < 0)
 		return cli_error("unknown command '%s' (try '%s policy help')", argv[0], prog_name);
+	if (asks_help(argc, argv)) {
+		policy_help();
+		return 0;
+	}
 	const char *dev = NULL;
 	int i = 1;
 	if (i < argc && dev_option(argc, argv, &i, &dev) < 0)

@@ -231,21 +231,30 @@ static int detach(const struct instance *in)
 	return 0;
 }
 
+static void prog_help(void)
+{
+	fprintf(stdout, "Usage: %s prog show\n"
+		"       %s prog detach dev IFACE\n\n"
+		"show    the interfaces a weft is attached to (from %s), its mode and counters\n"
+		"detach  stop the weft on IFACE: everything it holds is written (end reason\n"
+		"        shutdown), the program detached, the pins removed\n",
+		prog_name, prog_name, WEFT_PIN_ROOT);
+}
+
 int do_prog(int argc, char **argv)
 {
 	if (argc < 1 || is_prefix(argv[0], "help")) {
-		fprintf(stdout, "Usage: %s prog show\n"
-			"       %s prog detach dev IFACE\n\n"
-			"show    the interfaces a weft is attached to (from %s), its mode and counters\n"
-			"detach  stop the weft on IFACE: everything it holds is written (end reason\n"
-			"        shutdown), the program detached, the pins removed\n",
-			prog_name, prog_name, WEFT_PIN_ROOT);
+		prog_help();
 		return argc < 1 ? 1 : 0;
 	}
 	static const char *const cmds[] = { "show", "list", "detach" };
 	int c = match_keyword(argv[0], cmds, 3);
 	if (c < 0)
 		return cli_error("unknown command '%s' (try '%s prog help')", argv[0], prog_name);
+	if (asks_help(argc, argv)) {
+		prog_help();
+		return 0;
+	}
 	if (c == 2) {
 		const char *dev = NULL;
 		for (int i = 1; i < argc; i++) {

@@ -92,6 +92,7 @@ static void run_help(void)
 		"-c         print every chunk on stdout (as tcpflow -c); without -o,\n"
 		"           no file is written\n"
 		"-T TEMPLATE, --max-open N, --no-hash   as in 'weft read'\n"
+		"--force-output  write into a DIR that holds weft output (read's --force)\n"
 		"-U USER    once attached, run as USER (as tcpflow -U): a root parent\n"
 		"           only waits to remove the pins; DIR is made USER's\n",
 		prog_name, WEFT_PIN_ROOT);
