@@ -166,6 +166,16 @@ def t_usage_errors():
     one_error_line(weft("frobnicate"), "unknown object")
     one_error_line(weft("read"), "no capture file")
     one_error_line(weft("read", SAMPLE, "--memcap", "lots"), "bad value")
+    # which one was meant? refused, not the last taken silently
+    out = os.path.join(TMP, "twice")
+    for args, words in ((("-o", out, "-o", out + "2"), "-o given twice"),
+                        (("-o", out, "-T", "%N%D", "-T", "%D%N"), "-T given twice"),
+                        (("-o", out, "-f", "tcp", "-f", "udp"), "-f given twice"),
+                        (("-o", out, "-f", "tcp", "filter", "port", "80"), "two filters"),
+                        (("-c", "--pcap"), "give -o DIR"),
+                        (("-o", out, "--max-flows", "-1"), "a whole number below 2^64")):
+        one_error_line(weft("read", SAMPLE, *args), words)
+        assert not os.path.exists(out) and not os.path.exists(out + "2"), args
 
 def t_json_errors():
     r = weft("-j", "read", "/nonexistent.pcap")
@@ -321,6 +331,9 @@ def t_value_overflow():
         assert not os.path.exists(out)
     weft("read", SAMPLE, "-q", "-o", os.path.join(TMP, "ovf-ok"), "--memcap", "1.5G",
          "--idle", "0.5s", check=True)
+    # 2^64 - 1 is below 2^64, as the message says
+    weft("read", SAMPLE, "-q", "-o", os.path.join(TMP, "ovf-max"), "--max-flows",
+         "18446744073709551615", "--buffer", "18446744073709551615", check=True)
 
 def t_chunk_headers_and_json():
     """-c: each header names the tuple (tcpflow's form), the id and offset;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers every CLI object uses: errors, keywords, units, JSON. */
 #include <ctype.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -106,6 +107,14 @@ int parse_size(const char *s, uint64_t *out)
 	char *end;
 	if (!s || !isdigit((unsigned char)*s))
 		return -1;
+	if (!s[strspn(s, "0123456789")]) { /* digits alone: exact to 2^64 - 1 */
+		errno = 0;
+		unsigned long long u = strtoull(s, &end, 10);
+		if (errno)
+			return -1;
+		*out = u;
+		return 0;
+	}
 	double v = strtod(s, &end);
 	double mul = 1;
 	switch (toupper((unsigned char)*end)) {
@@ -304,6 +313,9 @@ bool looks_like_option(const char *v)
 	return v[0] == '-' && v[1] && !isdigit((unsigned char)v[1]);
 }
 
+/* The values given so far (one command line a process). */
+static const char *given[sizeof(opts) / sizeof(opts[0])];
+
 int cli_option(int argc, char **argv, int *ip, struct weft_config *cfg, struct weft_sink_opts *so)
 {
 	int i = *ip;
@@ -353,8 +365,17 @@ int cli_option(int argc, char **argv, int *ip, struct weft_config *cfg, struct w
 	}
 	if (!ok)
 		return -cli_error("bad value '%s' for %s (%s%s)", v, a, o->arg,
-				  o->kind == O_SIZE ? ": a whole number of bytes below 2^64" :
+				  o->kind == O_MAXOPEN ? ": a whole number from 1 to 1048576" :
+				  o->kind == O_SIZE && !strcmp(o->arg, "N") ?
+				  ": a whole number below 2^64" :
+				  o->kind == O_SIZE ? ": bytes below 2^64, as a whole number "
+				  "or with K, M, G or T" :
 				  o->kind == O_DUR ? ": a non-zero time below 584 years" : "");
+	/* a value given twice: which one was meant? */
+	size_t k = (size_t)(o - opts);
+	if (given[k])
+		return -cli_error("%s given twice ('%s' and '%s')", a, given[k], v);
+	given[k] = v;
 	*ip = i + 1;
 	return 1;
 }

@@ -117,12 +117,16 @@ int do_read(int argc, char **argv)
 			/* tcpdump's manner: the expression is the rest of the line */
 			if (i + 1 >= argc)
 				rc = cli_error("filter needs an expression");
+			else if (filter)
+				rc = cli_error("two filters (-f and filter): give one expression");
 			else
 				filter = join_args("", argc - i - 1, argv + i + 1);
 			break;
 		} else if (!strcmp(a, "-f")) {
 			if (i + 1 >= argc || looks_like_option(argv[i + 1]))
 				rc = cli_error("-f needs an expression");
+			else if (filter)
+				rc = cli_error("-f given twice: give one expression");
 			else
 				filter = join_args("", 1, argv + ++i);
 		} else if ((r = cli_option(argc, argv, &i, &cfg, &so)) != 0) {
@@ -138,6 +142,9 @@ int do_read(int argc, char **argv)
 	}
 	if (!rc && !nfiles)
 		rc = cli_error("no capture file given (try '%s read help')", prog_name);
+	if (!rc && so.pcap && so.chunks && !so.dir)
+		rc = cli_error("--pcap writes its captures into DIR, and -c without -o writes "
+			       "nothing there: give -o DIR");
 	if (!rc && nstdin > 1)
 		rc = cli_error("stdin (-) can be read once");
 	for (int i = 0; i < nfiles && !rc; i++)
