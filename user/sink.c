@@ -538,6 +538,7 @@ static void remove_old_output(int dirfd)
 
 static void sink_free(struct weft_sink *s)
 {
+	weft_sink_frags_free(s);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	free(s->cbuf);

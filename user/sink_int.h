@@ -79,6 +79,10 @@ struct weft_sink {
 	uint64_t reported;    /* connections handed to the report */
 	struct name_count *names;
 	size_t nnames, names_cap;
+	struct frag_pend *frags; /* --pcap: datagrams whose connection is not
+				  * known yet (sink_pcap.c) */
+	size_t nfrags, frags_cap;
+	uint64_t frag_bytes;
 	char *cbuf;           /* -c: chunks waiting to go out, or NULL */
 	size_t clen;
 	bool chunks_gone;     /* -c's reader went away */
@@ -87,5 +91,6 @@ struct weft_sink {
 /* --pcap: one frame to connection c's capture file. */
 struct weft_conn;
 void weft_sink_pcap_frame(struct weft_sink *s, struct weft_conn *c, const struct weft_frame *f);
+void weft_sink_frags_free(struct weft_sink *s);
 
 #endif

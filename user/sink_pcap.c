@@ -6,6 +6,8 @@
  * feed, where the frame that ends a connection still finds it, and after,
  * where the SYN that starts one does. IP fragments are not followed here.
  */
+#include <stdlib.h>
+#include <string.h>
 #include "weft/sink.h"
 #include "engine_int.h"
 #include "sink_int.h"
@@ -25,16 +27,176 @@ static struct weft_conn *frame_conn(struct weft_engine *e, const struct weft_fra
 	return c && !c->ended ? c : NULL;
 }
 
+/* ---- IP fragments ----
+ * A fragment names no ports but the first one's: its datagram is known by
+ * (addresses, IP id), and the first fragment gives the ports, so the
+ * connection. Fragments that come before it wait here as copies (bounded:
+ * past FRAG_PEND_BYTES or FRAG_PEND_MAX datagrams the oldest are dropped,
+ * their frames not written), and go to the connection's pcap once it is
+ * known: reading that pcap back gives the same datagrams. */
+#define FRAG_PEND_MAX 256
+#define FRAG_PEND_BYTES (4u << 20)
+
+struct pend_frame {
+	struct weft_frame f;  /* data: a copy */
+};
+
+struct frag_pend {
+	struct ip_pkt ip;     /* the addresses and tags (for the flow key) */
+	uint32_t id;
+	uint64_t seen_ns;     /* its last fragment's time */
+	bool ports;           /* the first fragment came: sport, dport */
+	uint16_t sport, dport;
+	struct pend_frame *v;
+	uint32_t n, cap;
+	uint64_t bytes;
+};
+
+static void pend_clear(struct weft_sink *s, struct frag_pend *p)
+{
+	for (uint32_t i = 0; i < p->n; i++)
+		free((void *)p->v[i].f.data);
+	s->frag_bytes -= p->bytes;
+	free(p->v);
+	p->v = NULL;
+	p->n = p->cap = 0;
+	p->bytes = 0;
+}
+
+static void pend_drop(struct weft_sink *s, size_t i)
+{
+	pend_clear(s, &s->frags[i]);
+	s->frags[i] = s->frags[--s->nfrags];
+}
+
+void weft_sink_frags_free(struct weft_sink *s)
+{
+	while (s->nfrags)
+		pend_drop(s, 0);
+	free(s->frags);
+	s->frags = NULL;
+}
+
+static bool same_datagram(const struct frag_pend *p, const struct ip_pkt *ip)
+{
+	size_t n = ip->family == 4 ? 4 : 16;
+	return p->ip.family == ip->family && p->id == ip->frag_id &&
+	       !memcmp(p->ip.src, ip->src, n) && !memcmp(p->ip.dst, ip->dst, n) &&
+	       p->ip.nvlan == ip->nvlan && p->ip.vlan[0] == ip->vlan[0] &&
+	       p->ip.vlan[1] == ip->vlan[1];
+}
+
+/* f's datagram, if f is a TCP fragment: found or made, the frame kept
+ * while its connection is not known yet, the ports taken from the first
+ * fragment. NULL: not a fragment (or no room). */
+static struct frag_pend *frag_note(struct weft_sink *s, struct weft_engine *e,
+				   const struct weft_frame *f)
+{
+	struct ip_pkt ip;
+	if (weft_decode_frame(f->link, f->data, f->caplen, f->wirelen, &ip) != DEC_OK ||
+	    !ip.frag || ip.proto != 6)
+		return NULL;
+	uint64_t timeout = e->cfg.frag_timeout_ns ? e->cfg.frag_timeout_ns : 30000000000ull;
+	struct frag_pend *p = NULL;
+	for (size_t i = 0; i < s->nfrags; i++) {
+		if (f->ts_ns > s->frags[i].seen_ns + timeout) { /* its datagram is over */
+			pend_drop(s, i--);
+			continue;
+		}
+		if (!p && same_datagram(&s->frags[i], &ip))
+			p = &s->frags[i];
+	}
+	if (!p) {
+		if (s->nfrags == FRAG_PEND_MAX)
+			pend_drop(s, 0);
+		if (s->nfrags == s->frags_cap) {
+			size_t nc = s->frags_cap ? s->frags_cap * 2 : 16;
+			struct frag_pend *nv = realloc(s->frags, nc * sizeof(*nv));
+			if (!nv)
+				return NULL;
+			s->frags = nv;
+			s->frags_cap = nc;
+		}
+		p = &s->frags[s->nfrags++];
+		memset(p, 0, sizeof(*p));
+		p->ip = ip;
+		p->id = ip.frag_id;
+	}
+	p->seen_ns = f->ts_ns;
+	if (ip.frag_off == 0 && ip.l4_caplen >= 4) {
+		p->sport = (uint16_t)(ip.l4[0] << 8 | ip.l4[1]);
+		p->dport = (uint16_t)(ip.l4[2] << 8 | ip.l4[3]);
+		p->ports = true;
+	}
+	/* kept until the connection is known; past the bound, the oldest
+	 * datagrams' frames go (they will not be written) */
+	for (size_t i = 0; i < s->nfrags && s->frag_bytes + f->caplen > FRAG_PEND_BYTES; i++)
+		if (&s->frags[i] != p)
+			pend_clear(s, &s->frags[i]);
+	if (s->frag_bytes + f->caplen > FRAG_PEND_BYTES)
+		return p;
+	if (p->n == p->cap) {
+		uint32_t nc = p->cap ? p->cap * 2 : 4;
+		struct pend_frame *nv = realloc(p->v, nc * sizeof(*nv));
+		if (!nv)
+			return p;
+		p->v = nv;
+		p->cap = nc;
+	}
+	uint8_t *copy = malloc(f->caplen ? f->caplen : 1);
+	if (!copy)
+		return p;
+	memcpy(copy, f->data, f->caplen);
+	p->v[p->n].f = *f;
+	p->v[p->n].f.data = copy;
+	p->n++;
+	p->bytes += f->caplen;
+	s->frag_bytes += f->caplen;
+	return p;
+}
+
+/* The live connection p's datagram belongs to, once its ports are known. */
+static struct weft_conn *frag_conn(struct weft_engine *e, const struct frag_pend *p)
+{
+	if (!p->ports)
+		return NULL;
+	struct flow_key k;
+	uint8_t src;
+	weft_flow_key_make(&k, &p->ip, p->sport, p->dport, e->cfg.vlan_in_key, &src);
+	struct weft_conn *c = weft_flow_lookup(e, &k, weft_flow_key_hash(&k));
+	return c && !c->ended ? c : NULL;
+}
+
+/* p's frames so far (this one among them) to c's pcap, in their order. */
+static void frag_flush(struct weft_sink *s, struct weft_conn *c, struct frag_pend *p)
+{
+	for (uint32_t i = 0; i < p->n; i++)
+		weft_sink_pcap_frame(s, c, &p->v[i].f);
+	pend_clear(s, p);
+}
+
 int weft_sink_feed(void *arg, struct weft_engine *e, const struct weft_frame *f)
 {
 	struct weft_sink *s = arg;
 	if (!s->o.pcap || s->dirfd < 0)
 		return weft_engine_feed(e, f);
 	struct weft_conn *c = frame_conn(e, f);
-	if (c)
+	struct frag_pend *p = c ? NULL : frag_note(s, e, f);
+	size_t at = p ? (size_t)(p - s->frags) : 0;
+	if (p && (c = frag_conn(e, p)))
+		frag_flush(s, c, p);
+	else if (c)
 		weft_sink_pcap_frame(s, c, f);
 	int rc = weft_engine_feed(e, f);
-	if (!c && (c = frame_conn(e, f)))
+	if (c)
+		return rc;
+	if (p) {
+		/* (the table did not move: only frag_note changes it) */
+		p = &s->frags[at];
+		if ((c = frag_conn(e, p)))
+			frag_flush(s, c, p);
+	} else if ((c = frame_conn(e, f))) {
 		weft_sink_pcap_frame(s, c, f);
+	}
 	return rc;
 }

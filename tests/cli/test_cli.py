@@ -585,19 +585,25 @@ def t_failed_run_leaves_nothing():
     weft("read", "-q", SAMPLE, "-o", d, check=True)
 
 def t_pcap_per_connection():
-    cap = gen("perconn.pcap", "--conns", "15", "--seed", "13", "--reorder", "0.1", "--vlan")
-    d = os.path.join(TMP, "perconn")
-    weft("read", "-q", cap, "-o", d, "--pcap", check=True)
-    fl = flows(d)
-    assert len(fl) == 15
-    for f in fl:
-        assert f["pcap"] == f["c2s"]["file"] + ".pcap", f
-        back = os.path.join(TMP, "back%d" % f["id"])
-        weft("read", "-q", os.path.join(d, f["pcap"]), "-o", back, check=True)
-        g = flows(back)
-        assert len(g) == 1, g
-        for side in ("c2s", "s2c"):
-            assert g[0][side]["sha256"] == f[side]["sha256"] and g[0][side]["file"] == f[side]["file"]
+    """Each connection's pcap read back gives that connection: the same
+    streams, gaps and packets, IP fragments (IPv4 and IPv6, out of order,
+    the first fragment last) included."""
+    for name, extra in (("perconn", ("--reorder", "0.1", "--vlan")),
+                        ("perfrag", ("--frag", "0.4", "--ipv6", "0.5", "--reorder", "0.2"))):
+        cap = gen(name + ".pcap", "--conns", "15", "--seed", "13", *extra)
+        d = os.path.join(TMP, name)
+        weft("read", "-q", cap, "-o", d, "--pcap", check=True)
+        fl = flows(d)
+        assert len(fl) == 15
+        for f in fl:
+            assert f["pcap"] == f["c2s"]["file"] + ".pcap", f
+            back = os.path.join(TMP, "back-%s%d" % (name, f["id"]))
+            weft("read", "-q", os.path.join(d, f["pcap"]), "-o", back, check=True)
+            g = flows(back)
+            assert len(g) == 1, g
+            for side in ("c2s", "s2c"):
+                for k in ("sha256", "file", "gaps", "bytes", "packets"):
+                    assert g[0][side][k] == f[side][k], (name, f["id"], side, k, g[0][side][k], f[side][k])
 
 def t_community_id():
     """Community ID v1, seed 0, against the spec's own test value, from either
