@@ -35,6 +35,8 @@ struct report {
 	int errors, first_errno;
 	const char *first_file;
 	struct sbuf line;
+	uint64_t conns;               /* connections handed in */
+	uint64_t jsonl_lost, xml_lost; /* ... whose record is not in the file */
 };
 
 static void sb_reserve(struct sbuf *b, size_t more)
@@ -434,7 +436,7 @@ static void xml_dir(struct report *r, struct sbuf *b, const struct weft_conn_inf
 }
 
 void weft_report_conn(struct report *r, const struct weft_conn_info *ci, enum weft_end_reason why,
-		 const struct report_dir d[2], const char *pcap)
+		 const struct report_dir d[2], const char *pcap, int pcap_err)
 {
 	char src[64], dst[64], t0[40], t1[40], cid[40];
 	weft_addr_str(ci->family, ci->client.addr, src, sizeof(src));
@@ -452,23 +454,36 @@ void weft_report_conn(struct report *r, const struct weft_conn_info *ci, enum we
 		sb_printf(b, "%s%u", i ? ", " : "", ci->vlan[i]);
 	sb_printf(b, "], \"first\": \"%s\", \"last\": \"%s\", \"end\": \"%s\", "
 		  "\"community_id\": \"%s\", ", t0, t1, weft_end_reason_name(why), cid);
-	if (pcap) {
+	if (pcap || pcap_err) {
 		sb_str(b, "\"pcap\": ");
-		sb_json(b, pcap);
+		if (pcap)
+			sb_json(b, pcap);
+		else
+			sb_str(b, "null"); /* it could not be made */
 		sb_str(b, ", ");
+		if (pcap_err) { /* written in part: listed (--force removes it), said */
+			sb_str(b, "\"pcap_incomplete\": true, \"pcap_error\": ");
+			sb_json(b, strerror(pcap_err));
+			sb_str(b, ", ");
+		}
 	}
 	sb_str(b, "\"c2s\": ");
 	json_dir(b, &d[0]);
 	sb_str(b, ", \"s2c\": ");
 	json_dir(b, &d[1]);
 	sb_str(b, "}\n");
+	r->conns++;
+	int had = r->errors;
 	jsonl_put(r, b);
+	r->jsonl_lost += r->errors != had;
 	b->n = 0;
 	b->oom = false;
 	xml_dir(r, b, ci, WEFT_C2S, &d[0]);
 	xml_dir(r, b, ci, WEFT_S2C, &d[1]);
+	had = r->errors;
 	if (b->n)
 		xml_put(r, b);
+	r->xml_lost += r->errors != had;
 }
 
 int weft_report_close(struct report *r, char *err, size_t errlen)
@@ -478,7 +493,15 @@ int weft_report_close(struct report *r, char *err, size_t errlen)
 	if (close(r->jsonl) != 0)
 		fail(r, "flows.jsonl", errno);
 	int errors = r->errors;
-	if (errors && err)
+	/* what the reports lack, said: a connection missing from them is
+	 * otherwise silent */
+	if (errors && err && (r->jsonl_lost || r->xml_lost))
+		snprintf(err, errlen, "the report lacks connections: flows.jsonl %llu of %llu, "
+			 "report.xml %llu of %llu (the first error: %s: %s)",
+			 (unsigned long long)r->jsonl_lost, (unsigned long long)r->conns,
+			 (unsigned long long)r->xml_lost, (unsigned long long)r->conns,
+			 r->first_file, strerror(r->first_errno));
+	else if (errors && err)
 		snprintf(err, errlen, "%s: %s", r->first_file, strerror(r->first_errno));
 	free(r->line.p);
 	free(r->dir);

@@ -969,12 +969,15 @@ static void finish_job(void *arg)
 		rd[d].err = sd->f.err;
 	}
 	const char *pcap = NULL;
+	int pcap_err = 0;
 	if (j->pcap) {
 		file_finish(s, j->pcap, 0, j->pcap->last_ns);
-		pcap = j->pcap->failed ? NULL : j->pcap->name;
+		/* a pcap that was never made is not listed; one written in part is */
+		pcap = j->pcap->created ? j->pcap->name : NULL;
+		pcap_err = j->pcap->failed ? j->pcap->err : 0;
 	}
 	if (s->rep)
-		weft_report_conn(s->rep, &j->info, j->why, rd, pcap);
+		weft_report_conn(s->rep, &j->info, j->why, rd, pcap, pcap_err);
 	for (int d = 0; d < 2; d++)
 		if (j->d[d])
 			sink_dir_free(j->d[d]);
@@ -1073,7 +1076,7 @@ int weft_sink_close_err(struct weft_sink *s, bool discard, char *err, size_t err
 	while (s->ohead)
 		file_close(s, s->ohead);
 	int errors = s->errors;
-	char rerr[256] = "";
+	char rerr[512] = "";
 	if (s->rep)
 		errors += weft_report_close(s->rep, rerr, sizeof(rerr));
 	if (s->dirfd >= 0 && discard && !s->reported && !s->errors) {
@@ -1084,8 +1087,9 @@ int weft_sink_close_err(struct weft_sink *s, bool discard, char *err, size_t err
 	if (s->o.chunks)
 		chunks_flush(s);
 	if (errors && s->first_errno)
-		snprintf(err, errlen, "%d write error%s in %s, the first: %s: %s", errors,
-			 errors == 1 ? "" : "s", s->o.dir, s->first_name, strerror(s->first_errno));
+		snprintf(err, errlen, "%d write error%s in %s, the first: %s: %s%s%s", errors,
+			 errors == 1 ? "" : "s", s->o.dir, s->first_name, strerror(s->first_errno),
+			 rerr[0] ? "; " : "", rerr);
 	else if (errors)
 		snprintf(err, errlen, "%d write error%s in %s: %s", errors, errors == 1 ? "" : "s",
 			 s->o.dir, rerr[0] ? rerr : "?");

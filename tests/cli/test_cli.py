@@ -478,6 +478,25 @@ def t_disk_full():
         assert not raw or raw.endswith(b"\n")
         fl = check_report(d, complete=False)
         assert any(f[s].get("incomplete") for f in fl for s in ("c2s", "s2c")) or len(fl) < 60
+        # connections missing from flows.jsonl are counted in the line
+        if len(fl) < 60:
+            assert "flows.jsonl %d of 60" % (60 - len(fl)) in lines[0], lines
+        # --pcap: a capture written in part is listed and said so; one
+        # listed whole reads back whole
+        d = os.path.join(mnt, "outp")
+        subprocess.run(["rm", "-rf", os.path.join(mnt, "out")])
+        subprocess.run(["mount", "-o", "remount,size=1700k", mnt], check=True)
+        cap = gen("dfpcap.pcap", "--conns", "20", "--size", "20000:100000", "--seed", "5")
+        r = weft("read", "-q", cap, "-o", d, "--pcap")
+        assert r.returncode == 1, r.returncode
+        fl = check_report(d, complete=False)
+        assert any(f.get("pcap_incomplete") for f in fl), "no pcap said incomplete"
+        for f in fl:
+            if f.get("pcap_incomplete"):
+                assert f["pcap_error"] == "No space left on device", f
+            elif f.get("pcap"):
+                back = os.path.join(TMP, "dfback%d" % f["id"])
+                weft("read", "-q", os.path.join(d, f["pcap"]), "-o", back, check=True)
     finally:
         subprocess.run(["umount", mnt])
 
