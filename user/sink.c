@@ -392,6 +392,24 @@ static bool dir_named(struct weft_sink *s, struct weft_conn *c, struct sink_conn
 	return !sd->f.unnamed;
 }
 
+/* ---- the journal: every file made, listed as it is made ----
+ * flows.jsonl lists a connection's files when it ends; a run killed before
+ * (SIGKILL, a crash) or whose report lines did not fit on the disk leaves
+ * files it lists nowhere. JOURNAL names them, one line each, written as
+ * each file is made, so --force can remove them; a run that ends with its
+ * report whole removes it. */
+#define JOURNAL ".weft-files"
+
+static void journal_add(struct weft_sink *s, const char *name)
+{
+	if (s->journal < 0)
+		return;
+	char line[PATH_MAX + 1];
+	int n = snprintf(line, sizeof(line), "%s\n", name);
+	if (n > 0 && (size_t)n < sizeof(line) && write(s->journal, line, (size_t)n) != n)
+		s->journal_lost = true;
+}
+
 /* Worker: the file open, created at its first bytes (a name taken on disk,
  * by an earlier run or a planted symlink, moves on to NAMEc1, c2, ...),
  * reopened only if --max-open closed it. */
@@ -428,6 +446,7 @@ static bool file_ready(struct weft_sink *s, struct sink_file *f)
 	if (f->name != base)
 		free(base);
 	f->created = true;
+	journal_add(s, f->name);
 	return f->fd >= 0;
 }
 
@@ -499,6 +518,23 @@ static void unlink_beneath(int dirfd, const char *name)
 	unlinkat(dirfd, comp, AT_REMOVEDIR); /* when it is empty now */
 }
 
+/* A name weft could have made beneath DIR: relative, no '.' or '..' part
+ * (what --force reads is in a directory others may write to). */
+static bool safe_rel(const char *name)
+{
+	if (!*name || *name == '/')
+		return false;
+	for (const char *p = name; *p; ) {
+		size_t n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return true;
+}
+
 /* --force: remove what the earlier run's flows.jsonl lists (its stream
  * files and pcaps) and its reports, so no old file sits beside new ones. */
 static void remove_old_output(int dirfd)
@@ -523,15 +559,30 @@ static void remove_old_output(int dirfd)
 				name[n++] = *p;
 			}
 			name[n] = 0;
-			if (n && name[0] != '/' && !strstr(name, ".."))
+			if (safe_rel(name))
 				unlink_beneath(dirfd, name);
 		}
+	}
+	if (f)
+		fclose(f);
+	else if (fd >= 0)
+		close(fd);
+	/* and what the journal lists (a run that ended before it listed them) */
+	fd = openat(dirfd, JOURNAL, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	ssize_t n;
+	while (f && (n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = 0;
+		if (safe_rel(line))
+			unlink_beneath(dirfd, line);
 	}
 	free(line);
 	if (f)
 		fclose(f);
 	else if (fd >= 0)
 		close(fd);
+	unlinkat(dirfd, JOURNAL, 0);
 	unlinkat(dirfd, "flows.jsonl", 0);
 	unlinkat(dirfd, "report.xml", 0);
 }
@@ -539,6 +590,8 @@ static void remove_old_output(int dirfd)
 static void sink_free(struct weft_sink *s)
 {
 	weft_sink_frags_free(s);
+	if (s->journal >= 0)
+		close(s->journal);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	free(s->cbuf);
@@ -573,6 +626,7 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
 	}
 	s->o = *o;
 	s->dirfd = -1;
+	s->journal = -1;
 	if (!s->o.name_template)
 		s->o.name_template = WEFT_DEFAULT_TEMPLATE;
 	if (weft_template_check(s->o.name_template, err, errlen) != 0) {
@@ -619,6 +673,7 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
 			}
 			remove_old_output(s->dirfd);
 		}
+
 		if (o->report &&
 		    !(s->rep = weft_report_open(s->dirfd, o->dir, o->command_line, err, errlen))) {
 			remove_made_dirs(s);
@@ -633,6 +688,10 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
 			sink_free(s);
 			return NULL;
 		}
+		/* last: a start refused above leaves no journal behind */
+		if (o->files)
+			s->journal = openat(s->dirfd, JOURNAL, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+					    O_NOFOLLOW | O_CLOEXEC, 0640);
 	}
 	return s;
 }
@@ -1079,7 +1138,11 @@ int weft_sink_close_err(struct weft_sink *s, bool discard, char *err, size_t err
 	char rerr[512] = "";
 	if (s->rep)
 		errors += weft_report_close(s->rep, rerr, sizeof(rerr));
+	/* the report is whole: it lists every file the journal does */
+	if (s->journal >= 0 && !errors && !s->journal_lost)
+		unlinkat(s->dirfd, JOURNAL, 0);
 	if (s->dirfd >= 0 && discard && !s->reported && !s->errors) {
+		unlinkat(s->dirfd, JOURNAL, 0);
 		unlinkat(s->dirfd, "flows.jsonl", 0);
 		unlinkat(s->dirfd, "report.xml", 0);
 		remove_made_dirs(s);

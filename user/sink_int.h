@@ -60,6 +60,8 @@ struct name_count {
 struct weft_sink {
 	struct weft_sink_opts o;
 	int dirfd;
+	int journal;          /* the files made, listed (sink.c: JOURNAL), or -1 */
+	bool journal_lost;    /* a line of it could not be written */
 	int made_dirs;        /* DIR and parents the sink made (a failed run
 			       * removes them) */
 	struct report *rep;   /* written by the worker only */

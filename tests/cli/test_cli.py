@@ -569,6 +569,22 @@ def t_force_replaces():
     weft("read", "-q", SAMPLE, "-o", d, "--force", check=True)
     assert open(os.path.join(d, "mine.txt")).read() == "keep"
     assert len(os.listdir(d)) == 9, os.listdir(d)
+    # a run killed before it listed its files (SIGKILL): --force still
+    # replaces them all, no NAMEc1 beside an orphan
+    import signal, time
+    cap = big_capture()
+    k = os.path.join(TMP, "killed")
+    p, k = slow_feeder(cap, 3000000)[0], os.path.join(TMP, "feed3000000")
+    time.sleep(1)
+    p.kill()
+    p.wait()
+    assert len(os.listdir(k)) > 3, os.listdir(k)
+    weft("read", "-q", cap, "-o", k, "--force", check=True)
+    names = sorted(os.listdir(k))
+    assert len(names) == 2 + 120 and not [n for n in names if n.endswith("c1")], names
+    assert not os.path.exists(os.path.join(k, ".weft-files"))  # the report is whole
+    # and the journal lists the files of a run whose report is not whole
+    assert check_report(k)
 
 def t_failed_run_leaves_nothing():
     d = os.path.join(TMP, "nothing")
