@@ -229,7 +229,7 @@ static bool buf_grow(struct weft_sink *s, struct sink_file *f, size_t want)
 }
 
 /* n bytes at offset off of a file: through its buffer while they follow
- * on, in one pwrite of their own when they are large. */
+ * on; in one pwrite of their own when they are large and nothing is held. */
 static void file_write(struct weft_sink *s, struct sink_file *f, uint64_t off, const void *p,
 		       size_t n)
 {
