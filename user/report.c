@@ -436,7 +436,7 @@ static void xml_dir(struct report *r, struct sbuf *b, const struct weft_conn_inf
 }
 
 void weft_report_conn(struct report *r, const struct weft_conn_info *ci, enum weft_end_reason why,
-		 const struct report_dir d[2], const char *pcap, int pcap_err)
+		 const struct report_dir d[2], const char *pcap, const char *pcap_err)
 {
 	char src[64], dst[64], t0[40], t1[40], cid[40];
 	weft_addr_str(ci->family, ci->client.addr, src, sizeof(src));
@@ -463,7 +463,7 @@ void weft_report_conn(struct report *r, const struct weft_conn_info *ci, enum we
 		sb_str(b, ", ");
 		if (pcap_err) { /* written in part: listed (--force removes it), said */
 			sb_str(b, "\"pcap_incomplete\": true, \"pcap_error\": ");
-			sb_json(b, strerror(pcap_err));
+			sb_json(b, pcap_err);
 			sb_str(b, ", ");
 		}
 	}

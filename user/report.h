@@ -28,7 +28,8 @@ struct report *weft_report_open(int dirfd, const char *dir, const char *cmdline,
 /* One connection: a whole line in flows.jsonl and whole fileobjects in
  * report.xml, or nothing of it (a full disk never leaves half a record). */
 void weft_report_conn(struct report *r, const struct weft_conn_info *ci, enum weft_end_reason why,
-		 const struct report_dir d[2], const char *pcap, int pcap_err);
+		 const struct report_dir d[2], const char *pcap, const char *pcap_err);
+/* (pcap_err: why the pcap is not whole, or NULL) */
 /* Returns the write errors; the first one's words in err (may be NULL). */
 int weft_report_close(struct report *r, char *err, size_t errlen);
 /* Community ID v1 of a connection (seed 0): "1:" and 28 base64 chars. */

@@ -1027,13 +1027,19 @@ static void finish_job(void *arg)
 		rd[d].late = sd->late;
 		rd[d].err = sd->f.err;
 	}
-	const char *pcap = NULL;
-	int pcap_err = 0;
+	const char *pcap = NULL, *pcap_err = NULL;
+	char why[96];
 	if (j->pcap) {
 		file_finish(s, j->pcap, 0, j->pcap->last_ns);
 		/* a pcap that was never made is not listed; one written in part is */
 		pcap = j->pcap->created ? j->pcap->name : NULL;
-		pcap_err = j->pcap->failed ? j->pcap->err : 0;
+		if (j->pcap->failed) {
+			pcap_err = strerror(j->pcap->err);
+		} else if (j->pcap->other_link) {
+			snprintf(why, sizeof(why), "%llu frames of another link type left out",
+				 (unsigned long long)j->pcap->other_link);
+			pcap_err = why;
+		}
 	}
 	if (s->rep)
 		weft_report_conn(s->rep, &j->info, j->why, rd, pcap, pcap_err);
@@ -1204,8 +1210,15 @@ void weft_sink_pcap_frame(struct weft_sink *s, struct weft_conn *c, const struct
 		uint32_t h[6] = { 0xa1b23c4d, 2 | 4u << 16, 0, 0, 262144, fr->link };
 		weft_hasher_data_call(s->hs, pcap_data, sc->pcap, 0, h, sizeof(h), NULL);
 		sc->pcap->pos = sizeof(h);
+		sc->pcap->link = fr->link;
 	}
 	struct sink_file *f = sc->pcap;
+	if (fr->link != f->link) {
+		/* one link type a pcap: a frame of another (a pcapng of
+		 * several interfaces) is left out, and the line says so */
+		f->other_link++;
+		return;
+	}
 	uint32_t rec[4] = { (uint32_t)(fr->ts_ns / 1000000000ull),
 			    (uint32_t)(fr->ts_ns % 1000000000ull), fr->caplen, fr->wirelen };
 	weft_hasher_data_call(s->hs, pcap_data, f, f->pos, rec, sizeof(rec), NULL);

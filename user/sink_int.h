@@ -22,6 +22,8 @@ struct sink_file {
 	uint64_t hi;          /* worker: the end of the bytes written */
 	uint64_t pos;         /* --pcap: where the next record goes (reader) */
 	uint64_t last_ns;     /* --pcap: its last frame's time (the mtime) */
+	uint32_t link;        /* --pcap: its link type (reader) */
+	uint64_t other_link;  /* --pcap: frames of another left out (reader) */
 	bool created;         /* worker: made on disk */
 	struct sink_file *oprev, *onext; /* open-file LRU */
 	bool failed;          /* worker: writing it failed */

@@ -640,6 +640,43 @@ def t_pcap_per_connection():
                 for k in ("sha256", "file", "gaps", "bytes", "packets"):
                     assert g[0][side][k] == f[side][k], (name, f["id"], side, k, g[0][side][k], f[side][k])
 
+def t_pcap_mixed_link_types():
+    """A pcapng whose interfaces have other link types (Ethernet, then raw
+    IP): a connection's pcap holds one link type; one whose frames came
+    through both says what its pcap left out, the others read back whole."""
+    import struct
+    cap = gen("mixed.pcap", "--conns", "10", "--seed", "17")
+    raw = open(cap, "rb").read()
+    pk, o = [], 24
+    while o < len(raw):
+        sec, usec, il, _ = struct.unpack("<IIII", raw[o:o + 16])
+        pk.append((sec * 10**6 + usec, raw[o + 16:o + 16 + il]))
+        o += 16 + il
+    def blk(t, body):
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", t, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+    def epb(i, ts, p):
+        return blk(6, struct.pack("<IIIII", i, ts >> 32, ts & 0xffffffff, len(p), len(p)) + p)
+    half = len(pk) // 2
+    ng = blk(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)) + blk(1, struct.pack("<HHI", 1, 0, 0))
+    ng += b"".join(epb(0, ts, p) for ts, p in pk[:half])
+    ng += blk(1, struct.pack("<HHI", 101, 0, 0)) + b"".join(epb(1, ts, p[14:]) for ts, p in pk[half:])
+    src = os.path.join(TMP, "mixed.pcapng")
+    open(src, "wb").write(ng)
+    d = os.path.join(TMP, "mixed")
+    weft("read", "-q", src, "-o", d, "--pcap", check=True)
+    fl = flows(d)
+    assert len(fl) == 10
+    assert any(f.get("pcap_incomplete") for f in fl), "no connection spans both halves"
+    for f in fl:
+        if f.get("pcap_incomplete"):
+            assert "another link type" in f["pcap_error"], f
+            continue
+        back = os.path.join(TMP, "mixback%d" % f["id"])
+        weft("read", "-q", os.path.join(d, f["pcap"]), "-o", back, check=True)
+        g = flows(back)
+        assert len(g) == 1 and all(g[0][s]["sha256"] == f[s]["sha256"] for s in ("c2s", "s2c")), (f, g)
+
 def t_community_id():
     """Community ID v1, seed 0, against the spec's own test value, from either
     side's first packet."""
