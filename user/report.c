@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "report.h"
+#include "grow.h"
 
 #define XML_TAIL "</dfxml>\n"
 #define XML_TAIL_LEN (sizeof(XML_TAIL) - 1)
@@ -185,14 +186,8 @@ void weft_report_gap_add(struct report_gaps *g, uint64_t off, uint64_t len)
 		g->v[g->n - 1][1] += len;
 		return;
 	}
-	if (g->n == g->cap) {
-		size_t nc = g->cap ? g->cap * 2 : 4;
-		void *nv = realloc(g->v, nc * sizeof(*g->v));
-		if (!nv)
-			return;
-		g->v = nv;
-		g->cap = nc;
-	}
+	if (!weft_grow(&g->v, &g->cap, g->n, sizeof(*g->v), 4))
+		return;
 	g->v[g->n][0] = off;
 	g->v[g->n][1] = len;
 	g->n++;
@@ -208,14 +203,8 @@ void weft_report_gap_sub(struct report_gaps *g, uint64_t off, uint64_t len)
 		if (b <= off || a >= end)
 			continue;
 		if (a < off && b > end) { /* a hole in the middle: split */
-			if (g->n == g->cap) {
-				size_t nc = g->cap ? g->cap * 2 : 4;
-				void *nv = realloc(g->v, nc * sizeof(*g->v));
-				if (!nv)
-					return; /* the gap stays whole: never less reported */
-				g->v = nv;
-				g->cap = nc;
-			}
+			if (!weft_grow(&g->v, &g->cap, g->n, sizeof(*g->v), 4))
+				return; /* the gap stays whole: never less reported */
 			memmove(&g->v[i + 2], &g->v[i + 1], (g->n - i - 1) * sizeof(*g->v));
 			g->v[i][1] = off - a;
 			g->v[i + 1][0] = end;

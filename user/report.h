@@ -38,11 +38,11 @@ void weft_report_community_id(const struct weft_conn_info *ci, uint16_t seed, ch
 void weft_report_gap_add(struct report_gaps *g, uint64_t off, uint64_t len);
 /* Late bytes filled [off, off + len): the gaps shrink, split or go. */
 void weft_report_gap_sub(struct report_gaps *g, uint64_t off, uint64_t len);
-/* ISO 8601 UTC with microseconds: 2023-11-14T22:13:20.002334Z */
 /* The length of the UTF-8 character at s (its code point in *cp), or 0 at
  * the end or where the bytes are not UTF-8 (overlong, a surrogate, past
  * U+10FFFF, cut short). */
 size_t weft_utf8_seq(const char *s, uint32_t *cp);
+/* ISO 8601 UTC with microseconds: 2023-11-14T22:13:20.002334Z */
 void weft_report_time(uint64_t ns, char *buf, size_t len);
 
 #endif

@@ -11,6 +11,7 @@
 #include "weft/sink.h"
 #include "engine_int.h"
 #include "sink_int.h"
+#include "grow.h"
 
 static struct weft_conn *frame_conn(struct weft_engine *e, const struct weft_frame *f)
 {
@@ -48,13 +49,13 @@ struct frag_pend {
 	bool ports;           /* the first fragment came: sport, dport */
 	uint16_t sport, dport;
 	struct pend_frame *v;
-	uint32_t n, cap;
+	size_t n, cap;
 	uint64_t bytes;
 };
 
 static void pend_clear(struct weft_sink *s, struct frag_pend *p)
 {
-	for (uint32_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++)
 		free((void *)p->v[i].f.data);
 	s->frag_bytes -= p->bytes;
 	free(p->v);
@@ -109,14 +110,8 @@ static struct frag_pend *frag_note(struct weft_sink *s, struct weft_engine *e,
 	if (!p) {
 		if (s->nfrags == FRAG_PEND_MAX)
 			pend_drop(s, 0);
-		if (s->nfrags == s->frags_cap) {
-			size_t nc = s->frags_cap ? s->frags_cap * 2 : 16;
-			struct frag_pend *nv = realloc(s->frags, nc * sizeof(*nv));
-			if (!nv)
-				return NULL;
-			s->frags = nv;
-			s->frags_cap = nc;
-		}
+		if (!weft_grow(&s->frags, &s->frags_cap, s->nfrags, sizeof(*s->frags), 16))
+			return NULL;
 		p = &s->frags[s->nfrags++];
 		memset(p, 0, sizeof(*p));
 		p->ip = ip;
@@ -135,14 +130,8 @@ static struct frag_pend *frag_note(struct weft_sink *s, struct weft_engine *e,
 			pend_clear(s, &s->frags[i]);
 	if (s->frag_bytes + f->caplen > FRAG_PEND_BYTES)
 		return p;
-	if (p->n == p->cap) {
-		uint32_t nc = p->cap ? p->cap * 2 : 4;
-		struct pend_frame *nv = realloc(p->v, nc * sizeof(*nv));
-		if (!nv)
-			return p;
-		p->v = nv;
-		p->cap = nc;
-	}
+	if (!weft_grow(&p->v, &p->cap, p->n, sizeof(*p->v), 4))
+		return p;
 	uint8_t *copy = malloc(f->caplen ? f->caplen : 1);
 	if (!copy)
 		return p;
@@ -170,7 +159,7 @@ static struct weft_conn *frag_conn(struct weft_engine *e, const struct frag_pend
 /* p's frames so far (this one among them) to c's pcap, in their order. */
 static void frag_flush(struct weft_sink *s, struct weft_conn *c, struct frag_pend *p)
 {
-	for (uint32_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++)
 		weft_sink_pcap_frame(s, c, &p->v[i].f);
 	pend_clear(s, p);
 }

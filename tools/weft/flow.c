@@ -18,6 +18,7 @@
 #include "weft/abi.h"
 #include "weft/flowhash.h"
 #include "flow_ended.h"
+#include "grow.h"
 
 #define TCPF_FIN 0x01
 #define TCPF_SYN 0x02
@@ -76,14 +77,8 @@ static struct row *row_get(struct table *t, const struct weft_flow_key *k)
 	size_t h = row_slot(t, k);
 	if (t->idx[h])
 		return &t->rows[t->idx[h] - 1];
-	if (t->n == t->cap) {
-		size_t nc = t->cap ? t->cap * 2 : 1024;
-		struct row *nr = realloc(t->rows, nc * sizeof(*nr));
-		if (!nr)
-			return NULL;
-		t->rows = nr;
-		t->cap = nc;
-	}
+	if (!weft_grow(&t->rows, &t->cap, t->n, sizeof(*t->rows), 1024))
+		return NULL;
 	struct row *r = &t->rows[t->n];
 	memset(r, 0, sizeof(*r));
 	r->key = *k;
