@@ -445,55 +445,49 @@ static bool file_ready(struct weft_sink *s, struct sink_file *f)
 	}
 	if (f->name != base)
 		free(base);
+	if (f->fd < 0)
+		return false; /* failed: never made, never listed */
 	f->created = true;
 	journal_add(s, f->name);
-	return f->fd >= 0;
+	return true;
 }
 
 /* ---- opening: the directory, --force, the report ---- */
 
-/* path and its missing parents made; *made counts the components made
- * (the last ones), so a run that fails can take them away again. */
-static int mkdir_p(const char *path, int *made)
+/* path and its missing parents made, each one made remembered (in order)
+ * so that a run that fails can take them away again, and only them. */
+static int mkdir_p(struct weft_sink *s, const char *path)
 {
 	char buf[PATH_MAX];
 	snprintf(buf, sizeof(buf), "%s", path);
-	*made = 0;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/' || p[-1] == '/')
+	for (char *p = buf + 1;; p++) {
+		bool last = !*p;
+		if (!last && (*p != '/' || p[-1] == '/'))
 			continue;
 		*p = 0;
-		if (mkdir(buf, 0750) == 0)
-			(*made)++;
-		else if (errno != EEXIST)
+		if (mkdir(buf, 0750) == 0) {
+			if (s->nmade < MADE_MAX)
+				s->made[s->nmade++] = strdup(buf);
+		} else if (errno != EEXIST) {
 			return -1;
+		}
+		if (last)
+			return 0;
 		*p = '/';
 	}
-	if (mkdir(buf, 0750) == 0)
-		(*made)++;
-	else if (errno != EEXIST)
-		return -1;
-	return 0;
 }
 
-/* The directories mkdir_p made, the deepest first (each only if empty). */
+/* The directories mkdir_p made, the last made first (each only if empty). */
 static void remove_made_dirs(struct weft_sink *s)
 {
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", s->o.dir);
-	for (int i = 0; i < s->made_dirs; i++) {
-		size_t n = strlen(buf);
-		while (n > 1 && buf[n - 1] == '/')
-			buf[--n] = 0;
-		if (rmdir(buf) != 0)
-			break;
-		char *slash = strrchr(buf, '/');
-		if (!slash)
-			break;
-		*slash = 0;
+	while (s->nmade) {
+		char *d = s->made[--s->nmade];
+		if (d)
+			rmdir(d);
+		free(d);
 	}
-	s->made_dirs = 0;
 }
+
 /* Remove name beneath dirfd, entering its directories without following
  * a symlink: flows.jsonl sits in a directory others may write to, so the
  * names it lists must not lead out of it. */
@@ -589,6 +583,8 @@ static void remove_old_output(int dirfd)
 
 static void sink_free(struct weft_sink *s)
 {
+	while (s->nmade)
+		free(s->made[--s->nmade]);
 	weft_sink_frags_free(s);
 	if (s->journal >= 0)
 		close(s->journal);
@@ -651,7 +647,7 @@ struct weft_sink *weft_sink_open(const struct weft_sink_opts *o, char *err, size
 		}
 	}
 	if (o->dir && (o->files || o->report)) {
-		if (mkdir_p(o->dir, &s->made_dirs) != 0) {
+		if (mkdir_p(s, o->dir) != 0) {
 			snprintf(err, errlen, "%s: %s", o->dir, strerror(errno));
 			remove_made_dirs(s);
 			sink_free(s);

@@ -64,8 +64,10 @@ struct weft_sink {
 	int dirfd;
 	int journal;          /* the files made, listed (sink.c: JOURNAL), or -1 */
 	bool journal_lost;    /* a line of it could not be written */
-	int made_dirs;        /* DIR and parents the sink made (a failed run
-			       * removes them) */
+#define MADE_MAX 32
+	char *made[MADE_MAX]; /* DIR and parents the sink made, in order (a
+			       * failed run removes them) */
+	int nmade;
 	struct report *rep;   /* written by the worker only */
 	struct hasher *hs;    /* the worker: NULL when nothing goes to DIR */
 	/* the worker's: open files, errors */

@@ -101,9 +101,10 @@ int weft_template_check(const char *t, char *err, size_t errlen)
 					 "name of its own (no empty, '.' or '..' part)", t);
 				return -1;
 			}
-			/* the reports' own names, which --force also removes */
-			if (top && !named && (!strcmp(lit, "flows.jsonl") || !strcmp(lit, "report.xml"))) {
-				snprintf(err, errlen, "template '%s': %s is weft's report, not a "
+			/* the names of weft's own files (the reports, the journal) */
+			if (top && !named && (!strcmp(lit, "flows.jsonl") || !strcmp(lit, "report.xml") ||
+					      !strcmp(lit, ".weft-files"))) {
+				snprintf(err, errlen, "template '%s': %s is weft's own file, not a "
 					 "stream's name", t, lit);
 				return -1;
 			}

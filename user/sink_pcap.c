@@ -6,6 +6,7 @@
  * feed, where the frame that ends a connection still finds it, and after,
  * where the SYN that starts one does. IP fragments are not followed here.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "weft/sink.h"
@@ -34,7 +35,9 @@ static struct weft_conn *frame_conn(struct weft_engine *e, const struct weft_fra
  * connection. Fragments that come before it wait here as copies (bounded:
  * past FRAG_PEND_BYTES or FRAG_PEND_MAX datagrams the oldest are dropped,
  * their frames not written), and go to the connection's pcap once it is
- * known: reading that pcap back gives the same datagrams. */
+ * known: reading that pcap back gives the same datagrams. A datagram's
+ * entry goes once it is whole and written, or the oldest (by its last
+ * fragment) when the table is full. */
 #define FRAG_PEND_MAX 256
 #define FRAG_PEND_BYTES (4u << 20)
 
@@ -48,6 +51,8 @@ struct frag_pend {
 	uint64_t seen_ns;     /* its last fragment's time */
 	bool ports;           /* the first fragment came: sport, dport */
 	uint16_t sport, dport;
+	uint64_t got, end;    /* payload bytes come; the datagram's length
+			       * once its last fragment came (else 0) */
 	struct pend_frame *v;
 	size_t n, cap;
 	uint64_t bytes;
@@ -87,6 +92,21 @@ static bool same_datagram(const struct frag_pend *p, const struct ip_pkt *ip)
 	       p->ip.vlan[1] == ip->vlan[1];
 }
 
+/* The datagram whose last fragment is the oldest, but skip (and then
+ * only one holding frames), or SIZE_MAX. */
+static size_t oldest(const struct weft_sink *s, const struct frag_pend *skip)
+{
+	size_t o = SIZE_MAX;
+	for (size_t i = 0; i < s->nfrags; i++) {
+		const struct frag_pend *q = &s->frags[i];
+		if (q == skip || (skip && !q->n))
+			continue;
+		if (o == SIZE_MAX || q->seen_ns < s->frags[o].seen_ns)
+			o = i;
+	}
+	return o; /* SIZE_MAX: none */
+}
+
 /* f's datagram, if f is a TCP fragment: found or made, the frame kept
  * while its connection is not known yet, the ports taken from the first
  * fragment. NULL: not a fragment (or no room). */
@@ -109,7 +129,7 @@ static struct frag_pend *frag_note(struct weft_sink *s, struct weft_engine *e,
 	}
 	if (!p) {
 		if (s->nfrags == FRAG_PEND_MAX)
-			pend_drop(s, 0);
+			pend_drop(s, oldest(s, NULL)); /* (the table is full: there is one) */
 		if (!weft_grow(&s->frags, &s->frags_cap, s->nfrags, sizeof(*s->frags), 16))
 			return NULL;
 		p = &s->frags[s->nfrags++];
@@ -123,11 +143,14 @@ static struct frag_pend *frag_note(struct weft_sink *s, struct weft_engine *e,
 		p->dport = (uint16_t)(ip.l4[2] << 8 | ip.l4[3]);
 		p->ports = true;
 	}
+	p->got += ip.l4_wirelen;
+	if (!ip.frag_more)
+		p->end = (uint64_t)ip.frag_off + ip.l4_wirelen;
 	/* kept until the connection is known; past the bound, the oldest
 	 * datagrams' frames go (they will not be written) */
-	for (size_t i = 0; i < s->nfrags && s->frag_bytes + f->caplen > FRAG_PEND_BYTES; i++)
-		if (&s->frags[i] != p)
-			pend_clear(s, &s->frags[i]);
+	for (size_t o; s->frag_bytes + f->caplen > FRAG_PEND_BYTES &&
+		       (o = oldest(s, p)) != SIZE_MAX; )
+		pend_clear(s, &s->frags[o]);
 	if (s->frag_bytes + f->caplen > FRAG_PEND_BYTES)
 		return p;
 	if (!weft_grow(&p->v, &p->cap, p->n, sizeof(*p->v), 4))
@@ -164,6 +187,16 @@ static void frag_flush(struct weft_sink *s, struct weft_conn *c, struct frag_pen
 	pend_clear(s, p);
 }
 
+/* Its datagram whole and its frames gone to their pcap: the entry goes,
+ * so the next datagram with the same IP id starts afresh (an old entry's
+ * ports would send its fragments to the earlier connection). */
+static void frag_done(struct weft_sink *s, size_t at)
+{
+	struct frag_pend *p = &s->frags[at];
+	if (p->ports && !p->n && p->end && p->got >= p->end)
+		pend_drop(s, at);
+}
+
 int weft_sink_feed(void *arg, struct weft_engine *e, const struct weft_frame *f)
 {
 	struct weft_sink *s = arg;
@@ -177,14 +210,12 @@ int weft_sink_feed(void *arg, struct weft_engine *e, const struct weft_frame *f)
 	else if (c)
 		weft_sink_pcap_frame(s, c, f);
 	int rc = weft_engine_feed(e, f);
-	if (c)
-		return rc;
 	if (p) {
 		/* (the table did not move: only frag_note changes it) */
-		p = &s->frags[at];
-		if ((c = frag_conn(e, p)))
-			frag_flush(s, c, p);
-	} else if ((c = frame_conn(e, f))) {
+		if (!c && (c = frag_conn(e, &s->frags[at])))
+			frag_flush(s, c, &s->frags[at]);
+		frag_done(s, at);
+	} else if (!c && (c = frame_conn(e, f))) {
 		weft_sink_pcap_frame(s, c, f);
 	}
 	return rc;

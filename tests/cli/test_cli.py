@@ -402,7 +402,8 @@ def t_template_refusals():
                         ("../x-%N-%D", "'..'"), ("/tmp/x-%N-%D", "inside the output"),
                         ("a//%N-%D", "part of the path"), ("%C%c/%N-%D", "part of the path"),
                         ("..%v/%N%D", "'..'"), ("%N\x01%D", "control char"),
-                        ("flows.jsonl/%N%D", "weft's report"), ("report.xml/%N%D", "weft's report"),
+                        ("flows.jsonl/%N%D", "weft's own file"), ("report.xml/%N%D", "weft's own file"),
+                        (".weft-files%C%c/%N%D", "weft's own file"),
                         (b"a\xff%N%D", "not UTF-8"), (b"\xed\xa0\x80%N%D", "not UTF-8"),
                         (b"\xef\xbf\xbe%N%D", "not UTF-8")):
         out = os.path.join(TMP, "tr")
@@ -599,6 +600,13 @@ def t_failed_run_leaves_nothing():
     r = subprocess.run("echo this is no capture | %s read - -o %s/a/b" % (WEFT, top), shell=True,
                        stderr=subprocess.PIPE)
     assert r.returncode == 1 and not os.path.exists(top), os.listdir(top)
+    # only those: a path through '..' into a directory the user had
+    os.makedirs(os.path.join(TMP, "nothing5", "existing"))
+    r = subprocess.run("echo this is no capture | %s read - -o %s/nothing5/new/../existing/sub" %
+                       (WEFT, TMP), shell=True, stderr=subprocess.PIPE)
+    assert r.returncode == 1 and os.listdir(os.path.join(TMP, "nothing5")) == ["existing"], \
+        os.listdir(os.path.join(TMP, "nothing5"))
+    assert os.listdir(os.path.join(TMP, "nothing5", "existing")) == []
     # nor a start refused at report.xml (a planted symlink): no flows.jsonl
     # that would make the next run ask for --force
     sl = os.path.join(TMP, "nothing3")
@@ -623,13 +631,17 @@ def t_pcap_per_connection():
     """Each connection's pcap read back gives that connection: the same
     streams, gaps and packets, IP fragments (IPv4 and IPv6, out of order,
     the first fragment last) included."""
-    for name, extra in (("perconn", ("--reorder", "0.1", "--vlan")),
-                        ("perfrag", ("--frag", "0.4", "--ipv6", "0.5", "--reorder", "0.2"))):
-        cap = gen(name + ".pcap", "--conns", "15", "--seed", "13", *extra)
+    # (the last: thousands of fragmented datagrams, more than the table of
+    # those waiting for their connection holds at once)
+    for name, n, extra in (("perconn", 15, ("--reorder", "0.1", "--vlan")),
+                           ("perfrag", 15, ("--frag", "0.4", "--ipv6", "0.5", "--reorder", "0.2")),
+                           ("manyfrag", 60, ("--frag", "0.5", "--concurrent", "2",
+                                             "--size", "20000:100000"))):
+        cap = gen(name + ".pcap", "--conns", str(n), "--seed", "13", *extra)
         d = os.path.join(TMP, name)
         weft("read", "-q", cap, "-o", d, "--pcap", check=True)
         fl = flows(d)
-        assert len(fl) == 15
+        assert len(fl) == n
         for f in fl:
             assert f["pcap"] == f["c2s"]["file"] + ".pcap", f
             back = os.path.join(TMP, "back-%s%d" % (name, f["id"]))
@@ -639,6 +651,41 @@ def t_pcap_per_connection():
             for side in ("c2s", "s2c"):
                 for k in ("sha256", "file", "gaps", "bytes", "packets"):
                     assert g[0][side][k] == f[side][k], (name, f["id"], side, k, g[0][side][k], f[side][k])
+
+def t_pcap_fragment_ids_reused():
+    """Two connections between the same hosts whose fragmented datagrams
+    share an IP id, the second one's first fragment last: each pcap holds
+    its own connection's fragments."""
+    from scapy.all import Ether, IP, TCP, Raw, fragment, wrpcap
+    A, B = "10.0.0.1", "10.0.0.2"
+    pk = []
+    for sport, isn in ((1111, 1000), (2222, 5000)):
+        pk += [Ether()/IP(src=A, dst=B)/TCP(sport=sport, dport=80, flags="S", seq=isn),
+               Ether()/IP(src=B, dst=A)/TCP(sport=80, dport=sport, flags="SA", seq=500, ack=isn + 1),
+               Ether()/IP(src=A, dst=B)/TCP(sport=sport, dport=80, flags="A", seq=isn + 1, ack=501)]
+    for sport, isn, fill, rev in ((1111, 1000, b"a", False), (2222, 5000, b"b", True)):
+        fr = fragment(IP(src=A, dst=B, id=7)/TCP(sport=sport, dport=80, flags="PA", seq=isn + 1,
+                                                 ack=501)/Raw(fill * 600), fragsize=200)
+        pk += [Ether()/f for f in (fr[::-1] if rev else fr)]
+    for sport, isn in ((1111, 1000), (2222, 5000)):
+        pk += [Ether()/IP(src=A, dst=B)/TCP(sport=sport, dport=80, flags="FA", seq=isn + 601, ack=501),
+               Ether()/IP(src=B, dst=A)/TCP(sport=80, dport=sport, flags="FA", seq=501, ack=isn + 602),
+               Ether()/IP(src=A, dst=B)/TCP(sport=sport, dport=80, flags="A", seq=isn + 602, ack=502)]
+    for i, p in enumerate(pk):
+        p.time = 1700000000 + i * 0.01
+    cap = os.path.join(TMP, "idreuse.pcap")
+    wrpcap(cap, pk)
+    d = os.path.join(TMP, "idreuse")
+    weft("read", "-q", cap, "-o", d, "--pcap", check=True)
+    fl = flows(d)
+    assert len(fl) == 2
+    for f in fl:
+        assert f["c2s"]["bytes"] == 600 and not f["c2s"]["gaps"], f
+        back = os.path.join(TMP, "idback%d" % f["id"])
+        weft("read", "-q", os.path.join(d, f["pcap"]), "-o", back, check=True)
+        g = flows(back)
+        assert len(g) == 1 and g[0]["c2s"]["sha256"] == f["c2s"]["sha256"] and \
+            g[0]["c2s"]["gaps"] == [], (f, g)
 
 def t_pcap_mixed_link_types():
     """A pcapng whose interfaces have other link types (Ethernet, then raw
