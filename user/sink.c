@@ -529,53 +529,63 @@ static bool safe_rel(const char *name)
 	return true;
 }
 
-/* --force: remove what the earlier run's flows.jsonl lists (its stream
- * files and pcaps) and its reports, so no old file sits beside new ones. */
-static void remove_old_output(int dirfd)
+/* Each line of the file name in dirfd to fn (without its newline). */
+static void each_line(int dirfd, const char *name, void (*fn)(int dirfd, char *line))
 {
-	int fd = openat(dirfd, "flows.jsonl", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	char *line = NULL;
 	size_t cap = 0;
-	while (f && getline(&line, &cap, f) > 0) {
-		/* every "file": "NAME" and "pcap": "NAME" of the line */
-		for (char *p = line; (p = strstr(p, "\": \"")); ) {
-			bool is_file = p - line >= 5 && (!strncmp(p - 5, "\"file", 5) ||
-							 !strncmp(p - 5, "\"pcap", 5));
-			p += 4;
-			if (!is_file)
-				continue;
-			char name[PATH_MAX];
-			size_t n = 0;
-			for (; *p && *p != '"' && n + 1 < sizeof(name); p++) {
-				if (*p == '\\' && p[1])
-					p++; /* escapes of names weft made: \" and \\ */
-				name[n++] = *p;
-			}
-			name[n] = 0;
-			if (safe_rel(name))
-				unlink_beneath(dirfd, name);
-		}
-	}
-	if (f)
-		fclose(f);
-	else if (fd >= 0)
-		close(fd);
-	/* and what the journal lists (a run that ended before it listed them) */
-	fd = openat(dirfd, JOURNAL, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	ssize_t n;
 	while (f && (n = getline(&line, &cap, f)) > 0) {
 		if (line[n - 1] == '\n')
-			line[--n] = 0;
-		if (safe_rel(line))
-			unlink_beneath(dirfd, line);
+			line[n - 1] = 0;
+		fn(dirfd, line);
 	}
 	free(line);
 	if (f)
 		fclose(f);
 	else if (fd >= 0)
 		close(fd);
+}
+
+/* A flows.jsonl line: every "file": "NAME" and "pcap": "NAME" in it. */
+static void remove_listed(int dirfd, char *line)
+{
+	for (char *p = line; (p = strstr(p, "\": \"")); ) {
+		bool is_file = p - line >= 5 && (!strncmp(p - 5, "\"file", 5) ||
+						 !strncmp(p - 5, "\"pcap", 5));
+		p += 4;
+		if (!is_file)
+			continue;
+		char name[PATH_MAX];
+		size_t n = 0;
+		for (; *p && *p != '"' && n + 1 < sizeof(name); p++) {
+			if (*p == '\\' && p[1])
+				p++; /* escapes of names weft made: \" and \\ */
+			name[n++] = *p;
+		}
+		name[n] = 0;
+		if (safe_rel(name))
+			unlink_beneath(dirfd, name);
+	}
+}
+
+/* A journal line: a name. */
+static void remove_journaled(int dirfd, char *line)
+{
+	if (safe_rel(line))
+		unlink_beneath(dirfd, line);
+}
+
+/* --force: remove what the earlier run's flows.jsonl lists (its stream
+ * files and pcaps), what its journal lists (a run that ended before its
+ * report listed them), and its reports, so no old file sits beside new
+ * ones. */
+static void remove_old_output(int dirfd)
+{
+	each_line(dirfd, "flows.jsonl", remove_listed);
+	each_line(dirfd, JOURNAL, remove_journaled);
 	unlinkat(dirfd, JOURNAL, 0);
 	unlinkat(dirfd, "flows.jsonl", 0);
 	unlinkat(dirfd, "report.xml", 0);

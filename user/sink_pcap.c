@@ -4,7 +4,8 @@
  * streams. The frame's connection is looked up with the engine's own key
  * (so VLAN keying and the canonical order are the engine's): before the
  * feed, where the frame that ends a connection still finds it, and after,
- * where the SYN that starts one does. IP fragments are not followed here.
+ * where the SYN that starts one does. IP fragments wait for their first
+ * fragment, which names the connection (below).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,19 +42,14 @@ static struct weft_conn *frame_conn(struct weft_engine *e, const struct weft_fra
 #define FRAG_PEND_MAX 256
 #define FRAG_PEND_BYTES (4u << 20)
 
-struct pend_frame {
-	struct weft_frame f;  /* data: a copy */
-};
-
 struct frag_pend {
-	struct ip_pkt ip;     /* the addresses and tags (for the flow key) */
-	uint32_t id;
+	struct ip_pkt ip;     /* the addresses, tags and IP id (the flow key) */
 	uint64_t seen_ns;     /* its last fragment's time */
 	bool ports;           /* the first fragment came: sport, dport */
 	uint16_t sport, dport;
 	uint64_t got, end;    /* payload bytes come; the datagram's length
 			       * once its last fragment came (else 0) */
-	struct pend_frame *v;
+	struct weft_frame *v; /* data: copies */
 	size_t n, cap;
 	uint64_t bytes;
 };
@@ -61,7 +57,7 @@ struct frag_pend {
 static void pend_clear(struct weft_sink *s, struct frag_pend *p)
 {
 	for (size_t i = 0; i < p->n; i++)
-		free((void *)p->v[i].f.data);
+		free((void *)p->v[i].data);
 	s->frag_bytes -= p->bytes;
 	free(p->v);
 	p->v = NULL;
@@ -86,7 +82,7 @@ void weft_sink_frags_free(struct weft_sink *s)
 static bool same_datagram(const struct frag_pend *p, const struct ip_pkt *ip)
 {
 	size_t n = ip->family == 4 ? 4 : 16;
-	return p->ip.family == ip->family && p->id == ip->frag_id &&
+	return p->ip.family == ip->family && p->ip.frag_id == ip->frag_id &&
 	       !memcmp(p->ip.src, ip->src, n) && !memcmp(p->ip.dst, ip->dst, n) &&
 	       p->ip.nvlan == ip->nvlan && p->ip.vlan[0] == ip->vlan[0] &&
 	       p->ip.vlan[1] == ip->vlan[1];
@@ -135,7 +131,6 @@ static struct frag_pend *frag_note(struct weft_sink *s, struct weft_engine *e,
 		p = &s->frags[s->nfrags++];
 		memset(p, 0, sizeof(*p));
 		p->ip = ip;
-		p->id = ip.frag_id;
 	}
 	p->seen_ns = f->ts_ns;
 	if (ip.frag_off == 0 && ip.l4_caplen >= 4) {
@@ -159,8 +154,8 @@ static struct frag_pend *frag_note(struct weft_sink *s, struct weft_engine *e,
 	if (!copy)
 		return p;
 	memcpy(copy, f->data, f->caplen);
-	p->v[p->n].f = *f;
-	p->v[p->n].f.data = copy;
+	p->v[p->n] = *f;
+	p->v[p->n].data = copy;
 	p->n++;
 	p->bytes += f->caplen;
 	s->frag_bytes += f->caplen;
@@ -183,7 +178,7 @@ static struct weft_conn *frag_conn(struct weft_engine *e, const struct frag_pend
 static void frag_flush(struct weft_sink *s, struct weft_conn *c, struct frag_pend *p)
 {
 	for (size_t i = 0; i < p->n; i++)
-		weft_sink_pcap_frame(s, c, &p->v[i].f);
+		weft_sink_pcap_frame(s, c, &p->v[i]);
 	pend_clear(s, p);
 }
 

@@ -536,7 +536,7 @@ enum weft_read_status weft_read_file(struct weft_engine *e, const char *path,
 		st = read_pcap(&r);
 	} else if (magic == 0x0a0d0d0a) {
 		st = read_pcapng(&r);
-	} else if (o && o->stop && *o->stop) {
+	} else if (stopped(&r)) {
 		st = WEFT_READ_OK; /* stopped before the file's first bytes came */
 	} else if (r.rerr) {
 		snprintf(err, errlen, "%s: %s", r.path, strerror(r.rerr));
